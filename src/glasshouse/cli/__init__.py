@@ -1,0 +1,1 @@
+"""The ``glasshouse`` command line: thin callers of the domain services."""

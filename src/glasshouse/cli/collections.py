@@ -1,0 +1,117 @@
+"""``glasshouse collection ...``, ``glasshouse index`` and ``glasshouse search``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from glasshouse.cli.common import err_console, print_json, progress_bar, services
+from glasshouse.collections.bulk import bulk_index, discover
+from glasshouse.engine.quality import QualityFilter
+from glasshouse.faces.serialise import face_dict
+
+collection_app = typer.Typer(help="Create, list and delete face collections.", no_args_is_help=True)
+
+
+@collection_app.command("create")
+def create(name: str) -> None:
+    """Create collection NAME."""
+    with services() as svc:
+        collection = svc.collections.create(svc.org_id(), name)
+    print_json({"collection": collection.name, "id": collection.id})
+
+
+@collection_app.command("list")
+def list_() -> None:
+    """List collections with their face counts."""
+    with services() as svc:
+        rows = [
+            {"collection": c.name, "faces": svc.collections.face_count(c), "created": c.created_at.isoformat()}
+            for c in svc.collections.list(svc.org_id())
+        ]
+    print_json(rows)
+
+
+@collection_app.command("delete")
+def delete(name: str) -> None:
+    """Delete collection NAME and every face in it."""
+    with services() as svc:
+        svc.collections.delete(svc.org_id(), name)
+    print_json({"deleted": name})
+
+
+def index(
+    collection: str,
+    paths: Annotated[list[Path], typer.Argument(exists=True, help="Image files or folders (recursive).")],
+    workers: Annotated[int, typer.Option(min=1, help="Analysis processes.")] = 2,
+    external_id: Annotated[
+        str, typer.Option(help="ExternalImageId from the file's 'stem', 'name' or 'parent' folder.")
+    ] = "stem",
+    max_faces: Annotated[int, typer.Option(min=1, max=100, help="Faces enrolled per image, largest first.")] = 1,
+    quality_filter: Annotated[QualityFilter, typer.Option(case_sensitive=False)] = QualityFilter.AUTO,
+    create: Annotated[bool, typer.Option(help="Create the collection if it does not exist.")] = True,
+) -> None:
+    """Enrol faces from images into COLLECTION; rerun to resume (already indexed files are skipped)."""
+    if external_id not in ("stem", "name", "parent"):
+        raise typer.BadParameter("--external-id must be stem, name or parent")
+    files = discover(paths)
+    with services() as svc:
+        org = svc.org_id()
+        names = {c.name for c in svc.collections.list(org)}
+        if collection not in names and create:
+            svc.collections.create(org, collection)
+        target = svc.collections.get(org, collection)
+        with progress_bar() as bar:
+            task = bar.add_task(f"indexing into {collection}", total=len(files))
+            report = bulk_index(
+                svc.collections,
+                svc.settings,
+                target,
+                files,
+                workers=workers,
+                external_id=external_id,
+                max_faces=max_faces,
+                quality_filter=quality_filter,
+                progress=lambda n: bar.advance(task, n),
+            )
+    for path, message in list(report.errors.items())[:20]:
+        err_console.print(f"[yellow]skipped[/yellow] {path}: {message}")
+    print_json(
+        {
+            "collection": collection,
+            "files": report.files,
+            "images_indexed": report.images_indexed,
+            "faces_indexed": report.faces_indexed,
+            "skipped_already_indexed": report.skipped_already_indexed,
+            "unreadable": report.unreadable,
+            "no_face": report.no_face,
+        }
+    )
+
+
+def search(
+    collection: str,
+    image: Annotated[Path, typer.Argument(exists=True, dir_okay=False)],
+    threshold: Annotated[float, typer.Option(min=0, max=100)] = 80.0,
+    max_faces: Annotated[int, typer.Option(min=1, max=4096)] = 5,
+) -> None:
+    """Search COLLECTION for the largest face in IMAGE."""
+    with services() as svc:
+        result = svc.collections.search_by_image(
+            svc.org_id(), collection, image.read_bytes(), threshold=threshold, max_faces=max_faces
+        )
+    print_json(
+        {
+            "searched_face": face_dict(result.probe) if result.probe else None,
+            "matches": [
+                {
+                    "face_id": m.face.id,
+                    "external_image_id": m.face.external_image_id,
+                    "similarity": m.similarity,
+                }
+                for m in result.matches
+            ],
+        }
+    )

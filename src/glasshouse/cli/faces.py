@@ -1,0 +1,60 @@
+"""``glasshouse detect`` and ``glasshouse compare``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from glasshouse.cli.common import print_json, services
+from glasshouse.errors import GlasshouseError
+from glasshouse.faces.serialise import face_dict
+
+ImageArg = Annotated[Path, typer.Argument(exists=True, dir_okay=False, readable=True)]
+
+
+def detect(images: Annotated[list[Path], typer.Argument(exists=True, dir_okay=False)]) -> None:
+    """Detect faces in each IMAGE and print JSON (boxes, confidence, landmarks, pose, quality)."""
+    out = []
+    failed = False
+    with services() as svc:
+        for path in images:
+            try:
+                result = svc.analyser.analyse(path.read_bytes(), embed=False)
+            except GlasshouseError as exc:
+                failed = True
+                out.append({"image": str(path), "error": {"code": exc.code, "message": exc.message}})
+                continue
+            out.append(
+                {
+                    "image": str(path),
+                    "width": result.width,
+                    "height": result.height,
+                    "faces": [face_dict(f) for f in result.faces],
+                }
+            )
+    print_json(out)
+    if failed:
+        raise typer.Exit(1)
+
+
+def compare(
+    source: ImageArg,
+    target: ImageArg,
+    threshold: Annotated[float, typer.Option(min=0, max=100, help="Similarity threshold 0–100.")] = 80.0,
+) -> None:
+    """Compare the largest face in SOURCE with every face in TARGET."""
+    with services() as svc:
+        result = svc.analyser.compare(source.read_bytes(), target.read_bytes(), similarity_threshold=threshold)
+    if result is None:
+        print_json({"source": str(source), "error": "no face found in the source image"})
+        raise typer.Exit(1)
+    print_json(
+        {
+            "source_face": face_dict(result.source),
+            "matches": [{"similarity": round(m.similarity, 4), "face": face_dict(m.face)} for m in result.matches],
+            "unmatched": [face_dict(f) for f in result.unmatched],
+            "threshold": threshold,
+        }
+    )

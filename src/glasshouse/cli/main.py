@@ -1,0 +1,52 @@
+"""Entry point of the ``glasshouse`` command."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from glasshouse import __version__
+from glasshouse.cli import collections as collection_commands
+from glasshouse.cli import faces as face_commands
+from glasshouse.cli.bench import bench_app
+from glasshouse.cli.evaluate import evaluate_app
+from glasshouse.config import Settings
+
+app = typer.Typer(
+    name="glasshouse",
+    help="Self-hosted face recognition with accountability built in.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Listen address [env GLASSHOUSE_HOST].")] = None,
+    port: Annotated[int | None, typer.Option(help="Listen port [env GLASSHOUSE_PORT].")] = None,
+) -> None:
+    """Run the HTTP service (SQLite and files under ./var unless configured otherwise)."""
+    import uvicorn
+
+    from glasshouse.http.app import create_app
+
+    settings = Settings()
+    overrides = {k: v for k, v in {"host": host, "port": port}.items() if v is not None}
+    settings = settings.model_copy(update=overrides)
+    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="info")
+
+
+@app.command()
+def version() -> None:
+    """Print the version."""
+    typer.echo(__version__)
+
+
+app.command()(face_commands.detect)
+app.command()(face_commands.compare)
+app.add_typer(collection_commands.collection_app, name="collection")
+app.command()(collection_commands.index)
+app.command()(collection_commands.search)
+app.add_typer(evaluate_app, name="evaluate")
+app.add_typer(bench_app, name="bench")

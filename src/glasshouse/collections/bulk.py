@@ -1,0 +1,174 @@
+"""Bulk enrolment of image files: a process pool analyses, the parent writes in batches.
+
+Resumable without duplicates: a file whose SHA-256 is already in the collection is skipped, so rerunning
+after an interruption continues where it stopped. Unreadable files and files without a face are counted.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import multiprocessing
+import re
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from glasshouse.collections.models import Collection
+from glasshouse.collections.service import CollectionService, ImageMeta
+from glasshouse.config import Settings
+from glasshouse.engine.quality import QualityFilter, quality_refusal
+from glasshouse.engine.types import Face
+from glasshouse.errors import GlasshouseError
+
+IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png"})
+_EXTERNAL_ID_UNSAFE = re.compile(r"[^a-zA-Z0-9_.\-:]")
+
+
+def discover(paths: Iterable[Path]) -> list[Path]:
+    """Image files under ``paths`` (folders recursively), sorted for a stable, resumable order."""
+    found: set[Path] = set()
+    for path in paths:
+        if path.is_dir():
+            found.update(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+        elif path.is_file():
+            found.add(path)
+    return sorted(found)
+
+
+def external_id_for(path: Path, mode: str) -> str:
+    """ExternalImageId from a file path: ``stem`` (file name), ``parent`` (folder = identity) or ``name``."""
+    raw = {"stem": path.stem, "parent": path.parent.name, "name": path.name}[mode]
+    return _EXTERNAL_ID_UNSAFE.sub("_", raw)[:255] or "_"
+
+
+@dataclass(frozen=True, slots=True)
+class Analysed:
+    path: Path
+    sha256: str
+    width: int = 0
+    height: int = 0
+    faces: list[Face] = field(default_factory=list)
+    error: str | None = None
+
+
+@dataclass(slots=True)
+class BulkReport:
+    files: int = 0
+    skipped_already_indexed: int = 0
+    unreadable: int = 0
+    no_face: int = 0
+    images_indexed: int = 0
+    faces_indexed: int = 0
+    errors: dict[str, str] = field(default_factory=dict)
+
+
+# -- worker side (runs in the pool's processes) -----------------------------------------------------------
+_worker_analyser: object | None = None
+
+
+def _init_worker(settings_json: str) -> None:
+    global _worker_analyser
+    from glasshouse.engine.pipeline import FaceEngine
+    from glasshouse.faces.service import FaceAnalyser
+
+    settings = Settings.model_validate_json(settings_json)
+    settings = settings.model_copy(update={"onnx_threads": 1})
+    _worker_analyser = FaceAnalyser(
+        FaceEngine.from_settings(settings),
+        max_image_bytes=settings.max_image_bytes,
+        max_image_pixels=settings.max_image_pixels,
+    )
+
+
+def _analyse_file(path: Path, sha256: str) -> Analysed:
+    from glasshouse.faces.service import FaceAnalyser
+
+    analyser = _worker_analyser
+    assert isinstance(analyser, FaceAnalyser)
+    try:
+        result = analyser.analyse(path.read_bytes())
+    except (OSError, GlasshouseError) as exc:
+        return Analysed(path, sha256, error=str(exc))
+    return Analysed(path, sha256, result.width, result.height, result.faces)
+
+
+# -- parent side ----------------------------------------------------------------------------------------------
+def _digests(
+    files: Iterable[Path], report: BulkReport, progress: Callable[[int], None] | None
+) -> Iterator[tuple[Path, str]]:
+    for path in files:
+        try:
+            yield path, hashlib.sha256(path.read_bytes()).hexdigest()
+        except OSError as exc:
+            report.unreadable += 1
+            report.errors[str(path)] = str(exc)
+            if progress:
+                progress(1)
+
+
+def bulk_index(
+    service: CollectionService,
+    settings: Settings,
+    collection: Collection,
+    files: list[Path],
+    *,
+    workers: int = 2,
+    external_id: str = "stem",
+    max_faces: int | None = 1,
+    quality_filter: QualityFilter = QualityFilter.AUTO,
+    batch_size: int = 64,
+    progress: Callable[[int], None] | None = None,
+) -> BulkReport:
+    """Enrol the largest face (``max_faces``) of each file. ``progress(n)`` is called as files complete."""
+    report = BulkReport(files=len(files))
+    done = service.indexed_digests(collection)
+    pending: list[Analysed] = []
+
+    def flush() -> None:
+        batch: list[tuple[ImageMeta, list[Face], str | None]] = []
+        for item in pending:
+            keep = [f for f in item.faces if quality_refusal(f.detection, f.quality, f.pose, quality_filter) is None]
+            keep = keep[:max_faces] if max_faces is not None else keep
+            if not keep:
+                report.no_face += 1
+                continue
+            meta = ImageMeta(item.width, item.height, item.sha256)
+            batch.append((meta, keep, external_id_for(item.path, external_id)))
+            report.images_indexed += 1
+            report.faces_indexed += len(keep)
+        service.add_images(collection, batch)
+        pending.clear()
+
+    def collect(item: Analysed) -> None:
+        if item.error is not None:
+            report.unreadable += 1
+            report.errors[str(item.path)] = item.error
+        else:
+            pending.append(item)
+            if len(pending) >= batch_size:
+                flush()
+        if progress:
+            progress(1)
+
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(
+        max_workers=workers, mp_context=context, initializer=_init_worker, initargs=(settings.model_dump_json(),)
+    ) as pool:
+        inflight: set[Future[Analysed]] = set()
+        for path, sha in _digests(files, report, progress):
+            if sha in done:
+                report.skipped_already_indexed += 1
+                if progress:
+                    progress(1)
+                continue
+            done.add(sha)  # the same bytes twice in one run are enrolled once
+            inflight.add(pool.submit(_analyse_file, path, sha))
+            if len(inflight) >= workers * 8:
+                finished, inflight = wait(inflight, return_when=FIRST_COMPLETED)
+                for fut in finished:
+                    collect(fut.result())
+        for fut in inflight:
+            collect(fut.result())
+    flush()
+    return report

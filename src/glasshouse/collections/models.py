@@ -1,0 +1,89 @@
+"""Tables for collections, faces and users (Rekognition's identities that group faces)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+from sqlalchemy import JSON, DateTime, Float, ForeignKey, Index, Integer, LargeBinary, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from glasshouse.db import Base, new_id, utcnow
+
+FACE_MODEL_VERSION = "glasshouse-dlib-resnet-v1"
+
+
+class Collection(Base):
+    __tablename__ = "collections"
+    __table_args__ = (UniqueConstraint("org_id", "name", name="uq_collection_org_name"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    org_id: Mapped[str] = mapped_column(ForeignKey("organisations.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(255))
+    face_model_version: Mapped[str] = mapped_column(String(64), default=FACE_MODEL_VERSION)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    faces: Mapped[list[Face]] = relationship(
+        back_populates="collection", cascade="all, delete-orphan", passive_deletes=True
+    )
+
+
+class FaceUser(Base):
+    """A user in Rekognition's sense: one identity that several faces are associated with."""
+
+    __tablename__ = "face_users"
+    __table_args__ = (UniqueConstraint("collection_id", "user_id", name="uq_face_user"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    collection_id: Mapped[str] = mapped_column(ForeignKey("collections.id", ondelete="CASCADE"), index=True)
+    user_id: Mapped[str] = mapped_column(String(128))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class Face(Base):
+    """An enrolled face. The embedding is 128 float32 values stored as raw little-endian bytes."""
+
+    __tablename__ = "faces"
+    __table_args__ = (
+        Index("ix_faces_collection_sha", "collection_id", "image_sha256"),
+        Index("ix_faces_collection_external", "collection_id", "external_image_id"),
+    )
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    collection_id: Mapped[str] = mapped_column(ForeignKey("collections.id", ondelete="CASCADE"), index=True)
+    image_id: Mapped[str] = mapped_column(String(36))
+    external_image_id: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    image_sha256: Mapped[str] = mapped_column(String(64))
+    image_width: Mapped[int] = mapped_column(Integer)
+    image_height: Mapped[int] = mapped_column(Integer)
+    box_left: Mapped[float] = mapped_column(Float)
+    box_top: Mapped[float] = mapped_column(Float)
+    box_width: Mapped[float] = mapped_column(Float)
+    box_height: Mapped[float] = mapped_column(Float)
+    confidence: Mapped[float] = mapped_column(Float)
+    landmarks: Mapped[list[list[float]]] = mapped_column(JSON)
+    quality: Mapped[dict[str, Any]] = mapped_column(JSON)
+    pose: Mapped[dict[str, Any]] = mapped_column(JSON)
+    embedding: Mapped[bytes] = mapped_column(LargeBinary)
+    face_user_id: Mapped[str | None] = mapped_column(
+        ForeignKey("face_users.id", ondelete="SET NULL"), nullable=True, index=True
+    )
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    collection: Mapped[Collection] = relationship(back_populates="faces")
+    user: Mapped[FaceUser | None] = relationship()
+
+    @property
+    def vector(self) -> npt.NDArray[np.float32]:
+        return np.frombuffer(self.embedding, dtype="<f4")
+
+
+class FaceImage(Base):
+    """The face crop, kept only when the caller asks (``keep_image``); no image is stored by default."""
+
+    __tablename__ = "face_images"
+
+    face_id: Mapped[str] = mapped_column(ForeignKey("faces.id", ondelete="CASCADE"), primary_key=True)
+    jpeg: Mapped[bytes] = mapped_column(LargeBinary)

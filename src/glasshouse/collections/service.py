@@ -1,0 +1,288 @@
+"""Collection service: create/list/delete collections, enrol faces, search, list and delete faces.
+
+Every write is one transaction; the in-memory search index is told about a write only after it commits.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from sqlalchemy import delete, func, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from glasshouse.collections.models import Collection, Face
+from glasshouse.collections.search_index import FaceSearchIndex, Vectors
+from glasshouse.db import new_id, transaction
+from glasshouse.engine.quality import QualityFilter, quality_refusal
+from glasshouse.engine.similarity import cosine_for_similarity, similarity_from_cosine
+from glasshouse.engine.types import Face as AnalysedFace
+from glasshouse.errors import AlreadyExistsError, InvalidParameterError, NotFoundError
+from glasshouse.faces.service import AnalysedImage, FaceAnalyser
+
+COLLECTION_NAME = re.compile(r"^[a-zA-Z0-9_.\-]{1,255}$")
+
+
+@dataclass(frozen=True, slots=True)
+class ImageMeta:
+    """What is kept of an enrolled image: its size and digest (never its pixels)."""
+
+    width: int
+    height: int
+    sha256: str
+
+
+@dataclass(frozen=True, slots=True)
+class Unindexed:
+    face: AnalysedFace
+    reasons: list[str]
+
+
+@dataclass(frozen=True, slots=True)
+class IndexOutcome:
+    image: AnalysedImage
+    indexed: list[tuple[Face, AnalysedFace]]
+    unindexed: list[Unindexed]
+
+
+@dataclass(frozen=True, slots=True)
+class Match:
+    face: Face
+    similarity: float
+
+
+@dataclass(frozen=True, slots=True)
+class ImageSearch:
+    """Matches for the largest face of an image (``probe`` is ``None`` when the image has no face)."""
+
+    image: AnalysedImage
+    probe: AnalysedFace | None
+    matches: list[Match]
+
+
+def load_vectors(sessions: sessionmaker[Session], collection_id: str) -> tuple[list[str], Vectors]:
+    with sessions() as session:
+        rows = session.execute(select(Face.id, Face.embedding).where(Face.collection_id == collection_id)).all()
+    ids = [r[0] for r in rows]
+    if not rows:
+        return ids, np.zeros((0, 128), dtype=np.float32)
+    return ids, np.frombuffer(b"".join(r[1] for r in rows), dtype="<f4").reshape(len(rows), -1)
+
+
+class CollectionService:
+    def __init__(self, sessions: sessionmaker[Session], analyser: FaceAnalyser, index: FaceSearchIndex) -> None:
+        self.sessions = sessions
+        self.analyser = analyser
+        self.index = index
+
+    # -- collections ------------------------------------------------------------------------------------
+    def create(self, org_id: str, name: str) -> Collection:
+        if not COLLECTION_NAME.match(name):
+            raise InvalidParameterError(f"collection id {name!r} must match [a-zA-Z0-9_.\\-]+ (1–255 characters)")
+        with transaction(self.sessions) as session:
+            if self._find(session, org_id, name) is not None:
+                raise AlreadyExistsError(f"collection {name!r} already exists")
+            collection = Collection(org_id=org_id, name=name)
+            session.add(collection)
+        return collection
+
+    def get(self, org_id: str, name: str) -> Collection:
+        with self.sessions() as session:
+            return self._get(session, org_id, name)
+
+    def list(self, org_id: str) -> list[Collection]:
+        with self.sessions() as session:
+            return list(
+                session.scalars(select(Collection).where(Collection.org_id == org_id).order_by(Collection.name))
+            )
+
+    def face_count(self, collection: Collection) -> int:
+        with self.sessions() as session:
+            return int(session.scalar(select(func.count(Face.id)).where(Face.collection_id == collection.id)) or 0)
+
+    def delete(self, org_id: str, name: str) -> None:
+        with transaction(self.sessions) as session:
+            collection = self._get(session, org_id, name)
+            session.execute(delete(Face).where(Face.collection_id == collection.id))
+            session.delete(collection)
+        self.index.dropped(collection.id)
+
+    # -- enrolment --------------------------------------------------------------------------------------
+    def index_image(
+        self,
+        org_id: str,
+        name: str,
+        data: bytes,
+        *,
+        external_image_id: str | None = None,
+        max_faces: int | None = None,
+        quality_filter: QualityFilter = QualityFilter.AUTO,
+    ) -> IndexOutcome:
+        """Detect every face in ``data``, enrol those that pass the filter (largest first, at most ``max_faces``)."""
+        collection = self.get(org_id, name)
+        image = self.analyser.analyse(data)
+        keep: list[AnalysedFace] = []
+        unindexed: list[Unindexed] = []
+        for face in image.faces:
+            reason = quality_refusal(face.detection, face.quality, face.pose, quality_filter)
+            if reason is not None:
+                unindexed.append(Unindexed(face, [reason]))
+            elif max_faces is not None and len(keep) >= max_faces:
+                unindexed.append(Unindexed(face, ["EXCEEDS_MAX_FACES"]))
+            else:
+                keep.append(face)
+        rows = self.add_faces(collection, image, keep, external_image_id=external_image_id)
+        return IndexOutcome(image, list(zip(rows, keep, strict=True)), unindexed)
+
+    def add_faces(
+        self,
+        collection: Collection,
+        image: AnalysedImage | ImageMeta,
+        faces: Sequence[AnalysedFace],
+        *,
+        external_image_id: str | None = None,
+    ) -> list[Face]:
+        """Store already-analysed faces of one image in one transaction."""
+        meta = ImageMeta(image.width, image.height, image.sha256) if isinstance(image, AnalysedImage) else image
+        return self.add_images(collection, [(meta, faces, external_image_id)])[0]
+
+    def add_images(
+        self, collection: Collection, images: Sequence[tuple[ImageMeta, Sequence[AnalysedFace], str | None]]
+    ) -> list[list[Face]]:
+        """Store the faces of several images in one transaction (bulk enrolment), then update the index."""
+        per_image: list[list[Face]] = []
+        for meta, faces, external_image_id in images:
+            image_id = new_id()
+            per_image.append(
+                [face_row(collection.id, image_id, meta, f, external_image_id) for f in faces]
+            )
+        rows = [row for group in per_image for row in group]
+        if rows:
+            with transaction(self.sessions) as session:
+                session.add_all(rows)
+            self.index.added(collection.id, [r.id for r in rows], np.stack([r.vector for r in rows]))
+        return per_image
+
+    def has_image(self, collection: Collection, sha256: str) -> bool:
+        with self.sessions() as session:
+            return (
+                session.scalar(
+                    select(Face.id).where(Face.collection_id == collection.id, Face.image_sha256 == sha256).limit(1)
+                )
+                is not None
+            )
+
+    def indexed_digests(self, collection: Collection) -> set[str]:
+        with self.sessions() as session:
+            return set(session.scalars(select(Face.image_sha256).where(Face.collection_id == collection.id)))
+
+    # -- faces ------------------------------------------------------------------------------------------
+    def list_faces(self, org_id: str, name: str, *, offset: int = 0, limit: int = 1000) -> list[Face]:
+        with self.sessions() as session:
+            collection = self._get(session, org_id, name)
+            query = (
+                select(Face)
+                .where(Face.collection_id == collection.id)
+                .order_by(Face.created_at, Face.id)
+                .offset(offset)
+                .limit(limit)
+            )
+            return list(session.scalars(query))
+
+    def delete_faces(self, org_id: str, name: str, face_ids: Sequence[str]) -> list[str]:
+        """Delete the given faces; returns the ids that existed (others are ignored, as Rekognition does)."""
+        with transaction(self.sessions) as session:
+            collection = self._get(session, org_id, name)
+            found = list(
+                session.scalars(select(Face.id).where(Face.collection_id == collection.id, Face.id.in_(face_ids)))
+            )
+            session.execute(delete(Face).where(Face.id.in_(found)))
+        self.index.removed(collection.id, found)
+        return found
+
+    # -- search -----------------------------------------------------------------------------------------
+    def search_by_image(
+        self,
+        org_id: str,
+        name: str,
+        data: bytes,
+        *,
+        threshold: float = 80.0,
+        max_faces: int = 1,
+        quality_filter: QualityFilter = QualityFilter.NONE,
+    ) -> ImageSearch:
+        collection = self.get(org_id, name)
+        image = self.analyser.analyse(data)
+        probe = image.faces[0] if image.faces else None
+        if probe is None or probe.embedding is None:
+            return ImageSearch(image, None, [])
+        if quality_refusal(probe.detection, probe.quality, probe.pose, quality_filter) is not None:
+            return ImageSearch(image, probe, [])
+        return ImageSearch(image, probe, self._search(collection, probe.embedding, threshold, max_faces))
+
+    def search_by_face_id(
+        self, org_id: str, name: str, face_id: str, *, threshold: float = 80.0, max_faces: int = 1
+    ) -> tuple[Face, list[Match]]:
+        with self.sessions() as session:
+            collection = self._get(session, org_id, name)
+            face = session.scalar(select(Face).where(Face.collection_id == collection.id, Face.id == face_id))
+            if face is None:
+                raise NotFoundError(f"face {face_id!r} not found in collection {name!r}")
+        matches = self._search(collection, face.vector, threshold, max_faces + 1)
+        return face, [m for m in matches if m.face.id != face.id][:max_faces]
+
+    def _search(self, collection: Collection, query: Vectors, threshold: float, max_faces: int) -> list[Match]:
+        hits = self.index.search(collection.id, query, max_faces, cosine_for_similarity(threshold))
+        if not hits:
+            return []
+        with self.sessions() as session:
+            rows = {f.id: f for f in session.scalars(select(Face).where(Face.id.in_([fid for fid, _ in hits])))}
+        out: list[Match] = []
+        for fid, cosine in hits:
+            similarity = similarity_from_cosine(cosine)
+            if fid in rows and similarity >= threshold:
+                out.append(Match(rows[fid], round(similarity, 4)))
+        return out
+
+    # -- helpers ----------------------------------------------------------------------------------------
+    @staticmethod
+    def _find(session: Session, org_id: str, name: str) -> Collection | None:
+        return session.scalar(select(Collection).where(Collection.org_id == org_id, Collection.name == name))
+
+    def _get(self, session: Session, org_id: str, name: str) -> Collection:
+        collection = self._find(session, org_id, name)
+        if collection is None:
+            raise NotFoundError(f"collection {name!r} not found")
+        return collection
+
+
+def face_row(
+    collection_id: str,
+    image_id: str,
+    meta: ImageMeta,
+    face: AnalysedFace,
+    external_image_id: str | None,
+) -> Face:
+    if face.embedding is None:
+        raise ValueError("face has no embedding")
+    box = face.detection.box
+    return Face(
+        id=new_id(),
+        collection_id=collection_id,
+        image_id=image_id,
+        external_image_id=external_image_id,
+        image_sha256=meta.sha256,
+        image_width=meta.width,
+        image_height=meta.height,
+        box_left=box.left,
+        box_top=box.top,
+        box_width=box.width,
+        box_height=box.height,
+        confidence=face.detection.confidence,
+        landmarks=[[float(x), float(y)] for x, y in face.detection.landmarks],
+        quality={"brightness": face.quality.brightness, "sharpness": face.quality.sharpness},
+        pose={"roll": face.pose.roll, "yaw": face.pose.yaw, "pitch": face.pose.pitch},
+        embedding=np.asarray(face.embedding, dtype="<f4").tobytes(),
+    )

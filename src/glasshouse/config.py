@@ -1,0 +1,44 @@
+"""One typed settings object. Every field reads a ``GLASSHOUSE_*`` environment variable."""
+
+from __future__ import annotations
+
+from functools import cached_property
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Runtime configuration, passed explicitly to whatever needs it (no module-level singleton)."""
+
+    model_config = SettingsConfigDict(env_prefix="GLASSHOUSE_", env_file=None, extra="ignore")
+
+    data_dir: Path = Field(default=Path("var"), description="Database, model cache and media live here.")
+    database_url: str | None = Field(
+        default=None, description="SQLAlchemy URL; default is SQLite at <data_dir>/glasshouse.db."
+    )
+    host: str = Field(default="127.0.0.1", description="Address `glasshouse serve` listens on.")
+    port: int = Field(default=8000, ge=1, le=65535, description="Port `glasshouse serve` listens on.")
+
+    max_image_bytes: int = Field(default=5 * 1024 * 1024, ge=1, description="Largest accepted image.")
+    max_image_pixels: int = Field(default=40_000_000, ge=1, description="Decompression-bomb guard.")
+    detection_max_side: int = Field(
+        default=1280, ge=128, description="Images are detected at most at this working resolution."
+    )
+    detection_threshold: float = Field(default=0.5, gt=0.0, lt=1.0, description="CenterFace score cut.")
+    embed_flip: bool = Field(
+        default=True, description="Test-time augmentation: average with the mirrored chip's embedding."
+    )
+    onnx_threads: int = Field(default=0, ge=0, description="onnxruntime intra-op threads (0 = all cores).")
+    log_level: str = Field(default="INFO")
+
+    @property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'glasshouse.db').as_posix()}"
+
+    @cached_property
+    def model_cache_dir(self) -> Path:
+        return self.data_dir / "models"

@@ -1,0 +1,51 @@
+"""The one error hierarchy. Surfaces render these; they never invent their own.
+
+    GlasshouseError
+    ├── InvalidInputError            caller sent something unusable
+    │   ├── InvalidImageError        not a JPEG/PNG, truncated, undecodable
+    │   │   └── ImageTooLargeError   too many bytes or too many pixels
+    │   └── InvalidParameterError    a parameter is out of range or malformed
+    ├── NotFoundError                no such resource (or not yours: same answer)
+    ├── AlreadyExistsError
+    └── ModelUnavailableError        a bundled model is missing or broken
+"""
+
+from __future__ import annotations
+
+
+class GlasshouseError(Exception):
+    """Base of every error Glasshouse raises on purpose."""
+
+    code: str = "InternalError"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class InvalidInputError(GlasshouseError):
+    code = "InvalidInput"
+
+
+class InvalidImageError(InvalidInputError):
+    code = "InvalidImageFormat"
+
+
+class ImageTooLargeError(InvalidImageError):
+    code = "ImageTooLarge"
+
+
+class InvalidParameterError(InvalidInputError):
+    code = "InvalidParameter"
+
+
+class NotFoundError(GlasshouseError):
+    code = "NotFound"
+
+
+class AlreadyExistsError(GlasshouseError):
+    code = "AlreadyExists"
+
+
+class ModelUnavailableError(GlasshouseError):
+    code = "ModelUnavailable"

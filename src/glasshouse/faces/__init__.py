@@ -1,0 +1,1 @@
+"""Stateless face analysis: detect and compare faces in caller-supplied images."""

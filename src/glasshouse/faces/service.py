@@ -1,0 +1,90 @@
+"""Face analysis over image bytes: decode with the configured limits, then run the engine."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from glasshouse.engine.decode import decode_image
+from glasshouse.engine.pipeline import FaceEngine
+from glasshouse.engine.quality import QualityFilter, quality_refusal
+from glasshouse.engine.similarity import similarity_from_cosine
+from glasshouse.engine.types import Face, RGBImage
+
+#: Rekognition's limit on faces considered in one image.
+MAX_FACES_PER_IMAGE = 100
+
+
+@dataclass(frozen=True, slots=True)
+class AnalysedImage:
+    """A decoded image's size and digest, with its faces (largest first)."""
+
+    width: int
+    height: int
+    sha256: str
+    faces: list[Face]
+    image: RGBImage = field(repr=False, compare=False)
+
+
+@dataclass(frozen=True, slots=True)
+class FaceMatch:
+    face: Face
+    similarity: float
+
+
+@dataclass(frozen=True, slots=True)
+class Comparison:
+    source: Face
+    matches: list[FaceMatch]
+    unmatched: list[Face]
+    source_size: tuple[int, int]
+    target_size: tuple[int, int]
+
+
+class FaceAnalyser:
+    """Decodes untrusted bytes under the configured limits and runs the engine on them."""
+
+    def __init__(self, engine: FaceEngine, *, max_image_bytes: int, max_image_pixels: int) -> None:
+        self.engine = engine
+        self.max_image_bytes = max_image_bytes
+        self.max_image_pixels = max_image_pixels
+
+    def decode(self, data: bytes) -> RGBImage:
+        return decode_image(data, max_bytes=self.max_image_bytes, max_pixels=self.max_image_pixels)
+
+    def analyse(self, data: bytes, *, embed: bool = True, max_faces: int = MAX_FACES_PER_IMAGE) -> AnalysedImage:
+        image = self.decode(data)
+        faces = self.engine.analyse(image, embed=embed, max_faces=max_faces)
+        h, w = image.shape[:2]
+        return AnalysedImage(w, h, hashlib.sha256(data).hexdigest(), faces, image)
+
+    def compare(
+        self,
+        source: bytes,
+        target: bytes,
+        *,
+        similarity_threshold: float = 80.0,
+        quality_filter: QualityFilter = QualityFilter.NONE,
+    ) -> Comparison | None:
+        """The largest face in ``source`` against every face in ``target``; ``None`` if source has no face."""
+        src = self.analyse(source, max_faces=1)
+        if not src.faces:
+            return None
+        tgt = self.analyse(target)
+        probe = src.faces[0]
+        assert probe.embedding is not None
+        candidates = [f for f in tgt.faces if quality_refusal(f.detection, f.quality, f.pose, quality_filter) is None]
+        matches: list[FaceMatch] = []
+        unmatched: list[Face] = []
+        if candidates:
+            matrix = np.stack([f.embedding for f in candidates if f.embedding is not None])
+            sims = similarity_from_cosine(matrix @ probe.embedding)
+            for face, sim in zip(candidates, sims, strict=True):
+                if sim >= similarity_threshold:
+                    matches.append(FaceMatch(face, float(sim)))
+                else:
+                    unmatched.append(face)
+        matches.sort(key=lambda m: m.similarity, reverse=True)
+        return Comparison(probe, matches, unmatched, (src.width, src.height), (tgt.width, tgt.height))

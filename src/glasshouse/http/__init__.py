@@ -1,0 +1,1 @@
+"""HTTP surfaces served by ``glasshouse serve``."""

@@ -1,0 +1,1 @@
+"""Organisations: every resource and every key belongs to one."""

@@ -1,0 +1,55 @@
+"""The composition root: builds the database, engine and domain services from one Settings object.
+
+Surfaces (CLI, HTTP) receive a :class:`Services` and call its domain services; nothing else wires parts.
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from glasshouse import db
+from glasshouse.collections.search_index import FaceSearchIndex
+from glasshouse.collections.service import CollectionService, load_vectors
+from glasshouse.config import Settings
+from glasshouse.engine.pipeline import FaceEngine
+from glasshouse.faces.service import FaceAnalyser
+from glasshouse.organisations import service as organisations
+from glasshouse.organisations.models import LOCAL_ORG_NAME
+
+
+class Services:
+    def __init__(self, settings: Settings, *, engine: FaceEngine | None = None, migrate: bool = True) -> None:
+        self.settings = settings
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        self.db_engine: Engine = db.make_engine(settings.resolved_database_url)
+        if migrate:
+            db.upgrade(settings.resolved_database_url)
+        self.sessions: sessionmaker[Session] = db.make_sessionmaker(self.db_engine)
+        self.face_engine = engine or FaceEngine.from_settings(settings)
+
+    @cached_property
+    def analyser(self) -> FaceAnalyser:
+        return FaceAnalyser(
+            self.face_engine,
+            max_image_bytes=self.settings.max_image_bytes,
+            max_image_pixels=self.settings.max_image_pixels,
+        )
+
+    @cached_property
+    def search_index(self) -> FaceSearchIndex:
+        return FaceSearchIndex(lambda collection_id: load_vectors(self.sessions, collection_id))
+
+    @cached_property
+    def collections(self) -> CollectionService:
+        return CollectionService(self.sessions, self.analyser, self.search_index)
+
+    def org_id(self, name: str = LOCAL_ORG_NAME) -> str:
+        """The id of organisation ``name``, created on first use (the CLI acts as the local organisation)."""
+        with db.transaction(self.sessions) as session:
+            return organisations.get_or_create(session, name).id
+
+    def close(self) -> None:
+        self.db_engine.dispose()
