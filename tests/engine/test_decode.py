@@ -50,7 +50,12 @@ def test_png_decompression_bomb_is_refused_before_decoding() -> None:
     row = b"\x00" + b"\x00" * (width // 8)
     idat = zlib.compress(row * height, 9)
     ihdr = struct.pack(">IIBBBBB", width, height, 1, 0, 0, 0, 0)
-    bomb = b"\x89PNG\r\n\x1a\n" + _png_chunk(b"IHDR", ihdr) + _png_chunk(b"IDAT", idat) + _png_chunk(b"IEND", b"")
+    bomb = (
+        b"\x89PNG\r\n\x1a\n"
+        + _png_chunk(b"IHDR", ihdr)
+        + _png_chunk(b"IDAT", idat)
+        + _png_chunk(b"IEND", b"")
+    )
     assert len(bomb) < 5 * 1024 * 1024
     with pytest.raises(ImageTooLargeError, match="pixels"):
         decode_image(bomb)

@@ -28,8 +28,12 @@ def list_() -> None:
     """List collections with their face counts."""
     with services() as svc:
         rows = [
-            {"collection": c.name, "faces": svc.collections.face_count(c), "created": c.created_at.isoformat()}
-            for c in svc.collections.list(svc.org_id())
+            {
+                "collection": c.name,
+                "faces": svc.collections.face_count(c),
+                "created": c.created_at.isoformat(),
+            }
+            for c in svc.collections.get_all(svc.org_id())
         ]
     print_json(rows)
 
@@ -49,7 +53,9 @@ def index(
     external_id: Annotated[
         str, typer.Option(help="ExternalImageId from the file's 'stem', 'name' or 'parent' folder.")
     ] = "stem",
-    max_faces: Annotated[int, typer.Option(min=1, max=100, help="Faces enrolled per image, largest first.")] = 1,
+    max_faces: Annotated[
+        int, typer.Option(min=1, max=100, help="Faces enrolled per image, largest first.")
+    ] = 1,
     quality_filter: Annotated[QualityFilter, typer.Option(case_sensitive=False)] = QualityFilter.AUTO,
     create: Annotated[bool, typer.Option(help="Create the collection if it does not exist.")] = True,
 ) -> None:
@@ -59,7 +65,7 @@ def index(
     files = discover(paths)
     with services() as svc:
         org = svc.org_id()
-        names = {c.name for c in svc.collections.list(org)}
+        names = {c.name for c in svc.collections.get_all(org)}
         if collection not in names and create:
             svc.collections.create(org, collection)
         target = svc.collections.get(org, collection)

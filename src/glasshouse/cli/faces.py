@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -16,7 +16,7 @@ ImageArg = Annotated[Path, typer.Argument(exists=True, dir_okay=False, readable=
 
 def detect(images: Annotated[list[Path], typer.Argument(exists=True, dir_okay=False)]) -> None:
     """Detect faces in each IMAGE and print JSON (boxes, confidence, landmarks, pose, quality)."""
-    out = []
+    out: list[dict[str, Any]] = []
     failed = False
     with services() as svc:
         for path in images:
@@ -46,14 +46,18 @@ def compare(
 ) -> None:
     """Compare the largest face in SOURCE with every face in TARGET."""
     with services() as svc:
-        result = svc.analyser.compare(source.read_bytes(), target.read_bytes(), similarity_threshold=threshold)
+        result = svc.analyser.compare(
+            source.read_bytes(), target.read_bytes(), similarity_threshold=threshold
+        )
     if result is None:
         print_json({"source": str(source), "error": "no face found in the source image"})
         raise typer.Exit(1)
     print_json(
         {
             "source_face": face_dict(result.source),
-            "matches": [{"similarity": round(m.similarity, 4), "face": face_dict(m.face)} for m in result.matches],
+            "matches": [
+                {"similarity": round(m.similarity, 4), "face": face_dict(m.face)} for m in result.matches
+            ],
             "unmatched": [face_dict(f) for f in result.unmatched],
             "threshold": threshold,
         }

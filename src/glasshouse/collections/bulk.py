@@ -93,7 +93,7 @@ def _analyse_file(path: Path, sha256: str) -> Analysed:
     return Analysed(path, sha256, result.width, result.height, result.faces)
 
 
-# -- parent side ----------------------------------------------------------------------------------------------
+# -- parent side ---------------------------------------------------------------------------------------
 def _digests(
     files: Iterable[Path], report: BulkReport, progress: Callable[[int], None] | None
 ) -> Iterator[tuple[Path, str]]:
@@ -128,7 +128,11 @@ def bulk_index(
     def flush() -> None:
         batch: list[tuple[ImageMeta, list[Face], str | None]] = []
         for item in pending:
-            keep = [f for f in item.faces if quality_refusal(f.detection, f.quality, f.pose, quality_filter) is None]
+            keep = [
+                f
+                for f in item.faces
+                if quality_refusal(f.detection, f.quality, f.pose, quality_filter) is None
+            ]
             keep = keep[:max_faces] if max_faces is not None else keep
             if not keep:
                 report.no_face += 1
@@ -153,7 +157,10 @@ def bulk_index(
 
     context = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(
-        max_workers=workers, mp_context=context, initializer=_init_worker, initargs=(settings.model_dump_json(),)
+        max_workers=workers,
+        mp_context=context,
+        initializer=_init_worker,
+        initargs=(settings.model_dump_json(),),
     ) as pool:
         inflight: set[Future[Analysed]] = set()
         for path, sha in _digests(files, report, progress):

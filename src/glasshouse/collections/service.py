@@ -64,7 +64,9 @@ class ImageSearch:
 
 def load_vectors(sessions: sessionmaker[Session], collection_id: str) -> tuple[list[str], Vectors]:
     with sessions() as session:
-        rows = session.execute(select(Face.id, Face.embedding).where(Face.collection_id == collection_id)).all()
+        rows = session.execute(
+            select(Face.id, Face.embedding).where(Face.collection_id == collection_id)
+        ).all()
     ids = [r[0] for r in rows]
     if not rows:
         return ids, np.zeros((0, 128), dtype=np.float32)
@@ -72,7 +74,9 @@ def load_vectors(sessions: sessionmaker[Session], collection_id: str) -> tuple[l
 
 
 class CollectionService:
-    def __init__(self, sessions: sessionmaker[Session], analyser: FaceAnalyser, index: FaceSearchIndex) -> None:
+    def __init__(
+        self, sessions: sessionmaker[Session], analyser: FaceAnalyser, index: FaceSearchIndex
+    ) -> None:
         self.sessions = sessions
         self.analyser = analyser
         self.index = index
@@ -80,7 +84,9 @@ class CollectionService:
     # -- collections ------------------------------------------------------------------------------------
     def create(self, org_id: str, name: str) -> Collection:
         if not COLLECTION_NAME.match(name):
-            raise InvalidParameterError(f"collection id {name!r} must match [a-zA-Z0-9_.\\-]+ (1–255 characters)")
+            raise InvalidParameterError(
+                f"collection id {name!r} must match [a-zA-Z0-9_.\\-]+ (1–255 characters)"
+            )
         with transaction(self.sessions) as session:
             if self._find(session, org_id, name) is not None:
                 raise AlreadyExistsError(f"collection {name!r} already exists")
@@ -92,15 +98,19 @@ class CollectionService:
         with self.sessions() as session:
             return self._get(session, org_id, name)
 
-    def list(self, org_id: str) -> list[Collection]:
+    def get_all(self, org_id: str) -> list[Collection]:
         with self.sessions() as session:
             return list(
-                session.scalars(select(Collection).where(Collection.org_id == org_id).order_by(Collection.name))
+                session.scalars(
+                    select(Collection).where(Collection.org_id == org_id).order_by(Collection.name)
+                )
             )
 
     def face_count(self, collection: Collection) -> int:
         with self.sessions() as session:
-            return int(session.scalar(select(func.count(Face.id)).where(Face.collection_id == collection.id)) or 0)
+            return int(
+                session.scalar(select(func.count(Face.id)).where(Face.collection_id == collection.id)) or 0
+            )
 
     def delete(self, org_id: str, name: str) -> None:
         with transaction(self.sessions) as session:
@@ -120,7 +130,7 @@ class CollectionService:
         max_faces: int | None = None,
         quality_filter: QualityFilter = QualityFilter.AUTO,
     ) -> IndexOutcome:
-        """Detect every face in ``data``, enrol those that pass the filter (largest first, at most ``max_faces``)."""
+        """Detect every face in ``data``; enrol those that pass the filter, largest first, up to ``max_faces``."""
         collection = self.get(org_id, name)
         image = self.analyser.analyse(data)
         keep: list[AnalysedFace] = []
@@ -145,7 +155,9 @@ class CollectionService:
         external_image_id: str | None = None,
     ) -> list[Face]:
         """Store already-analysed faces of one image in one transaction."""
-        meta = ImageMeta(image.width, image.height, image.sha256) if isinstance(image, AnalysedImage) else image
+        meta = (
+            ImageMeta(image.width, image.height, image.sha256) if isinstance(image, AnalysedImage) else image
+        )
         return self.add_images(collection, [(meta, faces, external_image_id)])[0]
 
     def add_images(
@@ -155,9 +167,7 @@ class CollectionService:
         per_image: list[list[Face]] = []
         for meta, faces, external_image_id in images:
             image_id = new_id()
-            per_image.append(
-                [face_row(collection.id, image_id, meta, f, external_image_id) for f in faces]
-            )
+            per_image.append([face_row(collection.id, image_id, meta, f, external_image_id) for f in faces])
         rows = [row for group in per_image for row in group]
         if rows:
             with transaction(self.sessions) as session:
@@ -169,7 +179,9 @@ class CollectionService:
         with self.sessions() as session:
             return (
                 session.scalar(
-                    select(Face.id).where(Face.collection_id == collection.id, Face.image_sha256 == sha256).limit(1)
+                    select(Face.id)
+                    .where(Face.collection_id == collection.id, Face.image_sha256 == sha256)
+                    .limit(1)
                 )
                 is not None
             )
@@ -196,7 +208,9 @@ class CollectionService:
         with transaction(self.sessions) as session:
             collection = self._get(session, org_id, name)
             found = list(
-                session.scalars(select(Face.id).where(Face.collection_id == collection.id, Face.id.in_(face_ids)))
+                session.scalars(
+                    select(Face.id).where(Face.collection_id == collection.id, Face.id.in_(face_ids))
+                )
             )
             session.execute(delete(Face).where(Face.id.in_(found)))
         self.index.removed(collection.id, found)
@@ -233,12 +247,16 @@ class CollectionService:
         matches = self._search(collection, face.vector, threshold, max_faces + 1)
         return face, [m for m in matches if m.face.id != face.id][:max_faces]
 
-    def _search(self, collection: Collection, query: Vectors, threshold: float, max_faces: int) -> list[Match]:
+    def _search(
+        self, collection: Collection, query: Vectors, threshold: float, max_faces: int
+    ) -> list[Match]:
         hits = self.index.search(collection.id, query, max_faces, cosine_for_similarity(threshold))
         if not hits:
             return []
         with self.sessions() as session:
-            rows = {f.id: f for f in session.scalars(select(Face).where(Face.id.in_([fid for fid, _ in hits])))}
+            rows = {
+                f.id: f for f in session.scalars(select(Face).where(Face.id.in_([fid for fid, _ in hits])))
+            }
         out: list[Match] = []
         for fid, cosine in hits:
             similarity = similarity_from_cosine(cosine)

@@ -57,8 +57,7 @@ def decode_image(
                     f"image is {width}x{height} = {width * height} pixels; the limit is {max_pixels}"
                 )
             image.load()
-            image = ImageOps.exif_transpose(image)
-            return _to_rgb(image)
+            return _to_rgb(ImageOps.exif_transpose(image))
     except (InvalidImageError, ImageTooLargeError):
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
