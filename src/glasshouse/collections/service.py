@@ -130,7 +130,7 @@ class CollectionService:
         max_faces: int | None = None,
         quality_filter: QualityFilter = QualityFilter.AUTO,
     ) -> IndexOutcome:
-        """Detect every face in ``data``; enrol those that pass the filter, largest first, up to ``max_faces``."""
+        """Detect faces in ``data``; enrol those passing the filter, largest first, up to ``max_faces``."""
         collection = self.get(org_id, name)
         image = self.analyser.analyse(data)
         keep: list[AnalysedFace] = []
