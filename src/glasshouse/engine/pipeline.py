@@ -67,7 +67,10 @@ class FaceEngine:
 
         o = self.options
         return CenterFaceDetector(
-            o.model_cache_dir, threads=o.threads, max_side=o.detection_max_side, threshold=o.detection_threshold
+            o.model_cache_dir,
+            threads=o.threads,
+            max_side=o.detection_max_side,
+            threshold=o.detection_threshold,
         )
 
     def _default_aligner(self) -> Aligner:

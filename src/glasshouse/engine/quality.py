@@ -61,7 +61,7 @@ def estimate_quality(image: RGBImage, box: Box) -> Quality:
     """Brightness = mean luma (0–100); sharpness = variance of the Laplacian, squashed to 0–100."""
     h, w = image.shape[:2]
     b = box.clipped(w, h)
-    x0, y0, x1, y1 = int(b.left), int(b.top), int(math.ceil(b.right)), int(math.ceil(b.bottom))
+    x0, y0, x1, y1 = int(b.left), int(b.top), math.ceil(b.right), math.ceil(b.bottom)
     if x1 - x0 < 2 or y1 - y0 < 2:
         return Quality(brightness=0.0, sharpness=0.0)
     gray = cv2.cvtColor(np.ascontiguousarray(image[y0:y1, x0:x1]), cv2.COLOR_RGB2GRAY)

@@ -53,7 +53,10 @@ class Box:
 
     def clipped(self, width: int, height: int) -> Box:
         return Box(
-            max(0.0, self.left), max(0.0, self.top), min(float(width), self.right), min(float(height), self.bottom)
+            max(0.0, self.left),
+            max(0.0, self.top),
+            min(float(width), self.right),
+            min(float(height), self.bottom),
         )
 
 

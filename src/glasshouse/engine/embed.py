@@ -1,0 +1,112 @@
+"""Face embedders: dlib's ResNet run by onnxruntime (production) and by dlib itself (reference)."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from glasshouse.engine import model_files
+from glasshouse.engine.dlib_resnet import CHIP_SIZE, DESCRIPTOR_DIM, ensure_onnx
+from glasshouse.engine.runtime import Lazy, onnx_session
+from glasshouse.engine.types import Chips, Embeddings
+from glasshouse.errors import InvalidParameterError
+
+F32 = npt.NDArray[np.float32]
+
+
+def _check_chips(chips: Chips) -> Chips:
+    arr = np.asarray(chips)
+    if arr.ndim != 4 or arr.shape[1:] != (CHIP_SIZE, CHIP_SIZE, 3) or arr.dtype != np.uint8:
+        raise InvalidParameterError(
+            f"chips must be uint8 (n, {CHIP_SIZE}, {CHIP_SIZE}, 3); got {arr.dtype} {arr.shape}"
+        )
+    return np.ascontiguousarray(arr)
+
+
+def l2_normalise(vectors: F32) -> Embeddings:
+    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+    out: Embeddings = (vectors / np.maximum(norms, 1e-12)).astype(np.float32)
+    return out
+
+
+def _embed(raw: Callable[[Chips], F32], chips: Chips, flip: bool) -> Embeddings:
+    """L2-normalised rows; with ``flip`` the raw descriptors of a chip and its mirror are averaged first."""
+    chips = _check_chips(chips)
+    n = len(chips)
+    if n == 0:
+        return np.zeros((0, DESCRIPTOR_DIM), dtype=np.float32)
+    if not flip:
+        return l2_normalise(raw(chips))
+    both = raw(np.concatenate([chips, chips[:, :, ::-1]]))
+    return l2_normalise(0.5 * (both[:n] + both[n:]))
+
+
+class OnnxResNetEmbedder:
+    """dlib's face descriptor ResNet converted to ONNX (see :mod:`glasshouse.engine.dlib_resnet`).
+
+    ``embed`` returns L2-normalised float32 ``(n, 128)`` rows. With ``flip=True`` (default) each chip is also
+    run mirrored left-right; the two *raw* descriptors are averaged and the mean is L2-normalised.
+    ``embed_raw`` returns dlib's exact raw descriptors (no flip, no normalisation). The model is converted
+    (once, cached under ``model_cache_dir``) and loaded on first use; chips run in batches of ``batch_size``.
+    """
+
+    def __init__(
+        self, model_cache_dir: Path, threads: int = 0, flip: bool = True, batch_size: int = 16
+    ) -> None:
+        self.flip = flip
+        self.batch_size = max(1, batch_size)
+        self._session: Lazy[Any] = Lazy(lambda: onnx_session(ensure_onnx(model_cache_dir), threads))
+
+    def embed_raw(self, chips: Chips) -> F32:
+        chips = _check_chips(chips)
+        out = np.zeros((len(chips), DESCRIPTOR_DIM), dtype=np.float32)
+        if len(chips) == 0:
+            return out
+        session = self._session.get()
+        for start in range(0, len(chips), self.batch_size):
+            batch = chips[start : start + self.batch_size]
+            out[start : start + len(batch)] = session.run(["descriptor"], {"chips": batch})[0]
+        return out
+
+    def embed(self, chips: Chips) -> Embeddings:
+        return _embed(self.embed_raw, chips, self.flip)
+
+
+class DlibResNetEmbedder:
+    """Reference: dlib's own ``face_recognition_model_v1.compute_face_descriptor`` on each 150x150 chip.
+
+    Same API and combination rule as :class:`OnnxResNetEmbedder`; ``flip`` is off by default (dlib's
+    pipeline does not flip). dlib is single-threaded here (~130 ms per chip), so calls are serialised.
+    """
+
+    def __init__(self, flip: bool = False) -> None:
+        self.flip = flip
+        self._model: Lazy[Any] = Lazy(self._load)
+        self._lock = threading.Lock()
+
+    @staticmethod
+    def _load() -> Any:
+        import dlib
+
+        return dlib.face_recognition_model_v1(str(model_files.dlib_resnet_dat()))
+
+    def embed_raw(self, chips: Chips) -> F32:
+        chips = _check_chips(chips)
+        out = np.zeros((len(chips), DESCRIPTOR_DIM), dtype=np.float32)
+        if len(chips) == 0:
+            return out
+        model = self._model.get()
+        with self._lock:
+            for i, chip in enumerate(chips):
+                out[i] = np.asarray(
+                    model.compute_face_descriptor(np.ascontiguousarray(chip)), dtype=np.float32
+                )
+        return out
+
+    def embed(self, chips: Chips) -> Embeddings:
+        return _embed(self.embed_raw, chips, self.flip)
