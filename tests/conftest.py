@@ -33,6 +33,5 @@ def model_cache_dir() -> Path:
 def settings(tmp_path: Path, model_cache_dir: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Settings]:
     """Settings on a fresh data directory, sharing the converted-model cache."""
     monkeypatch.setenv("GLASSHOUSE_DATA_DIR", str(tmp_path / "var"))
-    s = Settings()
-    s.__dict__["model_cache_dir"] = model_cache_dir  # cached_property: reuse converted models across tests
-    yield s
+    monkeypatch.setenv("GLASSHOUSE_MODEL_CACHE_DIR", str(model_cache_dir))  # convert models once per machine
+    yield Settings()

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from functools import cached_property
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -17,6 +16,9 @@ class Settings(BaseSettings):
     data_dir: Path = Field(default=Path("var"), description="Database, model cache and media live here.")
     database_url: str | None = Field(
         default=None, description="SQLAlchemy URL; default is SQLite at <data_dir>/glasshouse.db."
+    )
+    model_cache_dir: Path | None = Field(
+        default=None, description="Converted models are cached here (default <data_dir>/models)."
     )
     host: str = Field(default="127.0.0.1", description="Address `glasshouse serve` listens on.")
     port: int = Field(default=8000, ge=1, le=65535, description="Port `glasshouse serve` listens on.")
@@ -31,6 +33,14 @@ class Settings(BaseSettings):
         default=True, description="Test-time augmentation: average with the mirrored chip's embedding."
     )
     onnx_threads: int = Field(default=0, ge=0, description="onnxruntime intra-op threads (0 = all cores).")
+    throttle_rate: float = Field(
+        default=50.0, ge=0, description="Requests per second per access key (0 disables throttling)."
+    )
+    throttle_burst: int = Field(default=100, ge=1, description="Requests a key may burst above the rate.")
+    secret_key: SecretStr | None = Field(
+        default=None,
+        description="Server key sealing stored secrets; default: generated once in <data_dir>/secret.key.",
+    )
     log_level: str = Field(default="INFO")
 
     @property
@@ -39,6 +49,7 @@ class Settings(BaseSettings):
             return self.database_url
         return f"sqlite:///{(self.data_dir / 'glasshouse.db').as_posix()}"
 
-    @cached_property
-    def model_cache_dir(self) -> Path:
-        return self.data_dir / "models"
+    @property
+    def models_path(self) -> Path:
+        """Where converted models are cached: ``model_cache_dir`` or ``<data_dir>/models``."""
+        return self.model_cache_dir or self.data_dir / "models"

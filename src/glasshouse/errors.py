@@ -1,13 +1,13 @@
 """The one error hierarchy. Surfaces render these; they never invent their own.
 
-    GlasshouseError
-    ├── InvalidInputError            caller sent something unusable
-    │   ├── InvalidImageError        not a JPEG/PNG, truncated, undecodable
-    │   │   └── ImageTooLargeError   too many bytes or too many pixels
-    │   └── InvalidParameterError    a parameter is out of range or malformed
-    ├── NotFoundError                no such resource (or not yours: same answer)
-    ├── AlreadyExistsError
-    └── ModelUnavailableError        a bundled model is missing or broken
+GlasshouseError
+├── InvalidInputError            caller sent something unusable
+│   ├── InvalidImageError        not a JPEG/PNG, truncated, undecodable
+│   │   └── ImageTooLargeError   too many bytes or too many pixels
+│   └── InvalidParameterError    a parameter is out of range or malformed
+├── NotFoundError                no such resource (or not yours: same answer)
+├── AlreadyExistsError
+└── ModelUnavailableError        a bundled model is missing or broken
 """
 
 from __future__ import annotations

@@ -13,11 +13,16 @@ from sqlalchemy.orm import Session, sessionmaker
 from glasshouse import db
 from glasshouse.collections.search_index import FaceSearchIndex
 from glasshouse.collections.service import CollectionService, load_vectors
+from glasshouse.collections.users import UserService
 from glasshouse.config import Settings
 from glasshouse.engine.pipeline import FaceEngine
 from glasshouse.faces.service import FaceAnalyser
+from glasshouse.idempotency.service import IdempotencyService
+from glasshouse.keys.crypto import SecretBox
+from glasshouse.keys.service import KeyService
 from glasshouse.organisations import service as organisations
 from glasshouse.organisations.models import LOCAL_ORG_NAME
+from glasshouse.tags.service import TagService
 
 
 class Services:
@@ -45,6 +50,22 @@ class Services:
     @cached_property
     def collections(self) -> CollectionService:
         return CollectionService(self.sessions, self.analyser, self.search_index)
+
+    @cached_property
+    def users(self) -> UserService:
+        return UserService(self.sessions, self.collections, self.search_index)
+
+    @cached_property
+    def tags(self) -> TagService:
+        return TagService(self.sessions)
+
+    @cached_property
+    def idempotency(self) -> IdempotencyService:
+        return IdempotencyService(self.sessions)
+
+    @cached_property
+    def keys(self) -> KeyService:
+        return KeyService(self.sessions, SecretBox.from_settings(self.settings))
 
     def org_id(self, name: str = LOCAL_ORG_NAME) -> str:
         """The id of organisation ``name``, created on first use (the CLI acts as the local organisation)."""

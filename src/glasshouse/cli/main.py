@@ -11,6 +11,7 @@ from glasshouse.cli import collections as collection_commands
 from glasshouse.cli import faces as face_commands
 from glasshouse.cli.bench import bench_app
 from glasshouse.cli.evaluate import evaluate_app
+from glasshouse.cli.keys import keys_app
 from glasshouse.config import Settings
 
 app = typer.Typer(
@@ -34,7 +35,8 @@ def serve(
     settings = Settings()
     overrides = {k: v for k, v in {"host": host, "port": port}.items() if v is not None}
     settings = settings.model_copy(update=overrides)
-    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="info")
+    # log_config=None: Glasshouse configures JSON logging itself (create_app).
+    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_config=None)
 
 
 @app.command()
@@ -48,5 +50,6 @@ app.command()(face_commands.compare)
 app.add_typer(collection_commands.collection_app, name="collection")
 app.command()(collection_commands.index)
 app.command()(collection_commands.search)
+app.add_typer(keys_app, name="keys")
 app.add_typer(evaluate_app, name="evaluate")
 app.add_typer(bench_app, name="bench")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -22,7 +23,8 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from glasshouse.db import Base, new_id, utcnow
 
-FACE_MODEL_VERSION = "glasshouse-dlib-resnet-v1"
+#: Rekognition requires a numeric version ([0-9.]+). 1.0 = CenterFace detector + dlib ResNet descriptor (ONNX).
+FACE_MODEL_VERSION = "1.0"
 
 
 class Collection(Base):
@@ -88,6 +90,45 @@ class Face(Base):
     @property
     def vector(self) -> npt.NDArray[np.float32]:
         return np.frombuffer(self.embedding, dtype="<f4")
+
+
+@dataclass(frozen=True, slots=True)
+class FaceRecord:
+    """A read-only view of an enrolled face, safe to use after its session has closed."""
+
+    id: str
+    collection_id: str
+    image_id: str
+    external_image_id: str | None
+    image_width: int
+    image_height: int
+    box_left: float
+    box_top: float
+    box_width: float
+    box_height: float
+    confidence: float
+    user_id: str | None
+    created_at: datetime
+    vector: npt.NDArray[np.float32] = field(repr=False, compare=False)
+
+    @classmethod
+    def of(cls, face: Face, user_id: str | None) -> FaceRecord:
+        return cls(
+            id=face.id,
+            collection_id=face.collection_id,
+            image_id=face.image_id,
+            external_image_id=face.external_image_id,
+            image_width=face.image_width,
+            image_height=face.image_height,
+            box_left=face.box_left,
+            box_top=face.box_top,
+            box_width=face.box_width,
+            box_height=face.box_height,
+            confidence=face.confidence,
+            user_id=user_id,
+            created_at=face.created_at,
+            vector=face.vector,
+        )
 
 
 class FaceImage(Base):

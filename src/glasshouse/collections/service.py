@@ -6,14 +6,14 @@ Every write is one transaction; the in-memory search index is told about a write
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 from sqlalchemy import delete, func, select
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session, selectinload, sessionmaker
 
-from glasshouse.collections.models import Collection, Face
+from glasshouse.collections.models import Collection, Face, FaceRecord, FaceUser
 from glasshouse.collections.search_index import FaceSearchIndex, Vectors
 from glasshouse.db import new_id, transaction
 from glasshouse.engine.quality import QualityFilter, quality_refusal
@@ -21,6 +21,7 @@ from glasshouse.engine.similarity import cosine_for_similarity, similarity_from_
 from glasshouse.engine.types import Face as AnalysedFace
 from glasshouse.errors import AlreadyExistsError, InvalidParameterError, NotFoundError
 from glasshouse.faces.service import AnalysedImage, FaceAnalyser
+from glasshouse.tags.service import TagService
 
 COLLECTION_NAME = re.compile(r"^[a-zA-Z0-9_.\-]{1,255}$")
 
@@ -43,13 +44,13 @@ class Unindexed:
 @dataclass(frozen=True, slots=True)
 class IndexOutcome:
     image: AnalysedImage
-    indexed: list[tuple[Face, AnalysedFace]]
+    indexed: list[tuple[FaceRecord, AnalysedFace]]
     unindexed: list[Unindexed]
 
 
 @dataclass(frozen=True, slots=True)
 class Match:
-    face: Face
+    face: FaceRecord
     similarity: float
 
 
@@ -82,7 +83,7 @@ class CollectionService:
         self.index = index
 
     # -- collections ------------------------------------------------------------------------------------
-    def create(self, org_id: str, name: str) -> Collection:
+    def create(self, org_id: str, name: str, *, tags: Mapping[str, str] | None = None) -> Collection:
         if not COLLECTION_NAME.match(name):
             raise InvalidParameterError(
                 f"collection id {name!r} must match [a-zA-Z0-9_.\\-]+ (1–255 characters)"
@@ -92,19 +93,22 @@ class CollectionService:
                 raise AlreadyExistsError(f"collection {name!r} already exists")
             collection = Collection(org_id=org_id, name=name)
             session.add(collection)
+            session.flush()
+            if tags:
+                TagService.set_in(session, org_id, "collection", collection.id, tags)
         return collection
 
     def get(self, org_id: str, name: str) -> Collection:
         with self.sessions() as session:
             return self._get(session, org_id, name)
 
-    def get_all(self, org_id: str) -> list[Collection]:
+    def get_all(self, org_id: str, *, after: str | None = None, limit: int | None = None) -> list[Collection]:
+        """Collections in a stable order (by internal id), starting after id ``after`` (keyset pagination)."""
         with self.sessions() as session:
-            return list(
-                session.scalars(
-                    select(Collection).where(Collection.org_id == org_id).order_by(Collection.name)
-                )
-            )
+            query = select(Collection).where(Collection.org_id == org_id)
+            if after is not None:
+                query = query.where(Collection.id > after)
+            return list(session.scalars(query.order_by(Collection.id).limit(limit)))
 
     def face_count(self, collection: Collection) -> int:
         with self.sessions() as session:
@@ -116,6 +120,7 @@ class CollectionService:
         with transaction(self.sessions) as session:
             collection = self._get(session, org_id, name)
             session.execute(delete(Face).where(Face.collection_id == collection.id))
+            TagService.drop(session, "collection", collection.id)
             session.delete(collection)
         self.index.dropped(collection.id)
 
@@ -153,7 +158,7 @@ class CollectionService:
         faces: Sequence[AnalysedFace],
         *,
         external_image_id: str | None = None,
-    ) -> list[Face]:
+    ) -> list[FaceRecord]:
         """Store already-analysed faces of one image in one transaction."""
         meta = (
             ImageMeta(image.width, image.height, image.sha256) if isinstance(image, AnalysedImage) else image
@@ -162,7 +167,7 @@ class CollectionService:
 
     def add_images(
         self, collection: Collection, images: Sequence[tuple[ImageMeta, Sequence[AnalysedFace], str | None]]
-    ) -> list[list[Face]]:
+    ) -> list[list[FaceRecord]]:
         """Store the faces of several images in one transaction (bulk enrolment), then update the index."""
         per_image: list[list[Face]] = []
         for meta, faces, external_image_id in images:
@@ -173,7 +178,7 @@ class CollectionService:
             with transaction(self.sessions) as session:
                 session.add_all(rows)
             self.index.added(collection.id, [r.id for r in rows], np.stack([r.vector for r in rows]))
-        return per_image
+        return [[FaceRecord.of(row, None) for row in group] for group in per_image]
 
     def has_image(self, collection: Collection, sha256: str) -> bool:
         with self.sessions() as session:
@@ -191,30 +196,56 @@ class CollectionService:
             return set(session.scalars(select(Face.image_sha256).where(Face.collection_id == collection.id)))
 
     # -- faces ------------------------------------------------------------------------------------------
-    def list_faces(self, org_id: str, name: str, *, offset: int = 0, limit: int = 1000) -> list[Face]:
+    def list_faces(
+        self,
+        org_id: str,
+        name: str,
+        *,
+        after: str | None = None,
+        limit: int = 1000,
+        user_id: str | None = None,
+        face_ids: Sequence[str] | None = None,
+    ) -> list[FaceRecord]:
+        """Faces ordered by id, starting after face id ``after`` (keyset pagination), optionally filtered to a
+        user's faces or to given face ids. Each face's ``user`` is loaded."""
         with self.sessions() as session:
             collection = self._get(session, org_id, name)
-            query = (
-                select(Face)
-                .where(Face.collection_id == collection.id)
-                .order_by(Face.created_at, Face.id)
-                .offset(offset)
-                .limit(limit)
-            )
-            return list(session.scalars(query))
+            query = select(Face).options(selectinload(Face.user)).where(Face.collection_id == collection.id)
+            if after is not None:
+                query = query.where(Face.id > after)
+            if user_id is not None:
+                query = query.join(FaceUser, Face.face_user_id == FaceUser.id).where(
+                    FaceUser.user_id == user_id
+                )
+            if face_ids is not None:
+                query = query.where(Face.id.in_(list(face_ids)))
+            return _records(session.scalars(query.order_by(Face.id).limit(limit)))
 
-    def delete_faces(self, org_id: str, name: str, face_ids: Sequence[str]) -> list[str]:
-        """Delete the given faces; returns the ids that existed (others are ignored, as Rekognition does)."""
+    def delete_faces(
+        self, org_id: str, name: str, face_ids: Sequence[str]
+    ) -> tuple[list[str], dict[str, str]]:
+        """Delete the given faces. Returns the deleted ids and, for the others, Rekognition's reason
+        (FACE_NOT_FOUND, or ASSOCIATED_TO_AN_EXISTING_USER: disassociate first)."""
+        wanted = list(dict.fromkeys(face_ids))
         with transaction(self.sessions) as session:
             collection = self._get(session, org_id, name)
-            found = list(
-                session.scalars(
-                    select(Face.id).where(Face.collection_id == collection.id, Face.id.in_(face_ids))
-                )
+            rows = dict(
+                session.execute(
+                    select(Face.id, Face.face_user_id).where(
+                        Face.collection_id == collection.id, Face.id.in_(wanted)
+                    )
+                ).all()
             )
-            session.execute(delete(Face).where(Face.id.in_(found)))
-        self.index.removed(collection.id, found)
-        return found
+            deleted = [fid for fid in wanted if fid in rows and rows[fid] is None]
+            refused = {
+                fid: ("FACE_NOT_FOUND" if fid not in rows else "ASSOCIATED_TO_AN_EXISTING_USER")
+                for fid in wanted
+                if fid not in deleted
+            }
+            if deleted:
+                session.execute(delete(Face).where(Face.id.in_(deleted)))
+        self.index.removed(collection.id, deleted)
+        return deleted, refused
 
     # -- search -----------------------------------------------------------------------------------------
     def search_by_image(
@@ -238,12 +269,19 @@ class CollectionService:
 
     def search_by_face_id(
         self, org_id: str, name: str, face_id: str, *, threshold: float = 80.0, max_faces: int = 1
-    ) -> tuple[Face, list[Match]]:
+    ) -> tuple[FaceRecord, list[Match]]:
         with self.sessions() as session:
             collection = self._get(session, org_id, name)
-            face = session.scalar(select(Face).where(Face.collection_id == collection.id, Face.id == face_id))
-            if face is None:
+            found = _records(
+                session.scalars(
+                    select(Face)
+                    .options(selectinload(Face.user))
+                    .where(Face.collection_id == collection.id, Face.id == face_id)
+                )
+            )
+            if not found:
                 raise NotFoundError(f"face {face_id!r} not found in collection {name!r}")
+            face = found[0]
         matches = self._search(collection, face.vector, threshold, max_faces + 1)
         return face, [m for m in matches if m.face.id != face.id][:max_faces]
 
@@ -254,9 +292,8 @@ class CollectionService:
         if not hits:
             return []
         with self.sessions() as session:
-            rows = {
-                f.id: f for f in session.scalars(select(Face).where(Face.id.in_([fid for fid, _ in hits])))
-            }
+            found = select(Face).options(selectinload(Face.user)).where(Face.id.in_([fid for fid, _ in hits]))
+            rows = {r.id: r for r in _records(session.scalars(found))}
         out: list[Match] = []
         for fid, cosine in hits:
             similarity = similarity_from_cosine(cosine)
@@ -265,6 +302,10 @@ class CollectionService:
         return out
 
     # -- helpers ----------------------------------------------------------------------------------------
+    def lookup(self, session: Session, org_id: str, name: str) -> Collection:
+        """The collection in an open session (for other services of this domain); NotFoundError if absent."""
+        return self._get(session, org_id, name)
+
     @staticmethod
     def _find(session: Session, org_id: str, name: str) -> Collection | None:
         return session.scalar(select(Collection).where(Collection.org_id == org_id, Collection.name == name))
@@ -274,6 +315,11 @@ class CollectionService:
         if collection is None:
             raise NotFoundError(f"collection {name!r} not found")
         return collection
+
+
+def _records(rows: Iterable[Face]) -> list[FaceRecord]:
+    """Views of ORM rows whose ``user`` was eagerly loaded, usable after the session closes."""
+    return [FaceRecord.of(f, f.user.user_id if f.user else None) for f in rows]
 
 
 def face_row(

@@ -53,7 +53,7 @@ class FaceEngine:
         assert isinstance(settings, Settings)
         return cls(
             EngineOptions(
-                model_cache_dir=settings.model_cache_dir,
+                model_cache_dir=settings.models_path,
                 threads=settings.onnx_threads,
                 detection_max_side=settings.detection_max_side,
                 detection_threshold=settings.detection_threshold,

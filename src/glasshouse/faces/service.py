@@ -54,7 +54,9 @@ class FaceAnalyser:
     def decode(self, data: bytes) -> RGBImage:
         return decode_image(data, max_bytes=self.max_image_bytes, max_pixels=self.max_image_pixels)
 
-    def analyse(self, data: bytes, *, embed: bool = True, max_faces: int = MAX_FACES_PER_IMAGE) -> AnalysedImage:
+    def analyse(
+        self, data: bytes, *, embed: bool = True, max_faces: int = MAX_FACES_PER_IMAGE
+    ) -> AnalysedImage:
         image = self.decode(data)
         faces = self.engine.analyse(image, embed=embed, max_faces=max_faces)
         h, w = image.shape[:2]
@@ -75,7 +77,9 @@ class FaceAnalyser:
         tgt = self.analyse(target)
         probe = src.faces[0]
         assert probe.embedding is not None
-        candidates = [f for f in tgt.faces if quality_refusal(f.detection, f.quality, f.pose, quality_filter) is None]
+        candidates = [
+            f for f in tgt.faces if quality_refusal(f.detection, f.quality, f.pose, quality_filter) is None
+        ]
         matches: list[FaceMatch] = []
         unmatched: list[Face] = []
         if candidates:

@@ -1,30 +1,41 @@
-"""The ASGI application: native REST endpoints (health, version) with an OpenAPI document."""
+"""The ASGI application: the Rekognition-compatible API at ``POST /``, native REST endpoints for
+operations (health, version, metrics) with an OpenAPI document at ``/openapi.json``."""
 
 from __future__ import annotations
 
-from contextlib import asynccontextmanager
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
 
 from glasshouse import __version__
 from glasshouse.config import Settings
+from glasshouse.http.observability import Metrics, configure_logging
+from glasshouse.http.throttle import TokenBuckets
+from glasshouse.rekognition import validation
+from glasshouse.rekognition.api import router as rekognition_router
 from glasshouse.services import Services
 
 
 def create_app(settings: Settings | None = None, services: Services | None = None) -> FastAPI:
     settings = settings or (services.settings if services else Settings())
     svc = services or Services(settings)
+    configure_logging(settings.log_level)
+    metrics = Metrics()
+    buckets = TokenBuckets(settings.throttle_rate, settings.throttle_burst)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        validation.preload()  # compile every request validator before the first request
         yield
         if services is None:
             svc.close()
 
     app = FastAPI(title="Glasshouse", version=__version__, lifespan=lifespan)
     app.state.services = svc
+    app.include_router(rekognition_router(svc, metrics, buckets))
 
     @app.get("/health", tags=["operations"])
     def health() -> dict[str, str]:
@@ -36,5 +47,10 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     @app.get("/version", tags=["operations"])
     def version() -> dict[str, str]:
         return {"version": __version__}
+
+    @app.get("/metrics", tags=["operations"])
+    def prometheus() -> Response:
+        """Requests, errors and latency per operation, Prometheus text format."""
+        return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
     return app

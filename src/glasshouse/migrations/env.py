@@ -5,12 +5,10 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import create_engine, pool
 
-import glasshouse.collections.models
-import glasshouse.organisations.models  # noqa: F401  (register tables on Base.metadata)
-from glasshouse.db import Base
+from glasshouse.schema import metadata
 
 config = context.config
-target_metadata = Base.metadata
+target_metadata = metadata
 
 
 def run_migrations_online() -> None:

@@ -1,0 +1,5 @@
+"""``python -m glasshouse`` runs the CLI."""
+
+from glasshouse.cli.main import app
+
+app()

@@ -1,0 +1,118 @@
+"""``glasshouse bench``: speed of the engine against face_recognition's pipeline on the same LFW images."""
+
+from __future__ import annotations
+
+import shlex
+from pathlib import Path
+from typing import Any
+
+import typer
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+from rich.table import Table
+
+bench_app = typer.Typer(help="Benchmarks.", no_args_is_help=True)
+console = Console()
+DEFAULT_LFW = Path("../shared/data/lfw/lfw-deepfunneled")
+
+
+@bench_app.command("engine")
+def engine_cmd(
+    images: int = typer.Option(500, "--images", min=1, help="Seeded random LFW images to process."),
+    lfw: Path = typer.Option(DEFAULT_LFW, "--lfw", help="LFW image folder (DIR/Name/Name_0001.jpg)."),
+    seed: int = typer.Option(0, "--seed"),
+    baseline_images: int | None = typer.Option(
+        None, "--baseline-images", min=0, help="Run the slow baseline on only the first N of the same images."
+    ),
+    out: Path = typer.Option(Path("var/bench"), "--out", help="Folder for the JSON result."),
+    model_cache: Path | None = typer.Option(
+        None, "--model-cache", help="Model cache [default: the settings']."
+    ),
+) -> None:
+    """Faces per second end to end (decode → detect → align → embed), Glasshouse vs face_recognition."""
+    from glasshouse.bench.engine import bench_face_recognition, bench_glasshouse, select_images
+    from glasshouse.config import Settings
+    from glasshouse.engine.pipeline import FaceEngine
+    from glasshouse.evaluation.runner import machine_info, now_iso, write_json
+
+    if not lfw.is_dir():
+        console.print(f"[red]error:[/red] LFW images not found at {lfw} (see ../shared/data/README.md)")
+        raise typer.Exit(2)
+    settings = Settings()
+    if model_cache is not None:
+        settings.__dict__["model_cache_dir"] = model_cache
+    engine = FaceEngine.from_settings(settings)
+    paths = select_images(lfw, images, seed)
+    n_base = len(paths) if baseline_images is None else min(baseline_images, len(paths))
+    words = ["glasshouse", "bench", "engine", "--images", str(images), "--lfw", str(lfw), "--seed", str(seed)]
+    if baseline_images is not None:
+        words += ["--baseline-images", str(baseline_images)]
+    command = " ".join(shlex.quote(w) for w in words)
+    machine = machine_info()
+    console.print(f"{machine['cpu']}, {machine['cores']} cores; {len(paths)} LFW images (seed {seed})")
+    columns = (TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    with Progress(*columns, TimeRemainingColumn(), console=console) as bar:
+        t1 = bar.add_task("glasshouse", total=len(paths))
+        ours = bench_glasshouse(engine, paths, lambda k: bar.advance(t1, k))
+        t2 = bar.add_task("face_recognition", total=n_base)
+        base = bench_face_recognition(paths[:n_base], lambda k: bar.advance(t2, k)) if n_base else None
+    result: dict[str, Any] = {
+        "command": command,
+        "date": now_iso(),
+        "machine": machine,
+        "images": len(paths),
+        "seed": seed,
+        "glasshouse": {
+            **ours.to_json(),
+            "config": {
+                "onnx_threads": settings.onnx_threads or "all cores",
+                "embed_flip": settings.embed_flip,
+                "detection_max_side": settings.detection_max_side,
+            },
+        },
+    }
+    if base is not None:
+        result["face_recognition"] = {
+            **base.to_json(),
+            "note": "dlib HOG (1 upsample) + 5-point predictor + dlib ResNet; dlib-bin runs single-threaded",
+            "subset": n_base < len(paths),
+        }
+        result["speedup_faces_per_s"] = round(ours.faces_per_second / base.faces_per_second, 2)
+        result["speedup_images_per_s"] = round(ours.images_per_second / base.images_per_second, 2)
+    out.mkdir(parents=True, exist_ok=True)
+    path = write_json(out / f"engine-{result['date'].replace(':', '')[:17]}.json", result)
+    _print(result)
+    console.print(f"reproduce: {command}\nwrote {path}")
+
+
+def _print(r: dict[str, Any]) -> None:
+    g, b = r["glasshouse"], r.get("face_recognition")
+    table = Table(title="engine benchmark (ms per image unless noted)")
+    table.add_column("measure")
+    table.add_column("glasshouse", justify="right")
+    if b:
+        label = "face_recognition" + (f" ({b['images']}-image subset)" if b["subset"] else "")
+        table.add_column(label, justify="right")
+    rows = ["images", "faces", "faces_per_s", "images_per_s", "ms_per_image", "ms_per_face", "warmup_s"]
+    for key in rows:
+        table.add_row(key, str(g[key]), *([str(b[key])] if b else []))
+    stages = list(g["stage_ms_per_image"]) + (list(b["stage_ms_per_image"]) if b else [])
+    for s in dict.fromkeys(stages):
+        table.add_row(
+            f"stage: {s}",
+            str(g["stage_ms_per_image"].get(s, "–")),
+            *([str(b["stage_ms_per_image"].get(s, "–"))] if b else []),
+        )
+    console.print(table)
+    if b:
+        console.print(
+            f"speed-up: {r['speedup_faces_per_s']}x faces/s, "
+            f"{r['speedup_images_per_s']}x images/s (target ≥ 8x)"
+        )

@@ -1,0 +1,330 @@
+"""``glasshouse evaluate``: LFW View 2, any CSV pair list, and similarity calibration. A thin caller of
+:mod:`glasshouse.evaluation.runner`."""
+
+from __future__ import annotations
+
+import shlex
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import typer
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+from rich.table import Table
+
+from glasshouse.errors import GlasshouseError
+
+evaluate_app = typer.Typer(
+    help="Measure accuracy on labelled face pairs and calibrate similarity.", no_args_is_help=True
+)
+console = Console()
+
+OutOpt = typer.Option(
+    None, "--out", help="Output folder for the JSON summary and DET plot [default: var/evaluation]."
+)
+NoFlipOpt = typer.Option(False, "--no-flip", help="Disable mirrored-chip test-time augmentation.")
+AlignerOpt = typer.Option("dlib", "--aligner", help="Chip alignment: dlib (5-point predictor) or landmarks.")
+JitterOpt = typer.Option(
+    0, "--jitter", min=0, max=6, help="Extra jittered chips per face (test-time augmentation)."
+)
+WorkersOpt = typer.Option(0, "--workers", min=0, help="Processes embedding images [default: min(2, cores)].")
+CacheOpt = typer.Option(None, "--model-cache", help="Model cache folder [default: the settings' one].")
+
+
+def _config(aligner: str, no_flip: bool, jitter: int, model_cache: Path | None) -> Any:
+    from glasshouse.config import Settings
+    from glasshouse.evaluation.embedding import ALIGNERS, PipelineConfig
+
+    if aligner not in ALIGNERS:
+        raise typer.BadParameter(f"--aligner must be one of {', '.join(ALIGNERS)}")
+    cache = model_cache if model_cache is not None else Settings().model_cache_dir
+    return PipelineConfig(model_cache_dir=cache, aligner=aligner, flip=not no_flip, jitter=jitter, threads=1)
+
+
+def _command(*parts: object) -> str:
+    words = ["glasshouse", "evaluate"]
+    for p in parts:
+        if p is None or p is False:
+            continue
+        words.append(str(p))
+    return " ".join(shlex.quote(w) for w in words)
+
+
+@contextmanager
+def _progress(label: str, total: int) -> Iterator[Callable[[int], None]]:
+    columns = (
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+    )
+    with Progress(*columns, console=console, transient=False) as bar:
+        task = bar.add_task(label, total=total)
+        yield lambda n: bar.advance(task, n)
+
+
+def _fail(exc: Exception) -> typer.Exit:
+    console.print(f"[red]error:[/red] {exc}")
+    return typer.Exit(2)
+
+
+def _pct(x: float) -> str:
+    return f"{100 * x:.2f}%"
+
+
+def _print_report(title: str, r: dict[str, Any]) -> None:
+    table = Table(title=title, show_header=True)
+    table.add_column("measure")
+    table.add_column("value", justify="right")
+    table.add_row("pairs (same / different)", f"{r['pairs']} ({r['same']} / {r['different']})")
+    if "kfold" in r:
+        k = r["kfold"]
+        table.add_row(
+            f"{k['folds']}-fold accuracy", f"{_pct(k['accuracy_mean'])} ± {_pct(k['accuracy_std'])}"
+        )
+    for t in r["tar_at_far"]:
+        table.add_row(f"TAR @ FAR {t['far']:g}", f"{_pct(t['tar'])} (cosine ≥ {t['threshold_cosine']:.4f})")
+    for p in r["operating_points"]:
+        table.add_row(
+            f"similarity ≥ {p['similarity']:g} (cosine ≥ {p['cosine']:.4f})",
+            f"acc {_pct(p['accuracy'])}, FMR {_pct(p['fmr'])}, FNMR {_pct(p['fnmr'])}",
+        )
+    console.print(table)
+
+
+def _print_embedding(s: dict[str, Any]) -> None:
+    t = s["timing"]
+    stages = ", ".join(f"{k} {v:.1f}" for k, v in t["stage_ms_per_image"].items())
+    console.print(
+        f"images: {s['images']}; no face found: {s['no_face']} ({s['no_face_policy']}); "
+        f"several faces: {s['several_faces']} (used {s['face_choice']}); "
+        f"decode errors: {len(s['decode_errors'])}"
+    )
+    console.print(
+        f"time: {t['wall_s']:.1f} s wall, {t['ms_per_image_wall']:.1f} ms/image with "
+        f"{t['workers']} worker(s) x {t['onnx_threads_per_worker']} thread(s); "
+        f"per-process stage ms/image: {stages}"
+    )
+
+
+def _print_files(s: dict[str, Any]) -> None:
+    console.print(f"wrote {s['json']} and {s['plot']}")
+
+
+@evaluate_app.command("lfw")
+def lfw(
+    directory: Path = typer.Argument(
+        ..., exists=True, file_okay=False, help="LFW images: DIR/Name/Name_0001.jpg"
+    ),
+    pairs: Path = typer.Option(..., "--pairs", exists=True, dir_okay=False, help="View-2 pairs.txt"),
+    out: Path | None = OutOpt,
+    no_flip: bool = NoFlipOpt,
+    aligner: str = AlignerOpt,
+    jitter: int = JitterOpt,
+    limit_folds: int = typer.Option(0, "--limit-folds", min=0, help="Use only the first N folds (0 = all)."),
+    workers: int = WorkersOpt,
+    model_cache: Path | None = CacheOpt,
+) -> None:
+    """The standard LFW View-2 protocol: 10 folds, threshold chosen on 9, tested on the 10th."""
+    from glasshouse.evaluation.pairs import read_lfw_pairs
+    from glasshouse.evaluation.runner import DEFAULT_OUTDIR, evaluate_pairs
+
+    cfg = _config(aligner, no_flip, jitter, model_cache)
+    try:
+        pair_list = read_lfw_pairs(pairs, directory)
+    except GlasshouseError as exc:
+        raise _fail(exc) from exc
+    if limit_folds:
+        pair_list = [p for p in pair_list if p.fold < limit_folds]
+    command = _command(
+        "lfw",
+        directory,
+        "--pairs",
+        pairs,
+        *(["--out", out] if out else []),
+        no_flip and "--no-flip",
+        "--aligner",
+        aligner,
+        *(["--jitter", jitter] if jitter else []),
+        *(["--limit-folds", limit_folds] if limit_folds else []),
+    )
+    n_images = len({p.a for p in pair_list} | {p.b for p in pair_list})
+    console.print(f"LFW View 2: {len(pair_list)} pairs, {n_images} images; {cfg.label()}")
+    with _progress("embedding", n_images) as advance:
+        s = evaluate_pairs(
+            pair_list,
+            cfg,
+            out or DEFAULT_OUTDIR,
+            name=_run_name("lfw", cfg),
+            folds=[p.fold for p in pair_list],
+            command=command,
+            workers=workers or None,
+            progress=advance,
+        )
+    _print_embedding(s)
+    _print_report(f"LFW View 2 ({cfg.label()})", s["results"])
+    _print_files(s)
+
+
+def _run_name(prefix: str, cfg: Any) -> str:
+    name = f"{prefix}-{cfg.aligner}-{'flip' if cfg.flip else 'noflip'}"
+    return f"{name}-jitter{cfg.jitter}" if cfg.jitter else name
+
+
+@evaluate_app.command("pairs")
+def pairs_cmd(
+    csv_file: Path = typer.Argument(
+        ..., exists=True, dir_okay=False, help="CSV: path_a,path_b,same[,subgroup]"
+    ),
+    root: Path | None = typer.Option(
+        None, "--root", help="Resolve relative paths here [default: CSV's folder]."
+    ),
+    subgroup_column: str | None = typer.Option(
+        None, "--subgroup-column", help="Column naming each pair's group."
+    ),
+    out: Path | None = OutOpt,
+    no_flip: bool = NoFlipOpt,
+    aligner: str = AlignerOpt,
+    jitter: int = JitterOpt,
+    workers: int = WorkersOpt,
+    model_cache: Path | None = CacheOpt,
+) -> None:
+    """Any pair list: 10-fold accuracy when there are enough pairs, and the similarity 80 / 99 operating
+    points (overall and per subgroup). Also reads deepface's file_x,file_y,same columns."""
+    from glasshouse.evaluation.pairs import assign_folds, read_pair_csv
+    from glasshouse.evaluation.runner import DEFAULT_OUTDIR, evaluate_pairs
+
+    cfg = _config(aligner, no_flip, jitter, model_cache)
+    try:
+        pair_list = read_pair_csv(csv_file, root, subgroup_column)
+    except GlasshouseError as exc:
+        raise _fail(exc) from exc
+    missing = sorted({str(p) for q in pair_list for p in (q.a, q.b) if not p.is_file()})
+    if missing:
+        raise _fail(FileNotFoundError(f"{len(missing)} image(s) not found, e.g. {missing[0]}"))
+    command = _command(
+        "pairs",
+        csv_file,
+        *(["--root", root] if root else []),
+        *(["--subgroup-column", subgroup_column] if subgroup_column else []),
+        *(["--out", out] if out else []),
+        no_flip and "--no-flip",
+        "--aligner",
+        aligner,
+        *(["--jitter", jitter] if jitter else []),
+    )
+    n_images = len({p.a for p in pair_list} | {p.b for p in pair_list})
+    console.print(f"{csv_file.name}: {len(pair_list)} pairs, {n_images} images; {cfg.label()}")
+    with _progress("embedding", n_images) as advance:
+        s = evaluate_pairs(
+            pair_list,
+            cfg,
+            out or DEFAULT_OUTDIR,
+            name=_run_name(f"pairs-{csv_file.stem}", cfg),
+            folds=assign_folds([p.same for p in pair_list]),
+            command=command,
+            workers=workers or None,
+            progress=advance,
+        )
+    _print_embedding(s)
+    _print_report(f"{csv_file.name} ({cfg.label()})", s["results"])
+    for group, r in s.get("subgroups", {}).items():
+        _print_report(f"subgroup {group or '(none)'}", r)
+    _print_files(s)
+
+
+@evaluate_app.command("calibrate")
+def calibrate_cmd(
+    directory: Path = typer.Argument(
+        ..., exists=True, file_okay=False, help="Identity folders: DIR/Name/*.jpg"
+    ),
+    pairs: Path | None = typer.Option(
+        None, "--pairs", exists=True, dir_okay=False, help="Also score View 2."
+    ),
+    sample: int = typer.Option(
+        0, "--sample", min=0, help="Use a seeded random sample of N images (0 = all)."
+    ),
+    seed: int = typer.Option(0, "--seed"),
+    out: Path | None = OutOpt,
+    no_flip: bool = NoFlipOpt,
+    aligner: str = AlignerOpt,
+    jitter: int = JitterOpt,
+    workers: int = WorkersOpt,
+    model_cache: Path | None = CacheOpt,
+) -> None:
+    """Genuine/impostor cosine distributions over ALL pairs; the cosine at FMR 1e-1, 1e-3, 1e-6."""
+    from glasshouse.evaluation.pairs import list_identity_images, read_lfw_pairs
+    from glasshouse.evaluation.runner import DEFAULT_OUTDIR, run_calibration, sample_indices
+
+    cfg = _config(aligner, no_flip, jitter, model_cache)
+    try:
+        lfw_pairs = read_lfw_pairs(pairs, directory) if pairs else None
+        n_all = len(list_identity_images(directory)[0])
+    except GlasshouseError as exc:
+        raise _fail(exc) from exc
+    n = len(sample_indices(n_all, sample or None, seed))
+    command = _command(
+        "calibrate",
+        directory,
+        *(["--pairs", pairs] if pairs else []),
+        *(["--sample", sample, "--seed", seed] if sample else []),
+        *(["--out", out] if out else []),
+        no_flip and "--no-flip",
+        "--aligner",
+        aligner,
+        *(["--jitter", jitter] if jitter else []),
+    )
+    console.print(f"calibration on {n} of {n_all} images; {cfg.label()}")
+    columns = (TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    with Progress(*columns, TimeRemainingColumn(), console=console) as bar:
+        t_embed = bar.add_task("embedding", total=n)
+        t_pairs = bar.add_task("pair cosines (rows)", total=None)
+        s = run_calibration(
+            directory,
+            cfg,
+            out or DEFAULT_OUTDIR,
+            command=command,
+            sample=sample or None,
+            seed=seed,
+            lfw_pairs=lfw_pairs,
+            workers=workers or None,
+            embed_progress=lambda k: bar.advance(t_embed, k),
+            pair_progress=lambda k: bar.advance(t_pairs, k),
+            on_embedded=lambda ok: bar.update(t_pairs, total=ok),
+        )
+    _print_embedding(s)
+    console.print(
+        f"{s['identities']} identities; {s['genuine_pairs']:,} genuine and "
+        f"{s['impostor_pairs']:,} impostor pairs"
+    )
+    table = Table(title=f"calibration ({cfg.label()})")
+    for col in ("target FMR", "similarity", "cosine", "measured FMR", "impostors ≥", "FNMR", "TAR"):
+        table.add_column(col, justify="right")
+    for p in s["points"]:
+        table.add_row(
+            f"{p['target_fmr']:g}",
+            f"{p['similarity']:g}",
+            f"{p['cosine']:.4f}",
+            f"{p['fmr']:.3g}",
+            str(p["impostors_above"]),
+            _pct(p["fnmr"]),
+            _pct(p["tar"]),
+        )
+    console.print(table)
+    console.print("similarity.CALIBRATION = (")
+    for row in s["calibration_table"]:
+        console.print(f"    ({row[0]!r}, {row[1]!r}, {row[2]!r}),")
+    console.print(")")
+    if "lfw_pairs" in s:
+        _print_report("LFW View 2 (same embeddings)", s["lfw_pairs"])
+    _print_files(s)

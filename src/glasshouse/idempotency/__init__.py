@@ -1,0 +1,1 @@
+"""Idempotent requests: a client token replays the first answer instead of acting twice."""

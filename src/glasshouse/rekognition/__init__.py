@@ -1,0 +1,1 @@
+"""AWS Rekognition-compatible JSON 1.1 API."""

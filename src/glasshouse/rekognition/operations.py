@@ -1,0 +1,454 @@
+"""Rekognition operations: validated parameters in, response dicts out, through the domain services.
+
+Each handler receives parameters already validated against botocore's input shape (blobs decoded to
+bytes) and returns a dict matching the output shape. Handlers never touch the engine or the database.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from glasshouse.collections.models import FACE_MODEL_VERSION
+from glasshouse.engine.quality import QualityFilter, quality_refusal
+from glasshouse.errors import AlreadyExistsError, GlasshouseError, InvalidParameterError, NotFoundError
+from glasshouse.faces.service import MAX_FACES_PER_IMAGE
+from glasshouse.rekognition import pagination
+from glasshouse.rekognition.shapes import bounding_box, compare_face, face_detail, stored_face
+from glasshouse.services import Services
+
+Params = dict[str, Any]
+Response = dict[str, Any]
+
+
+class ConflictError(GlasshouseError):
+    code = "Conflict"
+
+
+@dataclass(frozen=True, slots=True)
+class Caller:
+    """Who is calling: the verified access key's organisation, and the region their request was signed for."""
+
+    org_id: str
+    access_key_id: str
+    region: str = "us-east-1"
+
+    @property
+    def account_id(self) -> str:
+        """A stable 12-digit pseudo account number per organisation, for ARNs."""
+        return str(int(hashlib.sha256(self.org_id.encode()).hexdigest(), 16))[-12:].rjust(12, "0")
+
+
+@dataclass(frozen=True, slots=True)
+class Context:
+    services: Services
+    caller: Caller
+
+
+Handler = Callable[[Context, Params], Response]
+OPERATIONS: dict[str, Handler] = {}
+
+
+def operation(name: str) -> Callable[[Handler], Handler]:
+    def register(fn: Handler) -> Handler:
+        OPERATIONS[name] = fn
+        return fn
+
+    return register
+
+
+# -- helpers -------------------------------------------------------------------------------------------------
+def image_bytes(image: Params) -> bytes:
+    if "S3Object" in image:
+        raise InvalidParameterError(
+            "Image.S3Object is not supported yet: Glasshouse's media store is not available; send Image.Bytes"
+        )
+    data = image.get("Bytes")
+    if not isinstance(data, bytes):
+        raise InvalidParameterError("Image must contain Bytes")
+    return data
+
+
+def collection_arn(caller: Caller, name: str, *, prefix: str = "arn:") -> str:
+    return f"{prefix}aws:rekognition:{caller.region}:{caller.account_id}:collection/{name}"
+
+
+_ARN = re.compile(r"^(?:arn:)?aws:rekognition:[a-z0-9-]*:(\d{12}):collection/([a-zA-Z0-9_.\-]+)$")
+
+
+def _collection_of_arn(ctx: Context, arn: str) -> str:
+    """The collection id named by ``arn``; another account's ARN answers exactly like a missing resource."""
+    match = _ARN.match(arn)
+    if match is None:
+        raise InvalidParameterError(f"ResourceArn {arn!r} is not a Rekognition collection ARN")
+    account, name = match.groups()
+    if account != ctx.caller.account_id:
+        raise NotFoundError("The resource does not exist")
+    return name
+
+
+def _quality(params: Params, default: QualityFilter) -> QualityFilter:
+    return QualityFilter(params.get("QualityFilter", default.value))
+
+
+def _model_version(_ctx: Context) -> str:
+    return FACE_MODEL_VERSION
+
+
+# -- faces in images -----------------------------------------------------------------------------------------
+@operation("DetectFaces")
+def detect_faces(ctx: Context, p: Params) -> Response:
+    image = ctx.services.analyser.analyse(image_bytes(p["Image"]), embed=False)
+    return {"FaceDetails": [face_detail(f, image.width, image.height) for f in image.faces]}
+
+
+@operation("CompareFaces")
+def compare_faces(ctx: Context, p: Params) -> Response:
+    threshold = float(p.get("SimilarityThreshold", 80.0))
+    result = ctx.services.analyser.compare(
+        image_bytes(p["SourceImage"]),
+        image_bytes(p["TargetImage"]),
+        similarity_threshold=threshold,
+        quality_filter=_quality(p, QualityFilter.NONE),
+    )
+    if result is None:
+        raise InvalidParameterError("There are no faces in the source image")
+    sw, sh = result.source_size
+    tw, th = result.target_size
+    return {
+        "SourceImageFace": {
+            "BoundingBox": bounding_box(result.source.detection.box, sw, sh),
+            "Confidence": round(result.source.detection.confidence * 100.0, 5),
+        },
+        "FaceMatches": [
+            {"Similarity": m.similarity, "Face": compare_face(m.face, tw, th)} for m in result.matches
+        ],
+        "UnmatchedFaces": [compare_face(f, tw, th) for f in result.unmatched],
+    }
+
+
+# -- collections ---------------------------------------------------------------------------------------------
+@operation("CreateCollection")
+def create_collection(ctx: Context, p: Params) -> Response:
+    name = p["CollectionId"]
+    ctx.services.collections.create(ctx.caller.org_id, name, tags=p.get("Tags") or {})
+    return {
+        "StatusCode": 200,
+        "CollectionArn": collection_arn(ctx.caller, name, prefix=""),
+        "FaceModelVersion": _model_version(ctx),
+    }
+
+
+@operation("DescribeCollection")
+def describe_collection(ctx: Context, p: Params) -> Response:
+    svc = ctx.services
+    collection = svc.collections.get(ctx.caller.org_id, p["CollectionId"])
+    return {
+        "FaceCount": svc.collections.face_count(collection),
+        "UserCount": svc.users.count(collection),
+        "FaceModelVersion": collection.face_model_version,
+        "CollectionARN": collection_arn(ctx.caller, collection.name),
+        "CreationTimestamp": collection.created_at.timestamp(),
+    }
+
+
+@operation("ListCollections")
+def list_collections(ctx: Context, p: Params) -> Response:
+    limit = int(p.get("MaxResults", 1000)) or 1000
+    scope = f"collections:{ctx.caller.org_id}"
+    after = pagination.decode(p.get("NextToken"), "c", scope)
+    page = ctx.services.collections.get_all(ctx.caller.org_id, after=after, limit=limit + 1)
+    out: Response = {
+        "CollectionIds": [c.name for c in page[:limit]],
+        "FaceModelVersions": [c.face_model_version for c in page[:limit]],
+    }
+    if len(page) > limit:
+        out["NextToken"] = pagination.encode("c", scope, page[limit - 1].id)
+    return out
+
+
+@operation("DeleteCollection")
+def delete_collection(ctx: Context, p: Params) -> Response:
+    ctx.services.collections.delete(ctx.caller.org_id, p["CollectionId"])
+    return {"StatusCode": 200}
+
+
+# -- enrolled faces ------------------------------------------------------------------------------------------
+@operation("IndexFaces")
+def index_faces(ctx: Context, p: Params) -> Response:
+    max_faces = p.get("MaxFaces")
+    if max_faces is not None and max_faces > MAX_FACES_PER_IMAGE:
+        raise InvalidParameterError(f"MaxFaces must be between 1 and {MAX_FACES_PER_IMAGE}")
+    outcome = ctx.services.collections.index_image(
+        ctx.caller.org_id,
+        p["CollectionId"],
+        image_bytes(p["Image"]),
+        external_image_id=p.get("ExternalImageId"),
+        max_faces=max_faces,
+        quality_filter=_quality(p, QualityFilter.AUTO),
+    )
+    w, h = outcome.image.width, outcome.image.height
+    version = _model_version(ctx)
+    return {
+        "FaceRecords": [
+            {"Face": stored_face(row, version), "FaceDetail": face_detail(face, w, h)}
+            for row, face in outcome.indexed
+        ],
+        "UnindexedFaces": [
+            {"Reasons": u.reasons, "FaceDetail": face_detail(u.face, w, h)} for u in outcome.unindexed
+        ],
+        "FaceModelVersion": version,
+    }
+
+
+@operation("ListFaces")
+def list_faces(ctx: Context, p: Params) -> Response:
+    name = p["CollectionId"]
+    limit = int(p.get("MaxResults", 1000)) or 1000
+    collection = ctx.services.collections.get(ctx.caller.org_id, name)
+    scope = f"faces:{collection.id}:{p.get('UserId')}:{sorted(p.get('FaceIds') or [])}"
+    after = pagination.decode(p.get("NextToken"), "f", scope)
+    page = ctx.services.collections.list_faces(
+        ctx.caller.org_id,
+        name,
+        after=after,
+        limit=limit + 1,
+        user_id=p.get("UserId"),
+        face_ids=p.get("FaceIds"),
+    )
+    version = _model_version(ctx)
+    out: Response = {"Faces": [stored_face(f, version) for f in page[:limit]], "FaceModelVersion": version}
+    if len(page) > limit:
+        out["NextToken"] = pagination.encode("f", scope, page[limit - 1].id)
+    return out
+
+
+@operation("DeleteFaces")
+def delete_faces(ctx: Context, p: Params) -> Response:
+    deleted, refused = ctx.services.collections.delete_faces(
+        ctx.caller.org_id, p["CollectionId"], p["FaceIds"]
+    )
+    out: Response = {
+        "UnsuccessfulFaceDeletions": [{"FaceId": fid, "Reasons": [reason]} for fid, reason in refused.items()]
+    }
+    if deleted:  # the model requires at least one id when the member is present
+        out["DeletedFaces"] = deleted
+    return out
+
+
+@operation("SearchFaces")
+def search_faces(ctx: Context, p: Params) -> Response:
+    face, matches = ctx.services.collections.search_by_face_id(
+        ctx.caller.org_id,
+        p["CollectionId"],
+        p["FaceId"],
+        threshold=float(p.get("FaceMatchThreshold", 80.0)),
+        max_faces=int(p.get("MaxFaces", 4096)),
+    )
+    version = _model_version(ctx)
+    return {
+        "SearchedFaceId": face.id,
+        "FaceMatches": [{"Similarity": m.similarity, "Face": stored_face(m.face, version)} for m in matches],
+        "FaceModelVersion": version,
+    }
+
+
+@operation("SearchFacesByImage")
+def search_faces_by_image(ctx: Context, p: Params) -> Response:
+    result = ctx.services.collections.search_by_image(
+        ctx.caller.org_id,
+        p["CollectionId"],
+        image_bytes(p["Image"]),
+        threshold=float(p.get("FaceMatchThreshold", 80.0)),
+        max_faces=int(p.get("MaxFaces", 4096)),
+        quality_filter=_quality(p, QualityFilter.NONE),
+    )
+    if result.probe is None:
+        raise InvalidParameterError("There are no faces in the image. Should be at least 1.")
+    version = _model_version(ctx)
+    return {
+        "SearchedFaceBoundingBox": bounding_box(
+            result.probe.detection.box, result.image.width, result.image.height
+        ),
+        "SearchedFaceConfidence": round(result.probe.detection.confidence * 100.0, 5),
+        "FaceMatches": [
+            {"Similarity": m.similarity, "Face": stored_face(m.face, version)} for m in result.matches
+        ],
+        "FaceModelVersion": version,
+    }
+
+
+# -- users ---------------------------------------------------------------------------------------------------
+def _idempotent(ctx: Context, op: str, p: Params, action: Callable[[], Response]) -> Response:
+    return ctx.services.idempotency.run(ctx.caller.org_id, op, p.get("ClientRequestToken"), p, action)
+
+
+@operation("CreateUser")
+def create_user(ctx: Context, p: Params) -> Response:
+    def action() -> Response:
+        try:
+            ctx.services.users.create(ctx.caller.org_id, p["CollectionId"], p["UserId"])
+        except AlreadyExistsError as exc:
+            raise ConflictError(exc.message) from exc
+        return {}
+
+    return _idempotent(ctx, "CreateUser", p, action)
+
+
+@operation("DeleteUser")
+def delete_user(ctx: Context, p: Params) -> Response:
+    def action() -> Response:
+        ctx.services.users.delete(ctx.caller.org_id, p["CollectionId"], p["UserId"])
+        return {}
+
+    return _idempotent(ctx, "DeleteUser", p, action)
+
+
+@operation("ListUsers")
+def list_users(ctx: Context, p: Params) -> Response:
+    name = p["CollectionId"]
+    limit = int(p.get("MaxResults", 500))
+    collection = ctx.services.collections.get(ctx.caller.org_id, name)
+    scope = f"users:{collection.id}"
+    after = pagination.decode(p.get("NextToken"), "u", scope)
+    page = ctx.services.users.get_all(ctx.caller.org_id, name, after=after, limit=limit + 1)
+    out: Response = {"Users": [{"UserId": u.user_id, "UserStatus": u.status} for u in page[:limit]]}
+    if len(page) > limit:
+        out["NextToken"] = pagination.encode("u", scope, page[limit - 1].key)
+    return out
+
+
+@operation("AssociateFaces")
+def associate_faces(ctx: Context, p: Params) -> Response:
+    def action() -> Response:
+        result = ctx.services.users.associate(
+            ctx.caller.org_id,
+            p["CollectionId"],
+            p["UserId"],
+            p["FaceIds"],
+            threshold=float(p.get("UserMatchThreshold", 75.0)),
+        )
+        unsuccessful = []
+        for fid, reason, similarity, user_id in result.unsuccessful:
+            item: Response = {"FaceId": fid, "Reasons": [reason]}
+            if similarity is not None:
+                item["Confidence"] = similarity
+            if user_id is not None:
+                item["UserId"] = user_id
+            unsuccessful.append(item)
+        return {
+            "AssociatedFaces": [{"FaceId": fid} for fid in result.associated],
+            "UnsuccessfulFaceAssociations": unsuccessful,
+            "UserStatus": result.status,
+        }
+
+    return _idempotent(ctx, "AssociateFaces", p, action)
+
+
+@operation("DisassociateFaces")
+def disassociate_faces(ctx: Context, p: Params) -> Response:
+    def action() -> Response:
+        result = ctx.services.users.disassociate(
+            ctx.caller.org_id, p["CollectionId"], p["UserId"], p["FaceIds"]
+        )
+        return {
+            "DisassociatedFaces": [{"FaceId": fid} for fid in result.associated],
+            "UnsuccessfulFaceDisassociations": [
+                {"FaceId": fid, "Reasons": [reason]} for fid, reason, _, _ in result.unsuccessful
+            ],
+            "UserStatus": result.status,
+        }
+
+    return _idempotent(ctx, "DisassociateFaces", p, action)
+
+
+@operation("SearchUsers")
+def search_users(ctx: Context, p: Params) -> Response:
+    svc = ctx.services
+    name = p["CollectionId"]
+    threshold = float(p.get("UserMatchThreshold", 80.0))
+    max_users = int(p.get("MaxUsers", 500))
+    if ("UserId" in p) == ("FaceId" in p):
+        raise InvalidParameterError("Exactly one of UserId and FaceId must be given")
+    out: Response = {"FaceModelVersion": _model_version(ctx)}
+    if "FaceId" in p:
+        face, _ = svc.collections.search_by_face_id(ctx.caller.org_id, name, p["FaceId"], max_faces=1)
+        collection = svc.collections.get(ctx.caller.org_id, name)
+        exclude = face.user_id
+        matches = svc.users.search(
+            collection, face.vector, threshold=threshold, max_users=max_users, exclude=exclude
+        )
+        out["SearchedFace"] = {"FaceId": face.id}
+    else:
+        collection, vectors = svc.users.user_vectors(ctx.caller.org_id, name, p["UserId"])
+        best: dict[str, Any] = {}
+        for vector in vectors:
+            for m in svc.users.search(
+                collection, vector, threshold=threshold, max_users=max_users + 1, exclude=p["UserId"]
+            ):
+                if m.user.user_id not in best or best[m.user.user_id].similarity < m.similarity:
+                    best[m.user.user_id] = m
+        matches = sorted(best.values(), key=lambda m: m.similarity, reverse=True)[:max_users]
+        out["SearchedUser"] = {"UserId": p["UserId"]}
+    out["UserMatches"] = [
+        {"Similarity": m.similarity, "User": {"UserId": m.user.user_id, "UserStatus": m.user.status}}
+        for m in matches
+    ]
+    return out
+
+
+@operation("SearchUsersByImage")
+def search_users_by_image(ctx: Context, p: Params) -> Response:
+    svc = ctx.services
+    collection = svc.collections.get(ctx.caller.org_id, p["CollectionId"])
+    image = svc.analyser.analyse(image_bytes(p["Image"]))
+    if not image.faces:
+        raise InvalidParameterError("There are no faces in the image. Should be at least 1.")
+    quality = _quality(p, QualityFilter.NONE)
+    probe, *others = image.faces
+    w, h = image.width, image.height
+    unsearched = [{"Reasons": ["FACE_NOT_LARGEST"], "FaceDetails": face_detail(f, w, h)} for f in others]
+    matches = []
+    if (
+        quality_refusal(probe.detection, probe.quality, probe.pose, quality) is None
+        and probe.embedding is not None
+    ):
+        matches = svc.users.search(
+            collection,
+            probe.embedding,
+            threshold=float(p.get("UserMatchThreshold", 80.0)),
+            max_users=int(p.get("MaxUsers", 500)),
+        )
+    return {
+        "UserMatches": [
+            {"Similarity": m.similarity, "User": {"UserId": m.user.user_id, "UserStatus": m.user.status}}
+            for m in matches
+        ],
+        "FaceModelVersion": _model_version(ctx),
+        "SearchedFace": {"FaceDetail": face_detail(probe, w, h)},
+        "UnsearchedFaces": unsearched,
+    }
+
+
+# -- tags ----------------------------------------------------------------------------------------------------
+@operation("TagResource")
+def tag_resource(ctx: Context, p: Params) -> Response:
+    collection = ctx.services.collections.get(ctx.caller.org_id, _collection_of_arn(ctx, p["ResourceArn"]))
+    ctx.services.tags.set(ctx.caller.org_id, "collection", collection.id, p["Tags"])
+    return {}
+
+
+@operation("UntagResource")
+def untag_resource(ctx: Context, p: Params) -> Response:
+    collection = ctx.services.collections.get(ctx.caller.org_id, _collection_of_arn(ctx, p["ResourceArn"]))
+    ctx.services.tags.remove("collection", collection.id, p["TagKeys"])
+    return {}
+
+
+@operation("ListTagsForResource")
+def list_tags_for_resource(ctx: Context, p: Params) -> Response:
+    collection = ctx.services.collections.get(ctx.caller.org_id, _collection_of_arn(ctx, p["ResourceArn"]))
+    return {"Tags": ctx.services.tags.get("collection", collection.id)}

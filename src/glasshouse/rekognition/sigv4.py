@@ -1,0 +1,302 @@
+"""AWS Signature Version 4 verification for the Rekognition-compatible API (header form, any region).
+
+Pure: the caller passes the request as received (raw path and query string, still percent-encoded), a
+function that finds a key's secret and the current time. Errors carry the names and HTTP statuses that
+AWS's JSON 1.1 services answer with, so boto3 raises the same ``ClientError`` codes it would against AWS
+(all four are 400 there; boto3 never retries them).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Protocol, TypeVar
+from urllib.parse import quote, unquote
+
+from glasshouse.errors import GlasshouseError
+
+ALGORITHM = "AWS4-HMAC-SHA256"
+SERVICE = "rekognition"
+TERMINATOR = "aws4_request"
+#: Requests are accepted while their X-Amz-Date is within this much of the server's clock, either way.
+MAX_CLOCK_SKEW = timedelta(minutes=15)
+AMZ_DATE_FORMAT = "%Y%m%dT%H%M%SZ"
+EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
+
+_AMZ_DATE = re.compile(r"^\d{8}T\d{6}Z$")
+_REGION = re.compile(r"^[a-z0-9-]{1,64}$")
+_HEX_SHA256 = re.compile(r"^[0-9a-f]{64}$")
+
+
+class SigV4Error(GlasshouseError):
+    """A request that cannot be authenticated. ``code`` is the AWS error name (the JSON ``__type``)."""
+
+    code = "InvalidSignatureException"
+    http_status = 400
+
+
+class MissingAuthenticationTokenException(SigV4Error):
+    code = "MissingAuthenticationTokenException"
+    http_status = 400
+
+
+class IncompleteSignatureException(SigV4Error):
+    code = "IncompleteSignatureException"
+    http_status = 400
+
+
+class UnrecognizedClientException(SigV4Error):
+    code = "UnrecognizedClientException"
+    http_status = 400
+
+
+class InvalidSignatureException(SigV4Error):
+    code = "InvalidSignatureException"
+    http_status = 400
+
+
+MISSING_TOKEN_MESSAGE = "Request is missing Authentication Token"
+UNRECOGNIZED_CLIENT_MESSAGE = "The security token included in the request is invalid."
+SIGNATURE_MISMATCH_MESSAGE = (
+    "The request signature we calculated does not match the signature you provided. "
+    "Check your AWS Secret Access Key and signing method. Consult the service documentation for details."
+)
+
+
+class HasSecret(Protocol):
+    @property
+    def secret(self) -> str: ...
+
+
+K = TypeVar("K", bound=HasSecret)
+
+
+@dataclass(frozen=True, slots=True)
+class Authorization:
+    """The parsed ``Authorization`` header."""
+
+    access_key_id: str
+    scope_date: str
+    region: str
+    service: str
+    signed_headers: tuple[str, ...]
+    signature: str
+
+    @property
+    def scope(self) -> str:
+        return f"{self.scope_date}/{self.region}/{self.service}/{TERMINATOR}"
+
+
+def _header_map(headers: Mapping[str, str]) -> dict[str, list[str]]:
+    """Lower-cased names to every value. ``items()`` of a multi-dict (Starlette) yields repeats too."""
+    out: dict[str, list[str]] = {}
+    for name, value in headers.items():
+        out.setdefault(name.lower(), []).append(value)
+    return out
+
+
+def parse_authorization(value: str) -> Authorization:
+    """Parse ``AWS4-HMAC-SHA256 Credential=ID/date/region/service/aws4_request, SignedHeaders=..,
+    Signature=..``; raises :class:`IncompleteSignatureException` or :class:`InvalidSignatureException`."""
+    algorithm, _, rest = value.strip().partition(" ")
+    if algorithm != ALGORITHM:
+        raise IncompleteSignatureException(f"Unsupported AWS 'algorithm': '{algorithm[:32]}'.")
+    params: dict[str, str] = {}
+    for part in rest.split(","):
+        name, sep, val = part.strip().partition("=")
+        if sep:
+            params[name.strip()] = val.strip()
+    missing = [p for p in ("Credential", "Signature", "SignedHeaders") if not params.get(p)]
+    if missing:
+        raise IncompleteSignatureException(
+            " ".join(f"Authorization header requires '{p}' parameter." for p in missing)
+        )
+    credential = params["Credential"]
+    parts = credential.split("/")
+    if len(parts) != 5 or not all(parts):
+        raise IncompleteSignatureException(
+            "Credential must have exactly 5 slash-delimited elements, "
+            f"e.g. keyid/date/region/service/term, got '{credential[:128]}'"
+        )
+    key_id, scope_date, region, service, terminator = parts
+    if terminator != TERMINATOR:
+        raise InvalidSignatureException(
+            f"Credential should be scoped with a valid terminator: '{TERMINATOR}', not '{terminator[:32]}'."
+        )
+    if service != SERVICE:
+        raise InvalidSignatureException(f"Credential should be scoped to correct service: '{SERVICE}'.")
+    if not _REGION.match(region):
+        raise InvalidSignatureException("Credential should be scoped to a valid region.")
+    signed = tuple(h.strip().lower() for h in params["SignedHeaders"].split(";"))
+    if not all(signed):
+        raise IncompleteSignatureException("SignedHeaders must be a ';'-separated list of header names.")
+    if "host" not in signed:
+        raise IncompleteSignatureException("'Host' must be a 'SignedHeader' in the AWS Authorization.")
+    return Authorization(key_id, scope_date, region, service, signed, params["Signature"])
+
+
+def canonical_uri(raw_path: str) -> str:
+    """The path as sent, with dot segments and repeated slashes removed, URI-encoded once more (AWS encodes
+    each segment twice for every service but S3; the raw path already carries the first encoding)."""
+    segments: list[str] = []
+    for seg in raw_path.split("/"):
+        if seg in ("", "."):
+            continue
+        if seg == "..":
+            if segments:
+                segments.pop()
+        else:
+            segments.append(seg)
+    path = "/" + "/".join(segments)
+    if raw_path.endswith("/") and segments:
+        path += "/"
+    return quote(path, safe="/~")
+
+
+def _uri_encode(value: str) -> str:
+    return quote(value, safe="-_.~")
+
+
+def canonical_query(raw_query: str) -> str:
+    """Each name and value decoded then RFC 3986-encoded, sorted by name then value, joined with ``&``."""
+    pairs = []
+    for part in raw_query.split("&"):
+        if not part:
+            continue
+        name, _, value = part.partition("=")
+        pairs.append((_uri_encode(unquote(name)), _uri_encode(unquote(value))))
+    return "&".join(f"{n}={v}" for n, v in sorted(pairs))
+
+
+def _trim(value: str) -> str:
+    return " ".join(value.split())
+
+
+def canonical_request(
+    method: str,
+    raw_path: str,
+    raw_query: str,
+    headers: Mapping[str, list[str]],
+    signed_headers: tuple[str, ...],
+    payload_hash: str,
+) -> str:
+    canonical_headers = "".join(
+        f"{name}:{','.join(_trim(v) for v in headers.get(name, []))}\n" for name in signed_headers
+    )
+    return "\n".join(
+        [
+            method.upper(),
+            canonical_uri(raw_path or "/"),
+            canonical_query(raw_query),
+            canonical_headers,
+            ";".join(signed_headers),
+            payload_hash,
+        ]
+    )
+
+
+def string_to_sign(amz_date: str, scope: str, canonical: str) -> str:
+    digest = hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+    return f"{ALGORITHM}\n{amz_date}\n{scope}\n{digest}"
+
+
+def signing_key(secret: str, date: str, region: str, service: str) -> bytes:
+    key = ("AWS4" + secret).encode("utf-8")
+    for part in (date, region, service, TERMINATOR):
+        key = hmac.new(key, part.encode("utf-8"), hashlib.sha256).digest()
+    return key
+
+
+def signature(secret: str, auth: Authorization, amz_date: str, canonical: str) -> str:
+    key = signing_key(secret, auth.scope_date, auth.region, auth.service)
+    return hmac.new(key, string_to_sign(amz_date, auth.scope, canonical).encode(), hashlib.sha256).hexdigest()
+
+
+def _parse_amz_date(value: str) -> datetime:
+    if _AMZ_DATE.match(value):
+        try:
+            return datetime.strptime(value, AMZ_DATE_FORMAT).replace(tzinfo=UTC)
+        except ValueError:
+            pass
+    raise IncompleteSignatureException(
+        f"X-Amz-Date must be in ISO 8601 basic format (YYYYMMDD'T'HHMMSS'Z'), got '{value[:32]}'."
+    )
+
+
+def _check_clock(signed_at: datetime, amz_date: str, now: datetime) -> None:
+    if now.tzinfo is None:
+        now = now.replace(tzinfo=UTC)
+    now = now.astimezone(UTC)
+    minutes = int(MAX_CLOCK_SKEW.total_seconds() // 60)
+
+    def fmt(t: datetime) -> str:
+        return t.strftime(AMZ_DATE_FORMAT)
+
+    if signed_at < now - MAX_CLOCK_SKEW:
+        raise InvalidSignatureException(
+            f"Signature expired: {amz_date} is now earlier than {fmt(now - MAX_CLOCK_SKEW)} "
+            f"({fmt(now)} - {minutes} min.)"
+        )
+    if signed_at > now + MAX_CLOCK_SKEW:
+        raise InvalidSignatureException(
+            f"Signature not yet current: {amz_date} is still later than {fmt(now + MAX_CLOCK_SKEW)} "
+            f"({fmt(now)} + {minutes} min.)"
+        )
+
+
+def verify(
+    *,
+    method: str,
+    path: str,
+    query: str,
+    headers: Mapping[str, str],
+    body: bytes,
+    lookup: Callable[[str], K | None],
+    now: datetime,
+) -> K:
+    """Authenticate one request; returns what ``lookup`` gave for its access key id.
+
+    ``path`` and ``query`` are as received on the wire (percent-encoded; ASGI ``raw_path`` and
+    ``query_string``); ``headers`` may be any case-insensitive or plain mapping, or a multi-dict whose
+    ``items()`` yields repeated headers. ``lookup`` returns ``None`` for unknown or revoked keys.
+    Checks run cheapest first: header syntax, scope, clock, key, body hash, then the signature.
+    """
+    header_map = _header_map(headers)
+    authorization = ",".join(header_map.get("authorization", [])).strip()
+    if not authorization:
+        raise MissingAuthenticationTokenException(MISSING_TOKEN_MESSAGE)
+    auth = parse_authorization(authorization)
+    amz_dates = header_map.get("x-amz-date")
+    if not amz_dates:
+        raise IncompleteSignatureException("Authorization header requires an 'X-Amz-Date' header.")
+    amz_date = amz_dates[0].strip()
+    signed_at = _parse_amz_date(amz_date)
+    if auth.scope_date != amz_date[:8]:
+        raise InvalidSignatureException(
+            "Date in Credential scope does not match YYYYMMDD from ISO-8601 version of date from HTTP: "
+            f"'{auth.scope_date[:16]}' != '{amz_date[:8]}', from '{amz_date}'."
+        )
+    _check_clock(signed_at, amz_date, now)
+
+    key = lookup(auth.access_key_id)
+    if key is None:
+        raise UnrecognizedClientException(UNRECOGNIZED_CLIENT_MESSAGE)
+
+    payload_hash = hashlib.sha256(body).hexdigest()
+    declared = header_map.get("x-amz-content-sha256")
+    if declared is not None:
+        value = declared[0].strip().lower()
+        if not _HEX_SHA256.match(value) or not hmac.compare_digest(value, payload_hash):
+            raise InvalidSignatureException(
+                "The provided 'x-amz-content-sha256' header does not match what was computed."
+            )
+
+    canonical = canonical_request(method, path, query, header_map, auth.signed_headers, payload_hash)
+    expected = signature(key.secret, auth, amz_date, canonical)
+    if not hmac.compare_digest(expected.encode("ascii"), auth.signature.encode("utf-8", "replace")):
+        raise InvalidSignatureException(SIGNATURE_MISMATCH_MESSAGE)
+    return key

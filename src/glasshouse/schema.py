@@ -1,0 +1,13 @@
+"""Every table, imported in one place so ``Base.metadata`` is complete (migrations, tests)."""
+
+from __future__ import annotations
+
+import glasshouse.collections.models
+import glasshouse.idempotency.models
+import glasshouse.keys.models
+import glasshouse.organisations.models
+import glasshouse.tags.models  # noqa: F401
+from glasshouse.db import Base
+
+metadata = Base.metadata
+__all__ = ["metadata"]

@@ -1,0 +1,1 @@
+"""Tags: key/value labels on an organisation's resources (collections today)."""
