@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -29,6 +30,11 @@ class Settings(BaseSettings):
         default=1280, ge=128, description="Images are detected at most at this working resolution."
     )
     detection_threshold: float = Field(default=0.5, gt=0.0, lt=1.0, description="CenterFace score cut.")
+    aligner: Literal["landmarks", "dlib"] = Field(
+        default="landmarks",
+        description="Face alignment: the detector's 5 landmarks (default, better and faster on LFW) or "
+        "dlib's 5-point shape predictor (the reference pipeline).",
+    )
     embed_flip: bool = Field(
         default=True, description="Test-time augmentation: average with the mirrored chip's embedding."
     )

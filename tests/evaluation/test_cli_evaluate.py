@@ -41,8 +41,8 @@ def test_evaluate_pairs_writes_json_and_plot(
     ]
     result = CliRunner().invoke(evaluate_app, args)
     assert result.exit_code == 0, result.output
-    summary = json.loads((out / "pairs-subset-dlib-flip.json").read_text())
-    assert (out / "pairs-subset-dlib-flip-det.png").read_bytes().startswith(b"\x89PNG")
+    summary = json.loads((out / "pairs-subset-landmarks-flip.json").read_text())
+    assert (out / "pairs-subset-landmarks-flip-det.png").read_bytes().startswith(b"\x89PNG")
     assert summary["images"] >= 2 and summary["results"]["pairs"] == 12
     assert summary["results"]["same"] == 6
     assert "kfold" not in summary["results"]  # too few pairs: operating points only

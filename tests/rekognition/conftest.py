@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 
 from aws_clients import SHAPE_PROBLEMS, make_client
+from glasshouse.bench.live_server import LiveServer, live_server
 from glasshouse.config import Settings
 from glasshouse.services import Services
-from live_server import LiveServer, live_server
 
 ORGS = ("acme", "globex")
 

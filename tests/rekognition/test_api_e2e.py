@@ -368,9 +368,9 @@ def test_authentication_errors(server: Any, monkeypatch: pytest.MonkeyPatch) -> 
 
 
 def test_throttling_is_per_key(tmp_path: Path, model_cache_dir: Path) -> None:
+    from glasshouse.bench.live_server import live_server
     from glasshouse.config import Settings
     from glasshouse.services import Services
-    from live_server import live_server
 
     svc = Services(Settings(data_dir=tmp_path / "var", model_cache_dir=model_cache_dir))
     first, second = svc.keys.create(svc.org_id("a")), svc.keys.create(svc.org_id("b"))

@@ -32,7 +32,9 @@ OutOpt = typer.Option(
     None, "--out", help="Output folder for the JSON summary and DET plot [default: var/evaluation]."
 )
 NoFlipOpt = typer.Option(False, "--no-flip", help="Disable mirrored-chip test-time augmentation.")
-AlignerOpt = typer.Option("dlib", "--aligner", help="Chip alignment: dlib (5-point predictor) or landmarks.")
+AlignerOpt = typer.Option(
+    None, "--aligner", help="Chip alignment: landmarks or dlib (5-point predictor) [default: the settings']."
+)
 JitterOpt = typer.Option(
     0, "--jitter", min=0, max=6, help="Extra jittered chips per face (test-time augmentation)."
 )
@@ -40,13 +42,15 @@ WorkersOpt = typer.Option(0, "--workers", min=0, help="Processes embedding image
 CacheOpt = typer.Option(None, "--model-cache", help="Model cache folder [default: the settings' one].")
 
 
-def _config(aligner: str, no_flip: bool, jitter: int, model_cache: Path | None) -> Any:
+def _config(aligner: str | None, no_flip: bool, jitter: int, model_cache: Path | None) -> Any:
     from glasshouse.config import Settings
     from glasshouse.evaluation.embedding import ALIGNERS, PipelineConfig
 
+    settings = Settings()
+    aligner = aligner or settings.aligner
     if aligner not in ALIGNERS:
         raise typer.BadParameter(f"--aligner must be one of {', '.join(ALIGNERS)}")
-    cache = model_cache if model_cache is not None else Settings().model_cache_dir
+    cache = model_cache if model_cache is not None else settings.models_path
     return PipelineConfig(model_cache_dir=cache, aligner=aligner, flip=not no_flip, jitter=jitter, threads=1)
 
 
@@ -108,7 +112,7 @@ def _print_embedding(s: dict[str, Any]) -> None:
     console.print(
         f"images: {s['images']}; no face found: {s['no_face']} ({s['no_face_policy']}); "
         f"several faces: {s['several_faces']} (used {s['face_choice']}); "
-        f"decode errors: {len(s['decode_errors'])}"
+        f"undecodable images: {len(s['decode_errors'])} (their pairs score -1: a certain non-match)"
     )
     console.print(
         f"time: {t['wall_s']:.1f} s wall, {t['ms_per_image_wall']:.1f} ms/image with "
@@ -129,7 +133,7 @@ def lfw(
     pairs: Path = typer.Option(..., "--pairs", exists=True, dir_okay=False, help="View-2 pairs.txt"),
     out: Path | None = OutOpt,
     no_flip: bool = NoFlipOpt,
-    aligner: str = AlignerOpt,
+    aligner: str | None = AlignerOpt,
     jitter: int = JitterOpt,
     limit_folds: int = typer.Option(0, "--limit-folds", min=0, help="Use only the first N folds (0 = all)."),
     workers: int = WorkersOpt,
@@ -154,7 +158,7 @@ def lfw(
         *(["--out", out] if out else []),
         no_flip and "--no-flip",
         "--aligner",
-        aligner,
+        cfg.aligner,
         *(["--jitter", jitter] if jitter else []),
         *(["--limit-folds", limit_folds] if limit_folds else []),
     )
@@ -194,7 +198,7 @@ def pairs_cmd(
     ),
     out: Path | None = OutOpt,
     no_flip: bool = NoFlipOpt,
-    aligner: str = AlignerOpt,
+    aligner: str | None = AlignerOpt,
     jitter: int = JitterOpt,
     workers: int = WorkersOpt,
     model_cache: Path | None = CacheOpt,
@@ -220,7 +224,7 @@ def pairs_cmd(
         *(["--out", out] if out else []),
         no_flip and "--no-flip",
         "--aligner",
-        aligner,
+        cfg.aligner,
         *(["--jitter", jitter] if jitter else []),
     )
     n_images = len({p.a for p in pair_list} | {p.b for p in pair_list})
@@ -257,7 +261,7 @@ def calibrate_cmd(
     seed: int = typer.Option(0, "--seed"),
     out: Path | None = OutOpt,
     no_flip: bool = NoFlipOpt,
-    aligner: str = AlignerOpt,
+    aligner: str | None = AlignerOpt,
     jitter: int = JitterOpt,
     workers: int = WorkersOpt,
     model_cache: Path | None = CacheOpt,
@@ -281,7 +285,7 @@ def calibrate_cmd(
         *(["--out", out] if out else []),
         no_flip and "--no-flip",
         "--aligner",
-        aligner,
+        cfg.aligner,
         *(["--jitter", jitter] if jitter else []),
     )
     console.print(f"calibration on {n} of {n_all} images; {cfg.label()}")

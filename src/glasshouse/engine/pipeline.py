@@ -28,6 +28,7 @@ class EngineOptions:
     detection_max_side: int = 1280
     detection_threshold: float = 0.5
     embed_flip: bool = True
+    aligner: str = "landmarks"
 
 
 class FaceEngine:
@@ -58,6 +59,7 @@ class FaceEngine:
                 detection_max_side=settings.detection_max_side,
                 detection_threshold=settings.detection_threshold,
                 embed_flip=settings.embed_flip,
+                aligner=settings.aligner,
             )
         )
 
@@ -74,9 +76,9 @@ class FaceEngine:
         )
 
     def _default_aligner(self) -> Aligner:
-        from glasshouse.engine.align import DlibAligner
+        from glasshouse.engine.align import DlibAligner, LandmarkAligner
 
-        return DlibAligner()
+        return LandmarkAligner() if self.options.aligner == "landmarks" else DlibAligner()
 
     def _default_embedder(self) -> Embedder:
         from glasshouse.engine.embed import OnnxResNetEmbedder

@@ -51,7 +51,7 @@ class PipelineConfig:
     """Which engine parts to evaluate. ``threads`` is onnxruntime intra-op threads per process."""
 
     model_cache_dir: Path
-    aligner: str = "dlib"
+    aligner: str = "landmarks"
     flip: bool = True
     jitter: int = 0
     threads: int = 1

@@ -1,4 +1,4 @@
-"""A real ``glasshouse serve`` process on a free loopback port, for end-to-end tests."""
+"""A real ``glasshouse serve`` process on a free loopback port, for end-to-end tests and benchmarks."""
 
 from __future__ import annotations
 
@@ -38,9 +38,9 @@ def live_server(data_dir: Path, model_cache_dir: Path, **settings: str) -> Itera
         {
             "GLASSHOUSE_DATA_DIR": str(data_dir),
             "GLASSHOUSE_MODEL_CACHE_DIR": str(model_cache_dir),
-            "GLASSHOUSE_LOG_LEVEL": "INFO",
         }
     )
+    env.setdefault("GLASSHOUSE_LOG_LEVEL", "INFO")
     env.update({f"GLASSHOUSE_{k.upper()}": v for k, v in settings.items()})
     log = (data_dir.parent / f"server-{port}.log").open("wb")
     process = subprocess.Popen(
