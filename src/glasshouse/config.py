@@ -47,6 +47,15 @@ class Settings(BaseSettings):
         default=None,
         description="Server key sealing stored secrets; default: generated once in <data_dir>/secret.key.",
     )
+    policy_file: Path | None = Field(
+        default=None,
+        description="Responsible-use policy (YAML) loaded at start; default: the bundled policy, which "
+        "reproduces the 2020 moratorium on police use.",
+    )
+    retention_sweep_seconds: int = Field(
+        default=3600, ge=0, description="How often `serve` deletes faces past retention (0: never)."
+    )
+    org: str = Field(default="local", description="The organisation the CLI acts as (`glasshouse --org`).")
     log_level: str = Field(default="INFO")
 
     @property

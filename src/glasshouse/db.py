@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -58,11 +59,58 @@ def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(engine, expire_on_commit=False)
 
 
+_current: ContextVar[Session | None] = ContextVar("glasshouse_transaction", default=None)
+_before_commit: ContextVar[Callable[[Session], None] | None] = ContextVar(
+    "glasshouse_before_commit", default=None
+)
+_AFTER_COMMIT = "glasshouse_after_commit"
+
+
+@contextmanager
+def before_commit(hook: Callable[[Session], None]) -> Iterator[None]:
+    """While active, every outermost transaction in this context calls ``hook(session)`` just before it
+    commits. The policy gate uses it to write its audit entry in the same commit as the action."""
+    token = _before_commit.set(hook)
+    try:
+        yield
+    finally:
+        _before_commit.reset(token)
+
+
 @contextmanager
 def transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
-    """One unit of work: commit on success, roll back on any error."""
-    with factory() as session, session.begin():
-        yield session
+    """One unit of work: commit on success, roll back on any error.
+
+    Re-entrant: inside an open transaction (same thread or task) an inner ``transaction()`` joins it, so
+    the governance gate can wrap a service's writes and the audit entry that records them in one commit.
+    """
+    outer = _current.get()
+    if outer is not None:
+        yield outer
+        return
+    with factory() as session:
+        with session.begin():
+            token = _current.set(session)
+            try:
+                yield session
+                hook = _before_commit.get()
+                if hook is not None:
+                    hook(session)
+            finally:
+                _current.reset(token)
+        for hook in session.info.pop(_AFTER_COMMIT, []):
+            hook()
+
+
+def after_commit(session: Session, hook: Callable[[], None]) -> None:
+    """Run ``hook`` once the outermost transaction of ``session`` has committed (never on rollback).
+    In-memory state that mirrors the database (the search index) is updated this way."""
+    session.info.setdefault(_AFTER_COMMIT, []).append(hook)
+
+
+def in_transaction() -> Session | None:
+    """The session of the transaction open in this context, if any."""
+    return _current.get()
 
 
 def upgrade(url: str) -> None:

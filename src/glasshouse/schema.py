@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import glasshouse.audit.models
 import glasshouse.collections.models
+import glasshouse.governance.models
 import glasshouse.idempotency.models
 import glasshouse.keys.models
 import glasshouse.organisations.models
+import glasshouse.review.models
 import glasshouse.tags.models  # noqa: F401
 from glasshouse.db import Base
 

@@ -5,29 +5,49 @@ Surfaces (CLI, HTTP) receive a :class:`Services` and call its domain services; n
 
 from __future__ import annotations
 
+import getpass
+from collections.abc import Callable
+from datetime import datetime
 from functools import cached_property
 
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from glasshouse import db
+from glasshouse.audit.service import KEY_PURPOSE as AUDIT_KEY_PURPOSE
+from glasshouse.audit.service import AuditLog
+from glasshouse.collections.retention import RetentionService
 from glasshouse.collections.search_index import FaceSearchIndex
 from glasshouse.collections.service import CollectionService, load_vectors
 from glasshouse.collections.users import UserService
 from glasshouse.config import Settings
+from glasshouse.db import utcnow
 from glasshouse.engine.pipeline import FaceEngine
 from glasshouse.faces.service import FaceAnalyser
+from glasshouse.governance.actor import Actor
+from glasshouse.governance.gate import Gate
+from glasshouse.governance.store import PolicyStore
 from glasshouse.idempotency.service import IdempotencyService
 from glasshouse.keys.crypto import SecretBox
 from glasshouse.keys.service import KeyService
 from glasshouse.organisations import service as organisations
 from glasshouse.organisations.models import LOCAL_ORG_NAME
+from glasshouse.organisations.service import OrganisationService
+from glasshouse.review.service import ReviewService
 from glasshouse.tags.service import TagService
 
 
 class Services:
-    def __init__(self, settings: Settings, *, engine: FaceEngine | None = None, migrate: bool = True) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        engine: FaceEngine | None = None,
+        migrate: bool = True,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
         self.settings = settings
+        self.clock = clock
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         self.db_engine: Engine = db.make_engine(settings.resolved_database_url)
         if migrate:
@@ -64,8 +84,57 @@ class Services:
         return IdempotencyService(self.sessions)
 
     @cached_property
+    def secret_box(self) -> SecretBox:
+        return SecretBox.from_settings(self.settings)
+
+    @cached_property
     def keys(self) -> KeyService:
-        return KeyService(self.sessions, SecretBox.from_settings(self.settings))
+        return KeyService(self.sessions, self.secret_box)
+
+    # -- governance -----------------------------------------------------------------------------------
+    @cached_property
+    def audit(self) -> AuditLog:
+        return AuditLog(self.sessions, self.secret_box.derive(AUDIT_KEY_PURPOSE), clock=self.clock)
+
+    @cached_property
+    def organisations(self) -> OrganisationService:
+        return OrganisationService(self.sessions, self.audit)
+
+    @cached_property
+    def policies(self) -> PolicyStore:
+        return PolicyStore(self.sessions, self.audit, self.settings.policy_file, clock=self.clock)
+
+    @cached_property
+    def gate(self) -> Gate:
+        return Gate(self.sessions, self.audit, self.policies, self.organisations, clock=self.clock)
+
+    @cached_property
+    def reviews(self) -> ReviewService:
+        return ReviewService(self.sessions, self.audit)
+
+    @cached_property
+    def retention(self) -> RetentionService:
+        return RetentionService(
+            self.sessions, self.collections, self.search_index, self.audit, clock=self.clock
+        )
+
+    def cli_actor(self) -> Actor:
+        """The CLI's actor: the configured organisation (``local`` is created on first use), acting as the
+        operating-system user. The CLI has the database at hand, so it is an operator's tool."""
+        name = self.settings.org
+        with db.transaction(self.sessions) as session:
+            org = (
+                organisations.get_or_create(session, name)
+                if name == LOCAL_ORG_NAME
+                else organisations.get_by_name(session, name)
+            )
+            return Actor(
+                org_id=org.id,
+                org_name=org.name,
+                surface="cli",
+                person=f"os:{getpass.getuser()}",
+                is_operator=True,
+            )
 
     def org_id(self, name: str = LOCAL_ORG_NAME) -> str:
         """The id of organisation ``name``, created on first use (the CLI acts as the local organisation)."""

@@ -7,10 +7,12 @@ from typing import Annotated
 
 import typer
 
-from glasshouse.cli.common import err_console, print_json, progress_bar, services
+from glasshouse.cli.common import Case, Purpose, err_console, gated, print_json, progress_bar, services
 from glasshouse.collections.bulk import bulk_index, discover
 from glasshouse.engine.quality import QualityFilter
 from glasshouse.faces.serialise import face_dict
+from glasshouse.governance.policy import Capability
+from glasshouse.review.leads import record_results
 
 collection_app = typer.Typer(help="Create, list and delete face collections.", no_args_is_help=True)
 
@@ -19,7 +21,7 @@ collection_app = typer.Typer(help="Create, list and delete face collections.", n
 def create(name: str) -> None:
     """Create collection NAME."""
     with services() as svc:
-        collection = svc.collections.create(svc.org_id(), name)
+        collection = svc.collections.create(svc.cli_actor().org_id, name)
     print_json({"collection": collection.name, "id": collection.id})
 
 
@@ -33,7 +35,7 @@ def list_() -> None:
                 "faces": svc.collections.face_count(c),
                 "created": c.created_at.isoformat(),
             }
-            for c in svc.collections.get_all(svc.org_id())
+            for c in svc.collections.get_all(svc.cli_actor().org_id)
         ]
     print_json(rows)
 
@@ -42,7 +44,7 @@ def list_() -> None:
 def delete(name: str) -> None:
     """Delete collection NAME and every face in it."""
     with services() as svc:
-        svc.collections.delete(svc.org_id(), name)
+        svc.collections.delete(svc.cli_actor().org_id, name)
     print_json({"deleted": name})
 
 
@@ -58,13 +60,15 @@ def index(
     ] = 1,
     quality_filter: Annotated[QualityFilter, typer.Option(case_sensitive=False)] = QualityFilter.AUTO,
     create: Annotated[bool, typer.Option(help="Create the collection if it does not exist.")] = True,
+    purpose: Purpose = None,
+    case: Case = None,
 ) -> None:
     """Enrol faces from images into COLLECTION; rerun to resume (already indexed files are skipped)."""
     if external_id not in ("stem", "name", "parent"):
         raise typer.BadParameter("--external-id must be stem, name or parent")
     files = discover(paths)
-    with services() as svc:
-        org = svc.org_id()
+    with services() as svc, gated(svc, Capability.FACE_INDEX, purpose, case) as grant:
+        org = grant.actor.org_id
         names = {c.name for c in svc.collections.get_all(org)}
         if collection not in names and create:
             svc.collections.create(org, collection)
@@ -82,6 +86,9 @@ def index(
                 quality_filter=quality_filter,
                 progress=lambda n: bar.advance(task, n),
             )
+        grant.note(
+            files=report.files, images_indexed=report.images_indexed, faces_indexed=report.faces_indexed
+        )
     for path, message in list(report.errors.items())[:20]:
         err_console.print(f"[yellow]skipped[/yellow] {path}: {message}")
     print_json(
@@ -102,14 +109,30 @@ def search(
     image: Annotated[Path, typer.Argument(exists=True, dir_okay=False)],
     threshold: Annotated[float, typer.Option(min=0, max=100)] = 80.0,
     max_faces: Annotated[int, typer.Option(min=1, max=4096)] = 5,
+    purpose: Purpose = None,
+    case: Case = None,
 ) -> None:
     """Search COLLECTION for the largest face in IMAGE."""
-    with services() as svc:
+    with services() as svc, gated(svc, Capability.FACE_SEARCH, purpose, case) as grant:
         result = svc.collections.search_by_image(
-            svc.org_id(), collection, image.read_bytes(), threshold=threshold, max_faces=max_faces
+            grant.actor.org_id,
+            collection,
+            image.read_bytes(),
+            threshold=grant.similarity_at_least(threshold),
+            max_faces=grant.at_most(max_faces),
+        )
+        lead_id = record_results(
+            svc.sessions,
+            svc.reviews,
+            grant,
+            collection_id=result.matches[0].face.collection_id if result.matches else None,
+            probe=f"sha256:{result.image.sha256}",
+            candidates=[(m.face.id, m.face.external_image_id, m.similarity) for m in result.matches],
         )
     print_json(
         {
+            "lead_id": lead_id,
+            "review": "pending" if lead_id else None,
             "searched_face": face_dict(result.probe) if result.probe else None,
             "matches": [
                 {

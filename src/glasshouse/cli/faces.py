@@ -7,18 +7,24 @@ from typing import Annotated, Any
 
 import typer
 
-from glasshouse.cli.common import print_json, services
+from glasshouse.cli.common import Case, Purpose, gated, print_json, services
 from glasshouse.errors import GlasshouseError
 from glasshouse.faces.serialise import face_dict
+from glasshouse.governance.policy import Capability
 
 ImageArg = Annotated[Path, typer.Argument(exists=True, dir_okay=False, readable=True)]
 
 
-def detect(images: Annotated[list[Path], typer.Argument(exists=True, dir_okay=False)]) -> None:
+def detect(
+    images: Annotated[list[Path], typer.Argument(exists=True, dir_okay=False)],
+    purpose: Purpose = None,
+    case: Case = None,
+) -> None:
     """Detect faces in each IMAGE and print JSON (boxes, confidence, landmarks, pose, quality)."""
     out: list[dict[str, Any]] = []
     failed = False
-    with services() as svc:
+    with services() as svc, gated(svc, Capability.FACE_DETECT, purpose, case) as grant:
+        grant.note(images=len(images))
         for path in images:
             try:
                 result = svc.analyser.analyse(path.read_bytes(), embed=False)
@@ -43,12 +49,16 @@ def compare(
     source: ImageArg,
     target: ImageArg,
     threshold: Annotated[float, typer.Option(min=0, max=100, help="Similarity threshold 0–100.")] = 80.0,
+    purpose: Purpose = None,
+    case: Case = None,
 ) -> None:
     """Compare the largest face in SOURCE with every face in TARGET."""
-    with services() as svc:
+    with services() as svc, gated(svc, Capability.FACE_COMPARE, purpose, case) as grant:
+        threshold = grant.similarity_at_least(threshold)
         result = svc.analyser.compare(
             source.read_bytes(), target.read_bytes(), similarity_threshold=threshold
         )
+        grant.note(matches=len(result.matches) if result else 0)
     if result is None:
         print_json({"source": str(source), "error": "no face found in the source image"})
         raise typer.Exit(1)

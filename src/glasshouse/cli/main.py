@@ -8,9 +8,12 @@ import typer
 
 from glasshouse import __version__
 from glasshouse.cli import collections as collection_commands
+from glasshouse.cli import common
 from glasshouse.cli import faces as face_commands
+from glasshouse.cli.audit import audit_app
 from glasshouse.cli.bench import bench_app
 from glasshouse.cli.evaluate import evaluate_app
+from glasshouse.cli.governance import org_app, policy_app, retention_app
 from glasshouse.cli.keys import keys_app
 from glasshouse.config import Settings
 
@@ -20,6 +23,17 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
+
+
+@app.callback()
+def main(
+    org: Annotated[
+        str | None,
+        typer.Option("--org", help="Act as this organisation [env GLASSHOUSE_ORG; default: local]."),
+    ] = None,
+) -> None:
+    """Self-hosted face recognition with accountability built in."""
+    common.acting_org = org
 
 
 @app.command()
@@ -51,5 +65,9 @@ app.add_typer(collection_commands.collection_app, name="collection")
 app.command()(collection_commands.index)
 app.command()(collection_commands.search)
 app.add_typer(keys_app, name="keys")
+app.add_typer(org_app, name="org")
+app.add_typer(policy_app, name="policy")
+app.add_typer(retention_app, name="retention")
+app.add_typer(audit_app, name="audit")
 app.add_typer(evaluate_app, name="evaluate")
 app.add_typer(bench_app, name="bench")

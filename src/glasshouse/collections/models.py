@@ -10,6 +10,7 @@ import numpy as np
 import numpy.typing as npt
 from sqlalchemy import (
     JSON,
+    Boolean,
     DateTime,
     Float,
     ForeignKey,
@@ -35,6 +36,10 @@ class Collection(Base):
     org_id: Mapped[str] = mapped_column(ForeignKey("organisations.id", ondelete="CASCADE"), index=True)
     name: Mapped[str] = mapped_column(String(255))
     face_model_version: Mapped[str] = mapped_column(String(64), default=FACE_MODEL_VERSION)
+    #: Faces are deleted this many days after enrolment (None: kept until deleted).
+    retention_days: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    #: Enrolment needs a consent reference (Illinois BIPA-style written release).
+    consent_required: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
     faces: Mapped[list[Face]] = relationship(
@@ -82,7 +87,8 @@ class Face(Base):
     face_user_id: Mapped[str | None] = mapped_column(
         ForeignKey("face_users.id", ondelete="SET NULL"), nullable=True, index=True
     )
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    consent_reference: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
 
     collection: Mapped[Collection] = relationship(back_populates="faces")
     user: Mapped[FaceUser | None] = relationship()
@@ -129,6 +135,22 @@ class FaceRecord:
             created_at=face.created_at,
             vector=face.vector,
         )
+
+
+class DeletionCertificate(Base):
+    """Proof that faces were deleted: when, why, how many, and a digest of their ids (not the faces)."""
+
+    __tablename__ = "deletion_certificates"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    org_id: Mapped[str] = mapped_column(String(36), index=True)
+    collection_name: Mapped[str] = mapped_column(String(255))
+    reason: Mapped[str] = mapped_column(String(32))  # retention | subject_request
+    selector: Mapped[dict[str, Any]] = mapped_column(JSON)
+    face_count: Mapped[int] = mapped_column(Integer)
+    face_ids_sha256: Mapped[str] = mapped_column(String(64))
+    requested_by: Mapped[str] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
 class FaceImage(Base):

@@ -15,15 +15,20 @@ from sqlalchemy.orm import Session, selectinload, sessionmaker
 
 from glasshouse.collections.models import Collection, Face, FaceRecord, FaceUser
 from glasshouse.collections.search_index import FaceSearchIndex, Vectors
-from glasshouse.db import new_id, transaction
+from glasshouse.db import after_commit, new_id, transaction
 from glasshouse.engine.quality import QualityFilter, quality_refusal
 from glasshouse.engine.similarity import cosine_for_similarity, similarity_from_cosine
 from glasshouse.engine.types import Face as AnalysedFace
 from glasshouse.errors import AlreadyExistsError, InvalidParameterError, NotFoundError
 from glasshouse.faces.service import AnalysedImage, FaceAnalyser
+from glasshouse.governance.gate import PolicyDenied
 from glasshouse.tags.service import TagService
 
 COLLECTION_NAME = re.compile(r"^[a-zA-Z0-9_.\-]{1,255}$")
+
+
+class ConsentRequired(PolicyDenied):
+    """Enrolment into a consent-required collection without a consent reference."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,7 +88,19 @@ class CollectionService:
         self.index = index
 
     # -- collections ------------------------------------------------------------------------------------
-    def create(self, org_id: str, name: str, *, tags: Mapping[str, str] | None = None) -> Collection:
+    def create(
+        self,
+        org_id: str,
+        name: str,
+        *,
+        tags: Mapping[str, str] | None = None,
+        retention_days: int | None = None,
+        consent_required: bool = False,
+    ) -> Collection:
+        """A new collection. ``retention_days`` deletes faces that long after enrolment (the sweeper);
+        ``consent_required`` makes every enrolment name a consent reference."""
+        if retention_days is not None and not 1 <= retention_days <= 36500:
+            raise InvalidParameterError("retention must be between 1 and 36500 days")
         if not COLLECTION_NAME.match(name):
             raise InvalidParameterError(
                 f"collection id {name!r} must match [a-zA-Z0-9_.\\-]+ (1–255 characters)"
@@ -91,7 +108,9 @@ class CollectionService:
         with transaction(self.sessions) as session:
             if self._find(session, org_id, name) is not None:
                 raise AlreadyExistsError(f"collection {name!r} already exists")
-            collection = Collection(org_id=org_id, name=name)
+            collection = Collection(
+                org_id=org_id, name=name, retention_days=retention_days, consent_required=consent_required
+            )
             session.add(collection)
             session.flush()
             if tags:
@@ -122,7 +141,7 @@ class CollectionService:
             session.execute(delete(Face).where(Face.collection_id == collection.id))
             TagService.drop(session, "collection", collection.id)
             session.delete(collection)
-        self.index.dropped(collection.id)
+            after_commit(session, lambda: self.index.dropped(collection.id))
 
     # -- enrolment --------------------------------------------------------------------------------------
     def index_image(
@@ -134,9 +153,15 @@ class CollectionService:
         external_image_id: str | None = None,
         max_faces: int | None = None,
         quality_filter: QualityFilter = QualityFilter.AUTO,
+        consent_reference: str | None = None,
     ) -> IndexOutcome:
         """Detect faces in ``data``; enrol those passing the filter, largest first, up to ``max_faces``."""
         collection = self.get(org_id, name)
+        if collection.consent_required and not consent_reference:
+            raise ConsentRequired(
+                f"collection {name!r} requires consent: name the data subject's consent record "
+                "(X-Glasshouse-Consent header, or --consent on the CLI)"
+            )
         image = self.analyser.analyse(data)
         keep: list[AnalysedFace] = []
         unindexed: list[Unindexed] = []
@@ -148,7 +173,9 @@ class CollectionService:
                 unindexed.append(Unindexed(face, ["EXCEEDS_MAX_FACES"]))
             else:
                 keep.append(face)
-        rows = self.add_faces(collection, image, keep, external_image_id=external_image_id)
+        rows = self.add_faces(
+            collection, image, keep, external_image_id=external_image_id, consent_reference=consent_reference
+        )
         return IndexOutcome(image, list(zip(rows, keep, strict=True)), unindexed)
 
     def add_faces(
@@ -158,26 +185,36 @@ class CollectionService:
         faces: Sequence[AnalysedFace],
         *,
         external_image_id: str | None = None,
+        consent_reference: str | None = None,
     ) -> list[FaceRecord]:
         """Store already-analysed faces of one image in one transaction."""
         meta = (
             ImageMeta(image.width, image.height, image.sha256) if isinstance(image, AnalysedImage) else image
         )
-        return self.add_images(collection, [(meta, faces, external_image_id)])[0]
+        images = [(meta, faces, external_image_id)]
+        return self.add_images(collection, images, consent_reference=consent_reference)[0]
 
     def add_images(
-        self, collection: Collection, images: Sequence[tuple[ImageMeta, Sequence[AnalysedFace], str | None]]
+        self,
+        collection: Collection,
+        images: Sequence[tuple[ImageMeta, Sequence[AnalysedFace], str | None]],
+        *,
+        consent_reference: str | None = None,
     ) -> list[list[FaceRecord]]:
         """Store the faces of several images in one transaction (bulk enrolment), then update the index."""
         per_image: list[list[Face]] = []
         for meta, faces, external_image_id in images:
             image_id = new_id()
             per_image.append([face_row(collection.id, image_id, meta, f, external_image_id) for f in faces])
+        for group in per_image:
+            for row in group:
+                row.consent_reference = consent_reference
         rows = [row for group in per_image for row in group]
         if rows:
+            vectors = np.stack([r.vector for r in rows])
             with transaction(self.sessions) as session:
                 session.add_all(rows)
-            self.index.added(collection.id, [r.id for r in rows], np.stack([r.vector for r in rows]))
+                after_commit(session, lambda: self.index.added(collection.id, [r.id for r in rows], vectors))
         return [[FaceRecord.of(row, None) for row in group] for group in per_image]
 
     def has_image(self, collection: Collection, sha256: str) -> bool:
@@ -244,7 +281,7 @@ class CollectionService:
             }
             if deleted:
                 session.execute(delete(Face).where(Face.id.in_(deleted)))
-        self.index.removed(collection.id, deleted)
+                after_commit(session, lambda: self.index.removed(collection.id, deleted))
         return deleted, refused
 
     # -- search -----------------------------------------------------------------------------------------

@@ -12,6 +12,7 @@ from glasshouse.engine.pipeline import FaceEngine
 from glasshouse.engine.quality import QualityFilter, quality_refusal
 from glasshouse.engine.similarity import similarity_from_cosine
 from glasshouse.engine.types import Face, RGBImage
+from glasshouse.governance.gate import require_grant
 
 #: Rekognition's limit on faces considered in one image.
 MAX_FACES_PER_IMAGE = 100
@@ -46,10 +47,14 @@ class Comparison:
 class FaceAnalyser:
     """Decodes untrusted bytes under the configured limits and runs the engine on them."""
 
-    def __init__(self, engine: FaceEngine, *, max_image_bytes: int, max_image_pixels: int) -> None:
+    def __init__(
+        self, engine: FaceEngine, *, max_image_bytes: int, max_image_pixels: int, enforce_gate: bool = True
+    ) -> None:
         self.engine = engine
         self.max_image_bytes = max_image_bytes
         self.max_image_pixels = max_image_pixels
+        #: Off only in bulk-enrolment workers, whose parent process holds the grant for the whole run.
+        self.enforce_gate = enforce_gate
 
     def decode(self, data: bytes) -> RGBImage:
         return decode_image(data, max_bytes=self.max_image_bytes, max_pixels=self.max_image_pixels)
@@ -57,6 +62,9 @@ class FaceAnalyser:
     def analyse(
         self, data: bytes, *, embed: bool = True, max_faces: int = MAX_FACES_PER_IMAGE
     ) -> AnalysedImage:
+        """Decode and analyse; only inside a policy-gate grant (biometric processing)."""
+        if self.enforce_gate:
+            require_grant()
         image = self.decode(data)
         faces = self.engine.analyse(image, embed=embed, max_faces=max_faces)
         h, w = image.shape[:2]

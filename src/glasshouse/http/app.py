@@ -3,20 +3,46 @@ operations (health, version, metrics) with an OpenAPI document at ``/openapi.jso
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
+from starlette.concurrency import run_in_threadpool
 
 from glasshouse import __version__
 from glasshouse.config import Settings
+from glasshouse.errors import GlasshouseError
 from glasshouse.http.observability import Metrics, configure_logging
 from glasshouse.http.throttle import TokenBuckets
 from glasshouse.rekognition import validation
 from glasshouse.rekognition.api import router as rekognition_router
+from glasshouse.rest import errors as rest_errors
+from glasshouse.rest.api import router as rest_router
 from glasshouse.services import Services
+
+
+async def _sweep_retention(svc: Services, every: int) -> None:
+    """Delete faces past their collection's retention period, now and every ``every`` seconds."""
+    if every <= 0:
+        return
+    log = logging.getLogger("glasshouse.retention")
+    while True:
+        try:
+            certificates = await run_in_threadpool(svc.retention.sweep)
+            for c in certificates:
+                log.info(
+                    "retention sweep deleted %d faces from %s (certificate %s)",
+                    c.face_count,
+                    c.collection,
+                    c.id,
+                )
+        except Exception:
+            log.exception("retention sweep failed; retrying at the next interval")
+        await asyncio.sleep(every)
 
 
 def create_app(settings: Settings | None = None, services: Services | None = None) -> FastAPI:
@@ -29,13 +55,18 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         validation.preload()  # compile every request validator before the first request
+        svc.policies.load_file()  # a new policy version if the policy file changed since it was loaded
+        sweeper = asyncio.create_task(_sweep_retention(svc, settings.retention_sweep_seconds))
         yield
+        sweeper.cancel()
         if services is None:
             svc.close()
 
     app = FastAPI(title="Glasshouse", version=__version__, lifespan=lifespan)
     app.state.services = svc
     app.include_router(rekognition_router(svc, metrics, buckets))
+    app.include_router(rest_router)
+    app.add_exception_handler(GlasshouseError, rest_errors.handle)
 
     @app.get("/health", tags=["operations"])
     def health() -> dict[str, str]:

@@ -5,23 +5,28 @@ The order follows AWS: an unauthenticated caller learns nothing about its parame
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import time
 import uuid
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
 from starlette.concurrency import run_in_threadpool
 
-from glasshouse.errors import GlasshouseError
+from glasshouse.errors import GlasshouseError, InvalidParameterError
+from glasshouse.governance.actor import Actor
+from glasshouse.governance.gate import RequestContext
 from glasshouse.http.observability import Metrics
 from glasshouse.http.throttle import TokenBuckets
 from glasshouse.keys.service import KeyService
+from glasshouse.organisations.service import OrganisationService
 from glasshouse.rekognition import model, sigv4
 from glasshouse.rekognition.errors import aws_error
-from glasshouse.rekognition.operations import OPERATIONS, Caller, Context
+from glasshouse.rekognition.operations import CAPABILITIES, OPERATIONS, Caller, Context, Handler
 from glasshouse.rekognition.validation import MAX_BODY_BYTES, SerializationError, parse_request
 from glasshouse.services import Services
 
@@ -43,7 +48,9 @@ def _json(status: int, payload: dict[str, Any], request_id: str) -> Response:
     )
 
 
-def _authenticate(keys: KeyService, request: Request, body: bytes) -> Caller:
+def _authenticate(
+    keys: KeyService, organisations: OrganisationService, request: Request, body: bytes
+) -> Caller:
     scope = request.scope
     key = sigv4.verify(
         method=request.method,
@@ -56,7 +63,57 @@ def _authenticate(keys: KeyService, request: Request, body: bytes) -> Caller:
     )
     keys.touch(key.access_key_id)
     region = sigv4.parse_authorization(request.headers["authorization"]).region
-    return Caller(org_id=key.org_id, access_key_id=key.access_key_id, region=region)
+    org = organisations.get_by_id(key.org_id)
+    return Caller(
+        org_id=key.org_id,
+        access_key_id=key.access_key_id,
+        region=region,
+        org_name=org.name,
+        person=key.person_id,
+    )
+
+
+def request_context(headers: Mapping[str, str], params: dict[str, Any]) -> RequestContext:
+    """Purpose, case and warrant from Glasshouse's request headers; digests of the images sent."""
+    expires = headers.get("x-glasshouse-warrant-expires")
+    try:
+        warrant_expires = datetime.fromisoformat(expires.replace("Z", "+00:00")) if expires else None
+    except ValueError:
+        raise InvalidParameterError("X-Glasshouse-Warrant-Expires must be an ISO 8601 date-time") from None
+    inputs = {
+        f"{name}_sha256": hashlib.sha256(params[name]["Bytes"]).hexdigest()
+        for name in ("Image", "SourceImage", "TargetImage")
+        if isinstance(params.get(name), dict) and isinstance(params[name].get("Bytes"), bytes)
+    }
+    if "CollectionId" in params:
+        inputs["collection"] = params["CollectionId"]
+    return RequestContext(
+        purpose=headers.get("x-glasshouse-purpose"),
+        case_number=headers.get("x-glasshouse-case"),
+        warrant=headers.get("x-glasshouse-warrant"),
+        warrant_expires=warrant_expires,
+        inputs=inputs,
+    )
+
+
+def _run(
+    ctx: Context, operation: str, handler: Handler, params: dict[str, Any], headers: Mapping[str, str]
+) -> Any:
+    """Run one operation; biometric ones inside the policy gate's guard."""
+    capability = CAPABILITIES.get(operation)
+    if capability is None:
+        return handler(ctx, params)
+    caller = ctx.caller
+    actor = Actor(
+        org_id=caller.org_id,
+        org_name=caller.org_name,
+        surface="rekognition-api",
+        key_id=caller.access_key_id,
+        person=caller.person,
+    )
+    with ctx.services.gate.guard(actor, capability, request_context(headers, params)) as grant:
+        ctx.grant = grant
+        return handler(ctx, params)
 
 
 def router(services: Services, metrics: Metrics, buckets: TokenBuckets) -> APIRouter:
@@ -81,15 +138,19 @@ def router(services: Services, metrics: Metrics, buckets: TokenBuckets) -> APIRo
                     f"Request body must declare a length of at most {MAX_BODY_BYTES} bytes"
                 )
             body = await request.body()
-            caller = await run_in_threadpool(_authenticate, services.keys, request, body)
+            caller = await run_in_threadpool(
+                _authenticate, services.keys, services.organisations, request, body
+            )
             if not buckets.allow(caller.access_key_id):
                 raise ThrottlingError("Rate exceeded")
             handler = OPERATIONS.get(operation)
             if handler is None:
                 raise model.UnknownOperationError(f"Glasshouse does not implement {operation}")
             params = parse_request(operation, body)
-            result = await run_in_threadpool(handler, Context(services, caller), params)
+            ctx = Context(services, caller, request_headers=request.headers)
+            result = await run_in_threadpool(_run, ctx, operation, handler, params, request.headers)
             status, error, response = 200, None, _json(200, result, request_id)
+            response.headers.update(ctx.response_headers)
         except Exception as exc:
             status, error, message = aws_error(exc)
             if status >= 500:

@@ -11,12 +11,14 @@ from glasshouse.errors import (
     InvalidParameterError,
     NotFoundError,
 )
+from glasshouse.governance.gate import PolicyDenied
 
 _AWS_NAMES: dict[type[GlasshouseError], str] = {
     ImageTooLargeError: "ImageTooLargeException",
     InvalidImageError: "InvalidImageFormatException",
     InvalidParameterError: "InvalidParameterException",
     NotFoundError: "ResourceNotFoundException",
+    PolicyDenied: "AccessDeniedException",
     AlreadyExistsError: "ResourceAlreadyExistsException",
 }
 

@@ -8,16 +8,20 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 from glasshouse.collections.models import FACE_MODEL_VERSION
+from glasshouse.collections.users import UserMatch
 from glasshouse.engine.quality import QualityFilter, quality_refusal
 from glasshouse.errors import AlreadyExistsError, GlasshouseError, InvalidParameterError, NotFoundError
 from glasshouse.faces.service import MAX_FACES_PER_IMAGE
+from glasshouse.governance.gate import Grant
+from glasshouse.governance.policy import Capability
 from glasshouse.rekognition import pagination
 from glasshouse.rekognition.shapes import bounding_box, compare_face, face_detail, stored_face
+from glasshouse.review.leads import record_results
 from glasshouse.services import Services
 
 Params = dict[str, Any]
@@ -35,6 +39,8 @@ class Caller:
     org_id: str
     access_key_id: str
     region: str = "us-east-1"
+    org_name: str = ""
+    person: str | None = None
 
     @property
     def account_id(self) -> str:
@@ -42,10 +48,54 @@ class Caller:
         return str(int(hashlib.sha256(self.org_id.encode()).hexdigest(), 16))[-12:].rjust(12, "0")
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Context:
+    """One request: the services, the verified caller, the gate's grant for gated operations, and the
+    headers to add to the response (``X-Glasshouse-Lead-Id`` when results await human review)."""
+
     services: Services
     caller: Caller
+    grant: Grant | None = None
+    request_headers: Mapping[str, str] = field(default_factory=dict)
+    response_headers: dict[str, str] = field(default_factory=dict)
+
+    def threshold(self, requested: float) -> float:
+        return self.grant.similarity_at_least(requested) if self.grant else requested
+
+    def at_most(self, requested: int) -> int:
+        return self.grant.at_most(requested) if self.grant else requested
+
+
+#: The policy capability each operation exercises. Every implemented operation is either here or in
+#: NOT_BIOMETRIC (a test pins that), so a new operation cannot skip the gate unnoticed.
+CAPABILITIES: dict[str, Capability] = {
+    "DetectFaces": Capability.FACE_DETECT,
+    "CompareFaces": Capability.FACE_COMPARE,
+    "IndexFaces": Capability.FACE_INDEX,
+    "AssociateFaces": Capability.FACE_INDEX,
+    "SearchFaces": Capability.FACE_SEARCH,
+    "SearchFacesByImage": Capability.FACE_SEARCH,
+    "SearchUsers": Capability.USER_SEARCH,
+    "SearchUsersByImage": Capability.USER_SEARCH,
+}
+#: Operations on metadata only: no image is analysed and no embedding compared.
+NOT_BIOMETRIC = frozenset(
+    {
+        "CreateCollection",
+        "DescribeCollection",
+        "ListCollections",
+        "DeleteCollection",
+        "ListFaces",
+        "DeleteFaces",
+        "CreateUser",
+        "DeleteUser",
+        "ListUsers",
+        "DisassociateFaces",
+        "TagResource",
+        "UntagResource",
+        "ListTagsForResource",
+    }
+)
 
 
 Handler = Callable[[Context, Params], Response]
@@ -98,6 +148,30 @@ def _model_version(_ctx: Context) -> str:
     return FACE_MODEL_VERSION
 
 
+def _note(ctx: Context, **counts: Any) -> None:
+    if ctx.grant is not None:
+        ctx.grant.note(**counts)
+
+
+def _lead(
+    ctx: Context, collection_id: str | None, probe: str, candidates: list[tuple[str, str | None, float]]
+) -> None:
+    """Results awaiting human review are a lead; the response says so in two headers."""
+    if ctx.grant is None:
+        return
+    svc = ctx.services
+    lead_id = record_results(
+        svc.sessions, svc.reviews, ctx.grant, collection_id=collection_id, probe=probe, candidates=candidates
+    )
+    if lead_id is not None:
+        ctx.response_headers["X-Glasshouse-Lead-Id"] = lead_id
+        ctx.response_headers["X-Glasshouse-Review"] = "pending"
+
+
+def _user_candidates(matches: list[UserMatch]) -> list[tuple[str, str | None, float]]:
+    return [(f"user:{m.user.user_id}", m.user.user_id, m.similarity) for m in matches]
+
+
 # -- faces in images -----------------------------------------------------------------------------------------
 @operation("DetectFaces")
 def detect_faces(ctx: Context, p: Params) -> Response:
@@ -107,7 +181,7 @@ def detect_faces(ctx: Context, p: Params) -> Response:
 
 @operation("CompareFaces")
 def compare_faces(ctx: Context, p: Params) -> Response:
-    threshold = float(p.get("SimilarityThreshold", 80.0))
+    threshold = ctx.threshold(float(p.get("SimilarityThreshold", 80.0)))
     result = ctx.services.analyser.compare(
         image_bytes(p["SourceImage"]),
         image_bytes(p["TargetImage"]),
@@ -116,6 +190,9 @@ def compare_faces(ctx: Context, p: Params) -> Response:
     )
     if result is None:
         raise InvalidParameterError("There are no faces in the source image")
+    matches = result.matches[: ctx.at_most(len(result.matches))]
+    unmatched = result.unmatched + [m.face for m in result.matches[len(matches) :]]
+    _note(ctx, matches=len(matches), unmatched=len(unmatched))
     sw, sh = result.source_size
     tw, th = result.target_size
     return {
@@ -123,10 +200,8 @@ def compare_faces(ctx: Context, p: Params) -> Response:
             "BoundingBox": bounding_box(result.source.detection.box, sw, sh),
             "Confidence": round(result.source.detection.confidence * 100.0, 5),
         },
-        "FaceMatches": [
-            {"Similarity": m.similarity, "Face": compare_face(m.face, tw, th)} for m in result.matches
-        ],
-        "UnmatchedFaces": [compare_face(f, tw, th) for f in result.unmatched],
+        "FaceMatches": [{"Similarity": m.similarity, "Face": compare_face(m.face, tw, th)} for m in matches],
+        "UnmatchedFaces": [compare_face(f, tw, th) for f in unmatched],
     }
 
 
@@ -134,7 +209,16 @@ def compare_faces(ctx: Context, p: Params) -> Response:
 @operation("CreateCollection")
 def create_collection(ctx: Context, p: Params) -> Response:
     name = p["CollectionId"]
-    ctx.services.collections.create(ctx.caller.org_id, name, tags=p.get("Tags") or {})
+    retention = ctx.request_headers.get("x-glasshouse-retention-days")
+    if retention is not None and not retention.isdigit():
+        raise InvalidParameterError("X-Glasshouse-Retention-Days must be a whole number of days")
+    ctx.services.collections.create(
+        ctx.caller.org_id,
+        name,
+        tags=p.get("Tags") or {},
+        retention_days=int(retention) if retention else None,
+        consent_required=ctx.request_headers.get("x-glasshouse-consent-required", "").lower() == "true",
+    )
     return {
         "StatusCode": 200,
         "CollectionArn": collection_arn(ctx.caller, name, prefix=""),
@@ -189,6 +273,7 @@ def index_faces(ctx: Context, p: Params) -> Response:
         external_image_id=p.get("ExternalImageId"),
         max_faces=max_faces,
         quality_filter=_quality(p, QualityFilter.AUTO),
+        consent_reference=ctx.request_headers.get("x-glasshouse-consent"),
     )
     w, h = outcome.image.width, outcome.image.height
     version = _model_version(ctx)
@@ -245,10 +330,16 @@ def search_faces(ctx: Context, p: Params) -> Response:
         ctx.caller.org_id,
         p["CollectionId"],
         p["FaceId"],
-        threshold=float(p.get("FaceMatchThreshold", 80.0)),
-        max_faces=int(p.get("MaxFaces", 4096)),
+        threshold=ctx.threshold(float(p.get("FaceMatchThreshold", 80.0))),
+        max_faces=ctx.at_most(int(p.get("MaxFaces", 4096))),
     )
     version = _model_version(ctx)
+    _lead(
+        ctx,
+        face.collection_id,
+        f"face:{face.id}",
+        [(m.face.id, m.face.external_image_id, m.similarity) for m in matches],
+    )
     return {
         "SearchedFaceId": face.id,
         "FaceMatches": [{"Similarity": m.similarity, "Face": stored_face(m.face, version)} for m in matches],
@@ -262,13 +353,20 @@ def search_faces_by_image(ctx: Context, p: Params) -> Response:
         ctx.caller.org_id,
         p["CollectionId"],
         image_bytes(p["Image"]),
-        threshold=float(p.get("FaceMatchThreshold", 80.0)),
-        max_faces=int(p.get("MaxFaces", 4096)),
+        threshold=ctx.threshold(float(p.get("FaceMatchThreshold", 80.0))),
+        max_faces=ctx.at_most(int(p.get("MaxFaces", 4096))),
         quality_filter=_quality(p, QualityFilter.NONE),
     )
     if result.probe is None:
         raise InvalidParameterError("There are no faces in the image. Should be at least 1.")
     version = _model_version(ctx)
+    collection_id = result.matches[0].face.collection_id if result.matches else None
+    _lead(
+        ctx,
+        collection_id,
+        f"sha256:{result.image.sha256}",
+        [(m.face.id, m.face.external_image_id, m.similarity) for m in result.matches],
+    )
     return {
         "SearchedFaceBoundingBox": bounding_box(
             result.probe.detection.box, result.image.width, result.image.height
@@ -369,8 +467,8 @@ def disassociate_faces(ctx: Context, p: Params) -> Response:
 def search_users(ctx: Context, p: Params) -> Response:
     svc = ctx.services
     name = p["CollectionId"]
-    threshold = float(p.get("UserMatchThreshold", 80.0))
-    max_users = int(p.get("MaxUsers", 500))
+    threshold = ctx.threshold(float(p.get("UserMatchThreshold", 80.0)))
+    max_users = ctx.at_most(int(p.get("MaxUsers", 500)))
     if ("UserId" in p) == ("FaceId" in p):
         raise InvalidParameterError("Exactly one of UserId and FaceId must be given")
     out: Response = {"FaceModelVersion": _model_version(ctx)}
@@ -393,6 +491,7 @@ def search_users(ctx: Context, p: Params) -> Response:
                     best[m.user.user_id] = m
         matches = sorted(best.values(), key=lambda m: m.similarity, reverse=True)[:max_users]
         out["SearchedUser"] = {"UserId": p["UserId"]}
+    _lead(ctx, collection.id, f"search-users:{p.get('FaceId') or p.get('UserId')}", _user_candidates(matches))
     out["UserMatches"] = [
         {"Similarity": m.similarity, "User": {"UserId": m.user.user_id, "UserStatus": m.user.status}}
         for m in matches
@@ -419,9 +518,10 @@ def search_users_by_image(ctx: Context, p: Params) -> Response:
         matches = svc.users.search(
             collection,
             probe.embedding,
-            threshold=float(p.get("UserMatchThreshold", 80.0)),
-            max_users=int(p.get("MaxUsers", 500)),
+            threshold=ctx.threshold(float(p.get("UserMatchThreshold", 80.0))),
+            max_users=ctx.at_most(int(p.get("MaxUsers", 500))),
         )
+    _lead(ctx, collection.id, f"sha256:{image.sha256}", _user_candidates(matches))
     return {
         "UserMatches": [
             {"Similarity": m.similarity, "User": {"UserId": m.user.user_id, "UserStatus": m.user.status}}

@@ -1,0 +1,1 @@
+"""Responsible-use governance: policy documents, decisions and moratoriums, enforced in code."""

@@ -1,0 +1,188 @@
+"""No surface can skip the gate: every Rekognition operation, REST route and CLI command is classified
+as biometric (and then refused for a denied actor) or not biometric. A new surface that nobody
+classified fails here, and a biometric service called outside the gate raises."""
+
+from __future__ import annotations
+
+import base64
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import typer
+from botocore.exceptions import ClientError
+from typer.main import get_command
+from typer.testing import CliRunner
+
+from aws_clients import make_client
+from glasshouse.bench.live_server import live_server
+from glasshouse.cli.main import app as cli_app
+from glasshouse.config import Settings
+from glasshouse.governance import policy as pol
+from glasshouse.governance.actor import Actor
+from glasshouse.governance.gate import UngatedAccessError
+from glasshouse.http.app import create_app
+from glasshouse.rekognition.operations import CAPABILITIES, NOT_BIOMETRIC, OPERATIONS
+from glasshouse.services import Services
+
+#: CLI commands that process biometric data; every other command is listed as not biometric.
+BIOMETRIC_COMMANDS = {"detect", "compare", "index", "search"}
+NOT_BIOMETRIC_COMMANDS = {
+    "serve", "version", "collection create", "collection list", "collection delete",
+    "keys create", "keys list", "keys revoke", "org create", "org list", "org update", "org approve",
+    "policy show", "policy versions", "policy lift", "policy reimpose", "policy extend",
+    "retention sweep", "retention forget", "audit verify", "audit export",
+    # The engine on the operator's own labelled data sets, not on people's images in a collection:
+    "evaluate lfw", "evaluate pairs", "evaluate calibrate", "bench engine", "bench api",
+}  # fmt: skip
+#: REST routes that touch no biometric data (all others must declare x-glasshouse-capability).
+NOT_BIOMETRIC_ROUTES = {
+    "/v1/organisations", "/v1/organisations/{name}", "/v1/organisations/{name}/approvals",
+    "/v1/policy", "/v1/policy/versions", "/v1/policy/rules/{rule_id}/lift",
+    "/v1/policy/rules/{rule_id}/reimpose", "/v1/policy/rules/{rule_id}/extend",
+    "/v1/leads", "/v1/leads/{lead_id}", "/v1/leads/{lead_id}/candidates/{candidate_id}/review",
+    "/v1/leads/{lead_id}/export", "/v1/collections/{collection}/subject-deletions", "/v1/audit/verify",
+}  # fmt: skip
+
+
+def _cli_commands(group: Any, prefix: str = "") -> Iterator[str]:
+    for name, command in group.commands.items():
+        full = f"{prefix}{name}"
+        if hasattr(command, "commands"):
+            yield from _cli_commands(command, full + " ")
+        else:
+            yield full
+
+
+@pytest.fixture(scope="module")
+def denied_world(tmp_path_factory: pytest.TempPathFactory, model_cache_dir: Path) -> Iterator[dict[str, Any]]:
+    """A server whose policy denies everything to organisations flagged ``blocked``."""
+    data = tmp_path_factory.mktemp("gated") / "var"
+    svc = Services(Settings(data_dir=data, model_cache_dir=model_cache_dir))
+    setup = Actor(org_id="", org_name="test-setup", surface="cli")
+    blocked = svc.organisations.create(setup, "blocked", sector="commercial", flags=["blocked"])
+    key = svc.keys.create(blocked.id)
+    _, document = svc.policies.active()
+    deny_all = pol.Rule(
+        id="deny-blocked",
+        description="test: deny every capability to blocked organisations",
+        effect="deny",
+        capabilities=["*"],
+        sectors=["*"],
+        require_flags=["blocked"],
+        reason="blocked for this test",
+    )
+    svc.policies.change(setup, document.model_copy(update={"rules": [*document.rules, deny_all]}), "test")
+    svc.collections.create(blocked.id, "c")
+    svc.close()
+    with live_server(data, model_cache_dir, throttle_rate="0") as server:
+        yield {"server": server, "key": key, "data": data}
+
+
+def _image(shared_data: Path) -> bytes:
+    return (shared_data / "face_recognition/examples/obama.jpg").read_bytes()
+
+
+def test_every_rekognition_operation_is_classified() -> None:
+    assert set(OPERATIONS) == set(CAPABILITIES) | NOT_BIOMETRIC
+    assert not set(CAPABILITIES) & NOT_BIOMETRIC
+
+
+def test_every_biometric_rekognition_operation_is_refused(
+    denied_world: dict[str, Any], shared_data: Path
+) -> None:
+    key = denied_world["key"]
+    rek = make_client(denied_world["server"].url, key.access_key_id, key.secret)
+    image = {"Bytes": _image(shared_data)}
+    face_id = str(uuid.uuid4())
+    calls = {
+        "DetectFaces": lambda: rek.detect_faces(Image=image),
+        "CompareFaces": lambda: rek.compare_faces(SourceImage=image, TargetImage=image),
+        "IndexFaces": lambda: rek.index_faces(CollectionId="c", Image=image),
+        "AssociateFaces": lambda: rek.associate_faces(CollectionId="c", UserId="u", FaceIds=[face_id]),
+        "SearchFaces": lambda: rek.search_faces(CollectionId="c", FaceId=face_id),
+        "SearchFacesByImage": lambda: rek.search_faces_by_image(CollectionId="c", Image=image),
+        "SearchUsers": lambda: rek.search_users(CollectionId="c", UserId="u"),
+        "SearchUsersByImage": lambda: rek.search_users_by_image(CollectionId="c", Image=image),
+    }
+    assert set(calls) == set(CAPABILITIES)
+    for operation, call in calls.items():
+        with pytest.raises(ClientError) as exc:
+            call()
+        assert exc.value.response["Error"]["Code"] == "AccessDeniedException", operation
+        assert "deny-blocked" in exc.value.response["Error"]["Message"], operation
+    assert rek.describe_collection(CollectionId="c")["FaceCount"] == 0  # nothing was enrolled
+
+
+def test_every_rest_route_is_classified_and_biometric_ones_refused(
+    denied_world: dict[str, Any], shared_data: Path
+) -> None:
+    spec = create_app(Settings(data_dir=denied_world["data"])).openapi()
+    gated = {}
+    for path, operations in spec["paths"].items():
+        if not path.startswith("/v1"):
+            continue
+        for operation in operations.values():
+            capability = operation.get("x-glasshouse-capability")
+            if capability:
+                gated[path] = capability
+            else:
+                assert path in NOT_BIOMETRIC_ROUTES, f"{path} is not classified"
+    assert set(gated) == {"/v1/faces/detect", "/v1/faces/compare", "/v1/collections/{collection}/search"}
+    key = denied_world["key"]
+    image = base64.b64encode(_image(shared_data)).decode()
+    bodies = {
+        "/v1/faces/detect": {"image": image},
+        "/v1/faces/compare": {"source": image, "target": image},
+        "/v1/collections/{collection}/search": {"image": image},
+    }
+    for path, body in bodies.items():
+        url = denied_world["server"].url + path.replace("{collection}", "c")
+        response = httpx.post(
+            url, json=body, headers={"Authorization": f"Bearer {key.access_key_id}:{key.secret}"}
+        )
+        assert response.status_code == 403, (path, response.text)
+        assert "deny-blocked" in response.json()["error"]["message"]
+
+
+def test_every_cli_command_is_classified_and_biometric_ones_refused(
+    denied_world: dict[str, Any], shared_data: Path, model_cache_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    commands = set(_cli_commands(get_command(cli_app)))
+    classified = BIOMETRIC_COMMANDS | NOT_BIOMETRIC_COMMANDS
+    assert commands == classified, f"unclassified or missing: {commands ^ classified}"
+    monkeypatch.setenv("GLASSHOUSE_DATA_DIR", str(denied_world["data"]))
+    monkeypatch.setenv("GLASSHOUSE_MODEL_CACHE_DIR", str(model_cache_dir))
+    photo = str(shared_data / "face_recognition/examples/obama.jpg")
+    runs = {
+        "detect": ["detect", photo],
+        "compare": ["compare", photo, photo],
+        "index": ["index", "c", photo],
+        "search": ["search", "c", photo],
+    }
+    assert set(runs) == BIOMETRIC_COMMANDS
+    runner = CliRunner()
+    for name, args in runs.items():
+        result = runner.invoke(cli_app, ["--org", "blocked", *args])
+        assert result.exit_code == 1, (name, result.output)
+        assert "AccessDenied" in result.output and "deny-blocked" in result.output, (name, result.output)
+
+
+def test_biometric_services_refuse_to_run_outside_the_gate(settings: Settings, shared_data: Path) -> None:
+    svc = Services(settings)
+    org = svc.org_id()
+    svc.collections.create(org, "c")
+    with pytest.raises(UngatedAccessError):
+        svc.analyser.analyse(_image(shared_data))
+    with pytest.raises(UngatedAccessError):
+        svc.collections.index_image(org, "c", _image(shared_data))
+    with pytest.raises(UngatedAccessError):
+        svc.collections.search_by_image(org, "c", _image(shared_data))
+    svc.close()
+
+
+def test_typer_app_is_a_click_group() -> None:
+    assert isinstance(cli_app, typer.Typer)

@@ -1,0 +1,55 @@
+"""Transactions: re-entrant joining, after-commit hooks that never run on rollback, SQLite pragmas."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select, text
+
+from glasshouse import db
+from glasshouse.organisations.models import Organisation
+
+
+@pytest.fixture
+def sessions(tmp_path: Path):  # type: ignore[no-untyped-def]
+    url = f"sqlite:///{tmp_path / 'g.db'}"
+    db.upgrade(url)
+    engine = db.make_engine(url)
+    yield db.make_sessionmaker(engine)
+    engine.dispose()
+
+
+def _names(sessions) -> list[str]:  # type: ignore[no-untyped-def]
+    with sessions() as session:
+        return list(session.scalars(select(Organisation.name).order_by(Organisation.name)))
+
+
+def test_inner_transaction_joins_outer_and_hooks_run_after_the_outer_commit(sessions) -> None:  # type: ignore[no-untyped-def]
+    ran: list[str] = []
+    with db.transaction(sessions) as outer:
+        outer.add(Organisation(name="a"))
+        with db.transaction(sessions) as inner:
+            assert inner is outer and db.in_transaction() is outer
+            inner.add(Organisation(name="b"))
+            db.after_commit(inner, lambda: ran.append("hook"))
+        assert ran == []  # inner exit does not commit
+    assert ran == ["hook"] and _names(sessions) == ["a", "b"]
+    assert db.in_transaction() is None
+
+
+def test_rollback_discards_inner_writes_and_hooks(sessions) -> None:  # type: ignore[no-untyped-def]
+    ran: list[str] = []
+    with pytest.raises(RuntimeError), db.transaction(sessions) as outer:
+        with db.transaction(sessions) as inner:
+            inner.add(Organisation(name="c"))
+            db.after_commit(inner, lambda: ran.append("hook"))
+        outer.flush()
+        raise RuntimeError("boom")
+    assert ran == [] and _names(sessions) == []
+
+
+def test_sqlite_runs_in_wal_mode_with_foreign_keys(sessions) -> None:  # type: ignore[no-untyped-def]
+    with sessions() as session:
+        assert session.execute(text("PRAGMA journal_mode")).scalar() == "wal"
+        assert session.execute(text("PRAGMA foreign_keys")).scalar() == 1
