@@ -89,7 +89,7 @@ class Services:
 
     @cached_property
     def keys(self) -> KeyService:
-        return KeyService(self.sessions, self.secret_box)
+        return KeyService(self.sessions, self.secret_box, audit=self.audit)
 
     # -- governance -----------------------------------------------------------------------------------
     @cached_property

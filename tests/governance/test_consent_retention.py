@@ -8,9 +8,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from aws_clients import make_client
 from botocore.exceptions import ClientError
 
+from aws_clients import make_client
 from glasshouse.audit.service import AuditFilter
 from glasshouse.bench.live_server import live_server
 from glasshouse.collections.service import ConsentRequired
@@ -46,10 +46,16 @@ def _actor(svc: Services, name: str = "local") -> Actor:
     return Actor(org_id=org.id, org_name=org.name, surface="cli", person="tester")
 
 
-def _enrol(svc: Services, actor: Actor, collection: str, photo: Path, external_id: str, consent: str | None = None) -> None:
+def _enrol(
+    svc: Services, actor: Actor, collection: str, photo: Path, external_id: str, consent: str | None = None
+) -> None:
     with svc.gate.guard(actor, Capability.FACE_INDEX):
         outcome = svc.collections.index_image(
-            actor.org_id, collection, photo.read_bytes(), external_image_id=external_id, consent_reference=consent
+            actor.org_id,
+            collection,
+            photo.read_bytes(),
+            external_image_id=external_id,
+            consent_reference=consent,
         )
     assert len(outcome.indexed) == 1
 
@@ -58,7 +64,9 @@ def _count(svc: Services, actor: Actor, collection: str) -> int:
     return svc.collections.face_count(svc.collections.get(actor.org_id, collection))
 
 
-def test_consent_required_collections_refuse_enrolment_without_a_reference(svc: Services, shared_data: Path) -> None:
+def test_consent_required_collections_refuse_enrolment_without_a_reference(
+    svc: Services, shared_data: Path
+) -> None:
     actor = _actor(svc)
     photo = shared_data / "face_recognition/examples/obama.jpg"
     svc.collections.create(actor.org_id, "members", consent_required=True)
@@ -74,7 +82,9 @@ def test_consent_required_collections_refuse_enrolment_without_a_reference(svc: 
         assert session.get(Face, face.id).consent_reference == "release-form-2026-117"  # type: ignore[union-attr]
 
 
-def test_retention_sweep_deletes_expired_faces_with_a_certificate(svc: Services, clock: Clock, shared_data: Path) -> None:
+def test_retention_sweep_deletes_expired_faces_with_a_certificate(
+    svc: Services, clock: Clock, shared_data: Path
+) -> None:
     actor = _actor(svc)
     photos = shared_data / "face_recognition/examples"
     svc.collections.create(actor.org_id, "visitors", retention_days=30)
@@ -89,7 +99,11 @@ def test_retention_sweep_deletes_expired_faces_with_a_certificate(svc: Services,
     assert svc.retention.sweep() == []
     clock.now = enrolled_at + timedelta(days=30, seconds=5)
     [certificate] = svc.retention.sweep()
-    assert (certificate.collection, certificate.reason, certificate.face_count) == ("visitors", "retention", 2)
+    assert (certificate.collection, certificate.reason, certificate.face_count) == (
+        "visitors",
+        "retention",
+        2,
+    )
     assert len(certificate.face_ids_sha256) == 64
     assert [_count(svc, actor, n) for n in ("visitors", "staff", "forever")] == [0, 2, 2]
     with svc.gate.guard(actor, Capability.FACE_SEARCH):
@@ -113,7 +127,9 @@ def test_deletion_on_request_by_external_image_id_and_user_id(svc: Services, sha
     _enrol(svc, actor, "people", photos / "obama2.jpg", "obama")
     _enrol(svc, actor, "people", photos / "biden.jpg", "biden")
     _enrol(svc, actor, "people", photos / "alex-lacamoire.png", "alex")
-    alex = next(f.id for f in svc.collections.list_faces(actor.org_id, "people") if f.external_image_id == "alex")
+    alex = next(
+        f.id for f in svc.collections.list_faces(actor.org_id, "people") if f.external_image_id == "alex"
+    )
     svc.users.create(actor.org_id, "people", "alex-user")
     with svc.gate.guard(actor, Capability.FACE_INDEX):
         svc.users.associate(actor.org_id, "people", "alex-user", [alex])
@@ -124,7 +140,10 @@ def test_deletion_on_request_by_external_image_id_and_user_id(svc: Services, sha
     assert by_user.face_count == 1
     assert [f.external_image_id for f in svc.collections.list_faces(actor.org_id, "people")] == ["biden"]
     entries = svc.audit.search(AuditFilter(action="face.delete"))
-    assert [e.details["selector"] for e in entries] == [{"external_image_id": "obama"}, {"user_id": "alex-user"}]
+    assert [e.details["selector"] for e in entries] == [
+        {"external_image_id": "obama"},
+        {"user_id": "alex-user"},
+    ]
     assert all(e.actor_person == "tester" for e in entries)
 
     other = _actor(svc, "other-org")
@@ -141,7 +160,10 @@ def test_consent_headers_through_boto3(tmp_path: Path, model_cache_dir: Path, sh
     photo = (shared_data / "face_recognition/examples/obama.jpg").read_bytes()
     with live_server(data, model_cache_dir, throttle_rate="0") as server:
         rek = make_client(server.url, key.access_key_id, key.secret)
-        headers: dict[str, str] = {"X-Glasshouse-Consent-Required": "true", "X-Glasshouse-Retention-Days": "30"}
+        headers: dict[str, str] = {
+            "X-Glasshouse-Consent-Required": "true",
+            "X-Glasshouse-Retention-Days": "30",
+        }
 
         def add(request, **_):  # type: ignore[no-untyped-def]
             for name, value in headers.items():

@@ -39,7 +39,7 @@ def create(
     with services() as svc:
         with db.transaction(svc.sessions) as session:
             org_id = organisations.get_or_create(session, org).id
-        new = svc.keys.create(org_id, label)
+        new = svc.keys.create(org_id, label, by=svc.cli_actor())
     print_json({"access_key_id": new.access_key_id, "secret_access_key": new.secret, "org": org})
     err_console.print("Store the secret now: Glasshouse shows it only this once.")
 
@@ -66,5 +66,5 @@ def revoke(access_key_id: str, org: OrgOption) -> None:
     with services() as svc:
         with db.transaction(svc.sessions) as session:
             org_id = organisations.get_by_name(session, org).id
-        info = svc.keys.revoke(org_id, access_key_id)
+        info = svc.keys.revoke(org_id, access_key_id, by=svc.cli_actor())
     print_json(_row(info, org))

@@ -16,8 +16,11 @@ from typing import Any, NamedTuple, cast
 from sqlalchemy import CursorResult, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
+from glasshouse.audit.service import AuditLog
 from glasshouse.db import transaction, utcnow
 from glasshouse.errors import InvalidParameterError, NotFoundError
+from glasshouse.governance.actor import Actor
+from glasshouse.governance.audit_events import change_event
 from glasshouse.keys.crypto import SecretBox
 from glasshouse.keys.models import ACCESS_KEY_ID_LENGTH, AccessKey
 from glasshouse.organisations.models import Organisation
@@ -105,16 +108,21 @@ class KeyService:
         sessions: sessionmaker[Session],
         box: SecretBox,
         *,
+        audit: AuditLog | None = None,
         clock: Callable[[], datetime] = utcnow,
     ) -> None:
         self._sessions = sessions
         self._box = box
+        self._audit = audit
         self._clock = clock
         self._touched: dict[str, datetime] = {}  # per-process throttle in front of the conditional UPDATE
         self._touch_lock = threading.Lock()
 
-    def create(self, org_id: str, label: str | None = None) -> NewKey:
-        """Issue a key for ``org_id``; the returned secret is the only copy in plain text."""
+    def create(
+        self, org_id: str, label: str | None = None, *, by: Actor | None = None, person_id: str | None = None
+    ) -> NewKey:
+        """Issue a key for ``org_id`` (and a person in it); the returned secret is the only copy in plain
+        text. Audited (never the secret) when the service has an audit log."""
         if label is not None and len(label) > MAX_LABEL_LENGTH:
             raise InvalidParameterError(f"label is longer than {MAX_LABEL_LENGTH} characters")
         secret = new_secret()
@@ -130,9 +138,11 @@ class KeyService:
                     org_id=org_id,
                     secret_sealed=self._box.seal(secret, context=key_id),
                     label=label,
+                    person_id=person_id,
                     created_at=self._clock(),
                 )
             )
+            self._record(session, by, "key.create", org_id, key_id, person_id=person_id)
         return NewKey(key_id, secret)
 
     def list(self, org_id: str | None = None) -> builtins.list[KeyInfo]:
@@ -143,7 +153,7 @@ class KeyService:
         with self._sessions() as session:
             return [_info(row) for row in session.scalars(query)]
 
-    def revoke(self, org_id: str, access_key_id: str) -> KeyInfo:
+    def revoke(self, org_id: str, access_key_id: str, *, by: Actor | None = None) -> KeyInfo:
         """Revoke a key of ``org_id`` (idempotent). Another organisation's key is "not found"."""
         with transaction(self._sessions) as session:
             row = session.get(AccessKey, access_key_id)
@@ -151,10 +161,21 @@ class KeyService:
                 raise NotFoundError(f"access key {access_key_id!r} not found")
             if row.revoked_at is None:
                 row.revoked_at = self._clock()
+                self._record(session, by, "key.revoke", org_id, access_key_id)
             info = _info(row)
         with self._touch_lock:
             self._touched.pop(access_key_id, None)
         return info
+
+    def _record(
+        self, session: Session, by: Actor | None, action: str, org_id: str, key_id: str, **details: Any
+    ) -> None:
+        if self._audit is None:
+            return
+        org = session.get(Organisation, org_id)
+        actor = by or Actor(org_id="", org_name="glasshouse", surface="system")
+        event_details = {"access_key_id": key_id, "organisation": org.name if org else org_id, **details}
+        self._audit.append(session, change_event(actor, action, event_details))
 
     def lookup(self, access_key_id: str) -> ActiveKey | None:
         """The key and its secret, or ``None`` when unknown or revoked."""
