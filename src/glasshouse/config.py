@@ -55,6 +55,23 @@ class Settings(BaseSettings):
     retention_sweep_seconds: int = Field(
         default=3600, ge=0, description="How often `serve` deletes faces past retention (0: never)."
     )
+    testing_runs_per_hour: int = Field(
+        default=5,
+        ge=0,
+        description="Independent-testing runs per organisation per rolling hour (0: no limit).",
+    )
+    testing_max_pairs: int = Field(default=2_000, ge=1, description="Most pairs in one testing run.")
+    testing_max_images: int = Field(
+        default=2_000, ge=1, description="Most distinct images in one testing run."
+    )
+    testing_max_upload_bytes: int = Field(
+        default=256 * 1024 * 1024,
+        ge=1,
+        description="Largest testing upload (the ZIP), and the most its images may hold uncompressed.",
+    )
+    cookie_secure: bool | None = Field(
+        default=None, description="Secure flag on UI cookies; unset: follow the request scheme (https)."
+    )
     org: str = Field(default="local", description="The organisation the CLI acts as (`glasshouse --org`).")
     log_level: str = Field(default="INFO")
 

@@ -8,6 +8,8 @@ import glasshouse.governance.models
 import glasshouse.idempotency.models
 import glasshouse.keys.models
 import glasshouse.organisations.models
+import glasshouse.people.models
+import glasshouse.review.images
 import glasshouse.review.models
 import glasshouse.tags.models  # noqa: F401
 from glasshouse.db import Base

@@ -33,8 +33,11 @@ from glasshouse.keys.service import KeyService
 from glasshouse.organisations import service as organisations
 from glasshouse.organisations.models import LOCAL_ORG_NAME
 from glasshouse.organisations.service import OrganisationService
+from glasshouse.people.service import PeopleService
 from glasshouse.review.service import ReviewService
 from glasshouse.tags.service import TagService
+from glasshouse.testing.service import TestingService
+from glasshouse.transparency.report import TransparencyService
 
 
 class Services:
@@ -101,6 +104,10 @@ class Services:
         return OrganisationService(self.sessions, self.audit)
 
     @cached_property
+    def people(self) -> PeopleService:
+        return PeopleService(self.sessions, self.audit, clock=self.clock)
+
+    @cached_property
     def policies(self) -> PolicyStore:
         return PolicyStore(self.sessions, self.audit, self.settings.policy_file, clock=self.clock)
 
@@ -113,10 +120,19 @@ class Services:
         return ReviewService(self.sessions, self.audit)
 
     @cached_property
+    def transparency(self) -> TransparencyService:
+        return TransparencyService(self.sessions, self.audit, policies=self.policies, clock=self.clock)
+
+    @cached_property
     def retention(self) -> RetentionService:
         return RetentionService(
             self.sessions, self.collections, self.search_index, self.audit, clock=self.clock
         )
+
+    @cached_property
+    def testing(self) -> TestingService:
+        """Independent accuracy testing on a caller's own labelled pairs (audited, rate-limited)."""
+        return TestingService(self.settings, self.sessions, self.audit, clock=self.clock)
 
     def cli_actor(self) -> Actor:
         """The CLI's actor: the configured organisation (``local`` is created on first use), acting as the

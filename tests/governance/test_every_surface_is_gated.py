@@ -35,8 +35,13 @@ NOT_BIOMETRIC_COMMANDS = {
     "keys create", "keys list", "keys revoke", "org create", "org list", "org update", "org approve",
     "policy show", "policy versions", "policy lift", "policy reimpose", "policy extend",
     "retention sweep", "retention forget", "audit verify", "audit export",
+    "people create", "people list", "people roles",
+    "transparency report",  # counts from the audit log: organisations and numbers, no biometric data
     # The engine on the operator's own labelled data sets, not on people's images in a collection:
     "evaluate lfw", "evaluate pairs", "evaluate calibrate", "bench engine", "bench api",
+    # Independent testing (SB 6280): the tester's own labelled pairs, aggregate figures only, nothing
+    # enrolled or searched; audited and rate-limited per organisation instead (glasshouse.testing.service).
+    "testing run",
 }  # fmt: skip
 #: REST routes that touch no biometric data (all others must declare x-glasshouse-capability).
 NOT_BIOMETRIC_ROUTES = {
@@ -45,6 +50,8 @@ NOT_BIOMETRIC_ROUTES = {
     "/v1/policy/rules/{rule_id}/reimpose", "/v1/policy/rules/{rule_id}/extend",
     "/v1/leads", "/v1/leads/{lead_id}", "/v1/leads/{lead_id}/candidates/{candidate_id}/review",
     "/v1/leads/{lead_id}/export", "/v1/collections/{collection}/subject-deletions", "/v1/audit/verify",
+    # Independent testing: see "testing run" above.
+    "/v1/testing/runs",
 }  # fmt: skip
 
 

@@ -15,6 +15,9 @@ from glasshouse.cli.bench import bench_app
 from glasshouse.cli.evaluate import evaluate_app
 from glasshouse.cli.governance import org_app, policy_app, retention_app
 from glasshouse.cli.keys import keys_app
+from glasshouse.cli.people import people_app
+from glasshouse.cli.testing import testing_app
+from glasshouse.cli.transparency import transparency_app
 from glasshouse.config import Settings
 
 app = typer.Typer(
@@ -69,5 +72,8 @@ app.add_typer(org_app, name="org")
 app.add_typer(policy_app, name="policy")
 app.add_typer(retention_app, name="retention")
 app.add_typer(audit_app, name="audit")
+app.add_typer(transparency_app, name="transparency")
+app.add_typer(testing_app, name="testing")
+app.add_typer(people_app, name="people")
 app.add_typer(evaluate_app, name="evaluate")
 app.add_typer(bench_app, name="bench")

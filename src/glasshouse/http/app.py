@@ -7,22 +7,26 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 from fastapi import FastAPI, Response
+from fastapi.staticfiles import StaticFiles
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
 from starlette.concurrency import run_in_threadpool
 
-from glasshouse import __version__
+from glasshouse import __version__, web
 from glasshouse.config import Settings
-from glasshouse.errors import GlasshouseError
 from glasshouse.http.observability import Metrics, configure_logging
 from glasshouse.http.throttle import TokenBuckets
 from glasshouse.rekognition import validation
 from glasshouse.rekognition.api import router as rekognition_router
-from glasshouse.rest import errors as rest_errors
 from glasshouse.rest.api import router as rest_router
 from glasshouse.services import Services
+from glasshouse.testing import api as testing_api
+from glasshouse.transparency import web as transparency_web
+from glasshouse.web import auditor, auth_pages, console, operator, review
+from glasshouse.web import errors as web_errors
 
 
 async def _sweep_retention(svc: Services, every: int) -> None:
@@ -66,7 +70,12 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     app.state.services = svc
     app.include_router(rekognition_router(svc, metrics, buckets))
     app.include_router(rest_router)
-    app.add_exception_handler(GlasshouseError, rest_errors.handle)
+    app.include_router(testing_api.router)
+    app.include_router(transparency_web.router)
+    for pages in (auth_pages, operator, review, console, auditor):
+        app.include_router(pages.router)
+    app.mount("/static", StaticFiles(directory=Path(web.__file__).parent / "static"), name="static")
+    web_errors.install(app)  # GlasshouseError: the error page under /ui, REST JSON elsewhere
 
     @app.get("/health", tags=["operations"])
     def health() -> dict[str, str]:

@@ -17,10 +17,12 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
 from glasshouse.audit.service import AuditLog
+from glasshouse.collections.models import Collection, Face, FaceImage
 from glasshouse.db import transaction, utcnow
 from glasshouse.errors import GlasshouseError, InvalidParameterError, NotFoundError
 from glasshouse.governance.actor import Actor
 from glasshouse.governance.audit_events import change_event
+from glasshouse.review.images import MAX_CROP_BYTES, LeadProbeImage
 from glasshouse.review.models import Lead, LeadCandidate, Review
 
 LEAD_NOTICE = (
@@ -44,6 +46,25 @@ class CandidateView:
     similarity: float
     status: str
     reviews: list[dict[str, Any]]
+
+
+@dataclass(frozen=True, slots=True)
+class CandidateFace:
+    """What a reviewer may see of a candidate's enrolled face: its box, and its crop if one was kept."""
+
+    box: dict[str, float]
+    image_width: int
+    image_height: int
+    jpeg: bytes | None
+
+
+@dataclass(frozen=True, slots=True)
+class LeadImages:
+    """The probe's crop (console leads only) and the candidates' enrolled faces, by candidate id."""
+
+    probe_jpeg: bytes | None
+    probe_box: dict[str, Any] | None
+    candidates: dict[str, CandidateFace]
 
 
 @dataclass(frozen=True, slots=True)
@@ -242,6 +263,61 @@ class ReviewService:
             change_event(actor, "review.export", {"lead_id": lead_id, "case_number": view.case_number})
         )
         return record
+
+    # -- what reviewers look at (see glasshouse.review.images) -----------------------------------------
+    def keep_probe_image(
+        self, actor: Actor, lead_id: str, jpeg: bytes, *, box: dict[str, Any], width: int, height: int
+    ) -> None:
+        """Keep the probe's small face crop beside a lead of the actor's organisation."""
+        if not jpeg or len(jpeg) > MAX_CROP_BYTES:
+            raise InvalidParameterError(f"a lead's face crop must be 1 to {MAX_CROP_BYTES} bytes")
+        with transaction(self.sessions) as session:
+            lead = self._get(session, actor, lead_id)
+            session.merge(
+                LeadProbeImage(lead_id=lead.id, jpeg=jpeg, box=box, image_width=width, image_height=height)
+            )
+
+    def discard_probe_image(self, actor: Actor, lead_id: str) -> bool:
+        """Delete a lead's probe crop (once every candidate is rejected nobody needs it); True if one was kept."""
+        with transaction(self.sessions) as session:
+            lead = self._get(session, actor, lead_id)
+            kept = session.get(LeadProbeImage, lead.id)
+            if kept is None:
+                return False
+            session.delete(kept)
+            return True
+
+    def images(self, actor: Actor, lead_id: str) -> LeadImages:
+        """The probe crop and the candidates' enrolled faces of a lead of the actor's organisation."""
+        with self.sessions() as session:
+            lead = self._get(session, actor, lead_id)
+            probe = session.get(LeadProbeImage, lead.id)
+            by_face = {c.reference: c.id for c in lead.candidates}
+            rows = session.execute(
+                select(Face, FaceImage.jpeg)
+                .join(Collection, Collection.id == Face.collection_id)
+                .outerjoin(FaceImage, FaceImage.face_id == Face.id)
+                .where(Face.id.in_(list(by_face)), Collection.org_id == actor.org_id)
+            ).all()
+            faces = {
+                by_face[face.id]: CandidateFace(
+                    box={
+                        "left": round(face.box_left, 1),
+                        "top": round(face.box_top, 1),
+                        "width": round(face.box_width, 1),
+                        "height": round(face.box_height, 1),
+                    },
+                    image_width=face.image_width,
+                    image_height=face.image_height,
+                    jpeg=jpeg,
+                )
+                for face, jpeg in rows
+            }
+            return LeadImages(
+                probe_jpeg=probe.jpeg if probe else None,
+                probe_box=dict(probe.box) if probe else None,
+                candidates=faces,
+            )
 
     @staticmethod
     def _get(session: Session, actor: Actor, lead_id: str) -> Lead:

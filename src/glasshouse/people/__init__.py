@@ -1,0 +1,1 @@
+"""People: accounts with roles, password sign-in, web sessions."""

@@ -1,0 +1,1 @@
+"""The independent testing API (Washington SB 6280): accuracy on caller-supplied labelled pairs."""

@@ -1,0 +1,1 @@
+"""Public transparency reports computed from the audit log."""
