@@ -51,6 +51,12 @@ def page_factory(chromium: Any) -> Iterator[Any]:
         context.close()
 
 
-def screenshot(page: Any, name: str) -> None:
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+@pytest.fixture
+def screenshot() -> Any:
+    """``screenshot(page, name)`` keeps a full-page PNG as a test artefact."""
+
+    def take(page: Any, name: str) -> None:
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+
+    return take
