@@ -35,9 +35,8 @@ def site(
 ) -> Iterator[LiveServer]:
     data = tmp_path_factory.mktemp("browser") / "var"
     svc = Services(Settings(data_dir=data, model_cache_dir=model_cache_dir))
-    passwords._hasher = PasswordHasher(
-        time_cost=1, memory_cost=1024, parallelism=1
-    )  # fast hashes for set-up only
+    fast = pytest.MonkeyPatch()  # cheap hashes while setting up people; restored before any other test runs
+    fast.setattr(passwords, "_hasher", PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
     ops = svc.organisations.create(SETUP, "operators", sector="other_government", is_operator=True)
     police = svc.organisations.create(SETUP, "metro-police", sector="law_enforcement")
     icac = svc.organisations.create(SETUP, "icac-unit", sector="law_enforcement", flags=["child_protection"])
@@ -60,6 +59,7 @@ def site(
             icac.id, "gallery", (photos / "obama.jpg").read_bytes(), external_image_id="person-a"
         )
     svc.close()
+    fast.undo()
     with live_server(data, model_cache_dir, throttle_rate="0") as server:
         yield server
 

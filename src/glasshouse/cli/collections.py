@@ -12,7 +12,7 @@ from glasshouse.collections.bulk import bulk_index, discover
 from glasshouse.engine.quality import QualityFilter
 from glasshouse.faces.serialise import face_dict
 from glasshouse.governance.policy import Capability
-from glasshouse.review.leads import record_results
+from glasshouse.review.leads import search_collection
 
 collection_app = typer.Typer(help="Create, list and delete face collections.", no_args_is_help=True)
 
@@ -114,21 +114,16 @@ def search(
 ) -> None:
     """Search COLLECTION for the largest face in IMAGE."""
     with services() as svc, gated(svc, Capability.FACE_SEARCH, purpose, case) as grant:
-        result = svc.collections.search_by_image(
-            grant.actor.org_id,
-            collection,
-            image.read_bytes(),
-            threshold=grant.similarity_at_least(threshold),
-            max_faces=grant.at_most(max_faces),
-        )
-        lead_id = record_results(
-            svc.sessions,
+        found = search_collection(
+            svc.collections,
             svc.reviews,
             grant,
-            collection_id=result.matches[0].face.collection_id if result.matches else None,
-            probe=f"sha256:{result.image.sha256}",
-            candidates=[(m.face.id, m.face.external_image_id, m.similarity) for m in result.matches],
+            collection,
+            image.read_bytes(),
+            threshold=threshold,
+            max_faces=max_faces,
         )
+    result, lead_id = found.result, found.lead_id
     print_json(
         {
             "lead_id": lead_id,

@@ -21,7 +21,7 @@ from glasshouse.governance.gate import Grant
 from glasshouse.governance.policy import Capability
 from glasshouse.rekognition import pagination
 from glasshouse.rekognition.shapes import bounding_box, compare_face, face_detail, stored_face
-from glasshouse.review.leads import record_results
+from glasshouse.review.leads import record_results, search_collection
 from glasshouse.services import Services
 
 Params = dict[str, Any]
@@ -156,13 +156,18 @@ def _note(ctx: Context, **counts: Any) -> None:
 def _lead(
     ctx: Context, collection_id: str | None, probe: str, candidates: list[tuple[str, str | None, float]]
 ) -> None:
-    """Results awaiting human review are a lead; the response says so in two headers."""
+    """Record the results on the grant; where review is required they become a lead."""
     if ctx.grant is None:
         return
     svc = ctx.services
     lead_id = record_results(
         svc.sessions, svc.reviews, ctx.grant, collection_id=collection_id, probe=probe, candidates=candidates
     )
+    _announce_lead(ctx, lead_id)
+
+
+def _announce_lead(ctx: Context, lead_id: str | None) -> None:
+    """Results awaiting human review: the response says so in two headers."""
     if lead_id is not None:
         ctx.response_headers["X-Glasshouse-Lead-Id"] = lead_id
         ctx.response_headers["X-Glasshouse-Review"] = "pending"
@@ -349,24 +354,22 @@ def search_faces(ctx: Context, p: Params) -> Response:
 
 @operation("SearchFacesByImage")
 def search_faces_by_image(ctx: Context, p: Params) -> Response:
-    result = ctx.services.collections.search_by_image(
-        ctx.caller.org_id,
+    assert ctx.grant is not None, "SearchFacesByImage is a gated operation"
+    found = search_collection(
+        ctx.services.collections,
+        ctx.services.reviews,
+        ctx.grant,
         p["CollectionId"],
         image_bytes(p["Image"]),
-        threshold=ctx.threshold(float(p.get("FaceMatchThreshold", 80.0))),
-        max_faces=ctx.at_most(int(p.get("MaxFaces", 4096))),
+        threshold=float(p.get("FaceMatchThreshold", 80.0)),
+        max_faces=int(p.get("MaxFaces", 4096)),
         quality_filter=_quality(p, QualityFilter.NONE),
     )
+    result = found.result
     if result.probe is None:
         raise InvalidParameterError("There are no faces in the image. Should be at least 1.")
+    _announce_lead(ctx, found.lead_id)
     version = _model_version(ctx)
-    collection_id = result.matches[0].face.collection_id if result.matches else None
-    _lead(
-        ctx,
-        collection_id,
-        f"sha256:{result.image.sha256}",
-        [(m.face.id, m.face.external_image_id, m.similarity) for m in result.matches],
-    )
     return {
         "SearchedFaceBoundingBox": bounding_box(
             result.probe.detection.box, result.image.width, result.image.height

@@ -16,7 +16,7 @@ from glasshouse.faces.serialise import face_dict
 from glasshouse.governance import policy as pol
 from glasshouse.governance.gate import RequestContext
 from glasshouse.rest.auth import CurrentActor, Operator, Svc
-from glasshouse.review.leads import record_results
+from glasshouse.review.leads import search_collection
 
 router = APIRouter(prefix="/v1")
 
@@ -215,18 +215,16 @@ def compare(body: CompareIn, svc: Svc, actor: CurrentActor) -> dict[str, Any]:
 def search(collection: str, body: SearchIn, svc: Svc, actor: CurrentActor) -> dict[str, Any]:
     data = _image(body.image)
     with svc.gate.guard(actor, pol.Capability.FACE_SEARCH, body.request(collection=collection)) as grant:
-        threshold = grant.similarity_at_least(body.threshold)
-        result = svc.collections.search_by_image(
-            actor.org_id, collection, data, threshold=threshold, max_faces=grant.at_most(body.max_faces)
-        )
-        lead_id = record_results(
-            svc.sessions,
+        found = search_collection(
+            svc.collections,
             svc.reviews,
             grant,
-            collection_id=result.matches[0].face.collection_id if result.matches else None,
-            probe=f"sha256:{result.image.sha256}",
-            candidates=[(m.face.id, m.face.external_image_id, m.similarity) for m in result.matches],
+            collection,
+            data,
+            threshold=body.threshold,
+            max_faces=body.max_faces,
         )
+    result, threshold, lead_id = found.result, found.threshold, found.lead_id
     return {
         "threshold": threshold,
         "lead_id": lead_id,

@@ -21,7 +21,7 @@ from glasshouse.faces.serialise import face_dict
 from glasshouse.governance.gate import PolicyDenied, RequestContext
 from glasshouse.governance.policy import PURPOSES, Capability
 from glasshouse.people.models import INVESTIGATOR, ORG_ADMIN
-from glasshouse.review.leads import record_results
+from glasshouse.review.leads import search_collection
 from glasshouse.services import Services
 from glasshouse.web import annotate
 from glasshouse.web.annotate import MATCH_COLOUR, OTHER_COLOUR, PROBE_COLOUR, Mark
@@ -199,18 +199,10 @@ def _search(svc: Services, user: WebUser, form: FormData) -> dict[str, Any]:
     wanted = int(_number(form, "max_faces", 5, 1, 100))
     context = _context(form, collection=collection, image=digest(data))
     with svc.gate.guard(user.actor, Capability.FACE_SEARCH, context) as grant:
-        threshold = grant.similarity_at_least(requested)
-        found = svc.collections.search_by_image(
-            user.org_id, collection, data, threshold=threshold, max_faces=grant.at_most(wanted)
+        governed = search_collection(
+            svc.collections, svc.reviews, grant, collection, data, threshold=requested, max_faces=wanted
         )
-        lead_id = record_results(
-            svc.sessions,
-            svc.reviews,
-            grant,
-            collection_id=found.matches[0].face.collection_id if found.matches else None,
-            probe=f"sha256:{found.image.sha256}",
-            candidates=[(m.face.id, m.face.external_image_id, m.similarity) for m in found.matches],
-        )
+        found, threshold, lead_id = governed.result, governed.threshold, governed.lead_id
         if lead_id is not None and found.probe is not None:
             box = found.probe.detection.box
             svc.reviews.keep_probe_image(
