@@ -17,8 +17,8 @@ from glasshouse.governance.policy import Capability
 from glasshouse.services import Services
 
 MORATORIUM = "police-moratorium-2020"
-#: An unmet obligation is recorded under the first rule allowing the call (the gate's choice).
-SAFEGUARDS = "baseline-allow"
+#: An unmet obligation is recorded under the rule that imposed it.
+SAFEGUARDS = "law-enforcement-search-safeguards"
 #: Strings that must never appear in any public output.
 PRIVATE = (
     "CASE-SECRET-7731",

@@ -55,6 +55,8 @@ class Decision(BaseModel):
     until: Instant | None = None
     until_further_notice: StrictBool = False
     obligations: Obligations = Obligations()
+    #: The allow rules that attached obligations (named when an obligation is not met).
+    obligation_rules: tuple[StrictStr, ...] = ()
     policy_name: StrictStr
     policy_version: StrictInt = Field(ge=1)
 
@@ -136,6 +138,7 @@ def decide(
         rule_id=allows[0].id,
         reason=allows[0].reason,
         obligations=merged,
+        obligation_rules=tuple(r.id for r in allows if r.obligations),
         policy_name=name,
         policy_version=version,
     )

@@ -183,13 +183,10 @@ class Gate:
                 self.clock(),
             )
         except ObligationError as exc:
-            self._deny(
-                actor,
-                decision,
-                request,
-                f"{exc.message} (policy '{decision.policy_name}' v{decision.policy_version}, rule '{decision.rule_id}')",
-                rule=decision.rule_id,
-            )
+            # Name the rule that imposed the obligations (prohibited purposes are refused whatever the rules).
+            rule = decision.obligation_rules[0] if decision.obligation_rules else decision.rule_id
+            where = f"policy '{decision.policy_name}' v{decision.policy_version}, rule '{rule}'"
+            self._deny(actor, decision, request, f"{exc.message} ({where})", rule=rule)
         grant = Grant(self, actor, decision, request)
         token = _active.set(grant)
         try:
