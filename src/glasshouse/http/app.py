@@ -10,6 +10,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 from fastapi import FastAPI, Response
+from fastapi.responses import RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
@@ -76,6 +77,11 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         app.include_router(pages.router)
     app.mount("/static", StaticFiles(directory=Path(web.__file__).parent / "static"), name="static")
     web_errors.install(app)  # GlasshouseError: the error page under /ui, REST JSON elsewhere
+
+    @app.get("/", include_in_schema=False)
+    def root() -> RedirectResponse:
+        """Browsers land on the UI; ``POST /`` is the Rekognition-compatible API."""
+        return RedirectResponse("/ui/", status_code=303)
 
     @app.get("/health", tags=["operations"])
     def health() -> dict[str, str]:
