@@ -38,7 +38,7 @@ NOT_BIOMETRIC_COMMANDS = {
     "people create", "people list", "people roles",
     "transparency report",  # counts from the audit log: organisations and numbers, no biometric data
     # The engine on the operator's own labelled data sets, not on people's images in a collection:
-    "evaluate lfw", "evaluate pairs", "evaluate calibrate", "bench engine", "bench api",
+    "evaluate lfw", "evaluate pairs", "evaluate calibrate", "bench engine", "bench api", "bench video",
     # Independent testing (SB 6280): the tester's own labelled pairs, aggregate figures only, nothing
     # enrolled or searched; audited and rate-limited per organisation instead (glasshouse.testing.service).
     "testing run",

@@ -167,3 +167,66 @@ def api_cmd(
     out.mkdir(parents=True, exist_ok=True)
     path = write_json(out / f"api-{str(result['date']).replace(':', '')[:17]}.json", result)
     console.print(f"reproduce: {command}\nwrote {path}")
+
+
+DEFAULT_CLIP = Path("../shared/data/video/hamilton/short_hamilton_clip.mp4")
+
+
+@bench_app.command("video")
+def video_cmd(
+    clip: Path = typer.Option(DEFAULT_CLIP, "--clip", help="Video to search."),
+    refs: list[Path] = typer.Option(
+        [],
+        "--ref",
+        help="Reference still (repeatable; id = file stem) [default: the PNG/JPEGs beside the clip].",
+    ),
+    sample_fps: float = typer.Option(5.0, "--sample-fps", min=0.1, help="Base sampling rate."),
+    adaptive: bool = typer.Option(True, "--adaptive/--fixed", help="Adaptive sampling or a fixed rate."),
+    naive: bool = typer.Option(True, "--naive/--no-naive", help="Also run the every-frame baseline."),
+    out: Path = typer.Option(Path("var/bench"), "--out", help="Folder for the JSON result."),
+) -> None:
+    """Face search speed as a multiple of real time: tracked + adaptive sampling vs every face of every frame."""
+    from glasshouse.bench.video import compare
+    from glasshouse.config import Settings
+    from glasshouse.engine.pipeline import FaceEngine
+    from glasshouse.evaluation.runner import machine_info, now_iso, write_json
+
+    if not clip.is_file():
+        console.print(f"[red]error:[/red] video not found at {clip} (see ../shared/data/README.md)")
+        raise typer.Exit(2)
+    stills = refs or sorted(p for p in clip.parent.iterdir() if p.suffix.lower() in {".png", ".jpg", ".jpeg"})
+    words = ["glasshouse", "bench", "video", "--clip", str(clip), "--sample-fps", str(sample_fps)]
+    words += (
+        [f"--ref={p}" for p in refs] + ([] if adaptive else ["--fixed"]) + ([] if naive else ["--no-naive"])
+    )
+    command = " ".join(shlex.quote(w) for w in words)
+    engine = FaceEngine.from_settings(Settings())
+    console.print(f"searching {clip} for {', '.join(p.stem for p in stills)} …")
+    result = {
+        "command": command,
+        "date": now_iso(),
+        "machine": machine_info(),
+        **compare(engine, clip, stills, naive=naive, sample_fps=sample_fps, adaptive=adaptive),
+    }
+    table = Table(title=f"video face search, {result['video']['DurationMillis'] / 1000:.2f} s of video")
+    table.add_column("measure")
+    for run in result["runs"]:
+        table.add_column(run["name"], justify="right")
+    for key in ("x_real_time", "x_real_time_cpu", "wall_s", "cpu_s", "frames_processed", "faces_detected"):
+        table.add_row(key, *(str(r[key]) for r in result["runs"]))
+    table.add_row("faces_embedded", *(str(r["faces_embedded"]) for r in result["runs"]))
+    for person in result["collection"]:
+        cells = []
+        for r in result["runs"]:
+            f = r["found"].get(person)
+            cells.append(f"{f['first_ms']}–{f['last_ms']} ms ({f['timestamps']})" if f else "not found")
+        table.add_row(f"found: {person}", *cells)
+    console.print(table)
+    if naive:
+        console.print(
+            f"speed-up {result['speedup']}x; same people found: {result['same_people']}; "
+            f"load average {result['load_average_1m']} on {result['machine']['cores']} cores (target ≥ 2x real time)"
+        )
+    out.mkdir(parents=True, exist_ok=True)
+    path = write_json(out / f"video-{str(result['date']).replace(':', '')[:17]}.json", result)
+    console.print(f"reproduce: {command}\nwrote {path}")
