@@ -69,8 +69,57 @@ class Settings(BaseSettings):
         ge=1,
         description="Largest testing upload (the ZIP), and the most its images may hold uncompressed.",
     )
+    job_backend: Literal["inprocess", "celery"] = Field(
+        default="inprocess",
+        description="Who runs background jobs (video analysis): threads inside `glasshouse serve`, or "
+        "`glasshouse worker` processes fed through a Redis broker (`redis_url`).",
+    )
+    redis_url: str | None = Field(
+        default=None,
+        description="Celery broker for the celery job backend, e.g. redis://localhost:6379/0 "
+        "(redis+socket:///path/redis.sock for a Unix socket).",
+    )
+    job_workers: int = Field(
+        default=1, ge=1, description="Jobs run at once: serve's runner threads, or per `glasshouse worker`."
+    )
+    job_modules: list[str] = Field(
+        default_factory=list,
+        description="Extra modules that register job kinds, imported by every process that submits or "
+        'runs jobs (JSON list, e.g. ["mypkg.jobs"]); the built-in kinds are always loaded.',
+    )
+    job_lease_seconds: float = Field(
+        default=60.0,
+        gt=0,
+        description="A running job renews its lease every quarter of this; a job whose lease lapses "
+        "(its worker died) is run again from scratch.",
+    )
+    job_max_attempts: int = Field(
+        default=3, ge=1, description="Runs of a job whose worker keeps dying before it is FAILED."
+    )
+    job_poll_seconds: float = Field(
+        default=1.0, gt=0, description="How often idle runners look for jobs and for lapsed leases."
+    )
+    job_retention_hours: float = Field(
+        default=168.0,
+        ge=0,
+        description="Finished jobs and their results are deleted this long after they end (0: kept).",
+    )
     cookie_secure: bool | None = Field(
         default=None, description="Secure flag on UI cookies; unset: follow the request scheme (https)."
+    )
+    media_backend: Literal["local", "s3"] = Field(
+        default="local", description="Where uploaded media (video clips) are stored: files or S3."
+    )
+    media_dir: Path | None = Field(
+        default=None, description="Local media store root (default <data_dir>/media)."
+    )
+    s3_endpoint_url: str | None = Field(
+        default=None, description="S3 media store endpoint (MinIO, Ceph...); default: AWS's."
+    )
+    s3_bucket: str | None = Field(default=None, description="S3 media store bucket (required for s3).")
+    s3_region: str | None = Field(default=None, description="S3 media store region.")
+    media_max_bytes: int = Field(
+        default=500 * 1024 * 1024, ge=1, description="Largest accepted media upload (bytes)."
     )
     org: str = Field(default="local", description="The organisation the CLI acts as (`glasshouse --org`).")
     log_level: str = Field(default="INFO")
@@ -80,6 +129,11 @@ class Settings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite:///{(self.data_dir / 'glasshouse.db').as_posix()}"
+
+    @property
+    def media_path(self) -> Path:
+        """Root of the local media store: ``media_dir`` or ``<data_dir>/media``."""
+        return self.media_dir or self.data_dir / "media"
 
     @property
     def models_path(self) -> Path:

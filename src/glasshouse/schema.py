@@ -6,7 +6,9 @@ import glasshouse.audit.models
 import glasshouse.collections.models
 import glasshouse.governance.models
 import glasshouse.idempotency.models
+import glasshouse.jobs.models
 import glasshouse.keys.models
+import glasshouse.media.models
 import glasshouse.organisations.models
 import glasshouse.people.models
 import glasshouse.review.images

@@ -28,8 +28,11 @@ from glasshouse.governance.actor import Actor
 from glasshouse.governance.gate import Gate
 from glasshouse.governance.store import PolicyStore
 from glasshouse.idempotency.service import IdempotencyService
+from glasshouse.jobs.service import JobService
 from glasshouse.keys.crypto import SecretBox
 from glasshouse.keys.service import KeyService
+from glasshouse.media.service import MediaService
+from glasshouse.media.store import store_from_settings
 from glasshouse.organisations import service as organisations
 from glasshouse.organisations.models import LOCAL_ORG_NAME
 from glasshouse.organisations.service import OrganisationService
@@ -87,6 +90,11 @@ class Services:
         return IdempotencyService(self.sessions)
 
     @cached_property
+    def jobs(self) -> JobService:
+        """Background jobs (video analysis), run in `serve` or by `glasshouse worker` (job_backend)."""
+        return JobService.from_settings(self.settings, self.sessions)
+
+    @cached_property
     def secret_box(self) -> SecretBox:
         return SecretBox.from_settings(self.settings)
 
@@ -133,6 +141,17 @@ class Services:
     def testing(self) -> TestingService:
         """Independent accuracy testing on a caller's own labelled pairs (audited, rate-limited)."""
         return TestingService(self.settings, self.sessions, self.audit, clock=self.clock)
+
+    @cached_property
+    def media(self) -> MediaService:
+        """Uploaded media (video clips): local files or S3 per ``settings.media_backend``."""
+        return MediaService(
+            self.sessions,
+            store_from_settings(self.settings),
+            self.audit,
+            max_bytes=self.settings.media_max_bytes,
+            clock=self.clock,
+        )
 
     def cli_actor(self) -> Actor:
         """The CLI's actor: the configured organisation (``local`` is created on first use), acting as the

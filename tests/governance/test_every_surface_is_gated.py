@@ -39,9 +39,13 @@ NOT_BIOMETRIC_COMMANDS = {
     "transparency report",  # counts from the audit log: organisations and numbers, no biometric data
     # The engine on the operator's own labelled data sets, not on people's images in a collection:
     "evaluate lfw", "evaluate pairs", "evaluate calibrate", "bench engine", "bench api", "bench video",
+    "bench search",
     # Independent testing (SB 6280): the tester's own labelled pairs, aggregate figures only, nothing
     # enrolled or searched; audited and rate-limited per organisation instead (glasshouse.testing.service).
     "testing run",
+    "media put", "media list", "media rm",  # media storage: see "/v1/media" below
+    # Runs background jobs that a gated surface accepted (the gate decided at submission, and audited).
+    "worker",
 }  # fmt: skip
 #: REST routes that touch no biometric data (all others must declare x-glasshouse-capability).
 NOT_BIOMETRIC_ROUTES = {
@@ -52,6 +56,8 @@ NOT_BIOMETRIC_ROUTES = {
     "/v1/leads/{lead_id}/export", "/v1/collections/{collection}/subject-deletions", "/v1/audit/verify",
     # Independent testing: see "testing run" above.
     "/v1/testing/runs",
+    # Media storage: bytes in and out, audited; the jobs that analyse a clip's faces are gated themselves.
+    "/v1/media", "/v1/media/{name}",
 }  # fmt: skip
 
 

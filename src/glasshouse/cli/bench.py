@@ -230,3 +230,76 @@ def video_cmd(
     out.mkdir(parents=True, exist_ok=True)
     path = write_json(out / f"video-{str(result['date']).replace(':', '')[:17]}.json", result)
     console.print(f"reproduce: {command}\nwrote {path}")
+
+
+@bench_app.command("search")
+def search_cmd(
+    faces: int = typer.Option(
+        1_000_000, "--faces", min=10, help="Synthetic faces in the searched collection."
+    ),
+    queries: int = typer.Option(1000, "--queries", min=1, help="Held-out probes of enrolled identities."),
+    exact_queries: int = typer.Option(
+        300, "--exact-queries", min=1, help="Probes timed for exact search (slow at 1M; the first N)."
+    ),
+    seed: int = typer.Option(0, "--seed"),
+    m: int = typer.Option(16, "--m", min=2, help="HNSW graph degree."),
+    ef_construction: int = typer.Option(100, "--ef-construction", min=1, help="HNSW build beam."),
+    ef_search: int = typer.Option(64, "--ef-search", min=1, help="HNSW query beam."),
+    stats: Path = typer.Option(
+        Path("var/bench/lfw-embedding-stats.npz"),
+        "--stats",
+        help="Cached real-embedding statistics (measured from --lfw when absent).",
+    ),
+    lfw: Path = typer.Option(DEFAULT_LFW, "--lfw", help="LFW image folder, to measure the statistics."),
+    out: Path = typer.Option(Path("var/bench"), "--out", help="Folder for the JSON result."),
+) -> None:
+    """SearchFaces latency at scale: exact in-memory search against the approximate (HNSW) index."""
+    from glasshouse.bench import search
+    from glasshouse.bench.synthetic import RealStats, load_or_measure
+    from glasshouse.collections.ann import HnswParams
+    from glasshouse.config import Settings
+    from glasshouse.evaluation.runner import machine_info, now_iso, write_json
+
+    if stats.is_file():
+        real = RealStats.load(stats)
+    elif lfw.is_dir():
+        console.print(f"measuring real embedding statistics on {lfw} (cached in {stats})")
+        real = load_or_measure(stats, lfw, Settings().models_path)
+    else:
+        console.print(f"[red]error:[/red] no statistics at {stats} and no LFW images at {lfw}")
+        raise typer.Exit(2)
+    words = ["glasshouse", "bench", "search", "--faces", str(faces), "--queries", str(queries)]
+    words += ["--exact-queries", str(exact_queries), "--seed", str(seed), "--m", str(m)]
+    words += ["--ef-construction", str(ef_construction), "--ef-search", str(ef_search), "--stats", str(stats)]
+    command = " ".join(shlex.quote(w) for w in words)
+    cfg = search.SearchBench(
+        faces, queries, exact_queries, seed, params=HnswParams(m, ef_construction, ef_search)
+    )
+    result: dict[str, Any] = {"command": command, "date": now_iso(), "machine": machine_info()}
+    result |= search.run(cfg, real, progress=console.print)
+    table = Table(title=f"SearchFaces on {faces:,} synthetic faces (one query at a time)")
+    for col in ("searcher", "k", "threshold", "queries", "p50 ms", "p99 ms", "queries/s", "recall@1"):
+        table.add_column(col, justify="left" if col == "searcher" else "right")
+    for r in result["runs"]:
+        recall = "–" if r["recall_at_1"] is None else str(r["recall_at_1"])
+        thr = "–" if r["threshold_similarity"] is None else str(r["threshold_similarity"])
+        table.add_row(
+            r["searcher"],
+            str(r["k"]),
+            thr,
+            str(r["queries"]),
+            str(r["p50_ms"]),
+            str(r["p99_ms"]),
+            str(r["queries_per_s"]),
+            recall,
+        )
+    console.print(table)
+    a = result["approximate_index"]
+    console.print(
+        f"approximate index: hnswlib M={a['m']} efConstruction={a['ef_construction']} "
+        f"efSearch={a['ef_search']}, built in {a['build_s']} s, graph {a['graph_mib']} MiB"
+    )
+    console.print(f"pgvector HNSW: {result['pgvector_hnsw']}")
+    out.mkdir(parents=True, exist_ok=True)
+    path = write_json(out / f"search-{str(result['date']).replace(':', '')[:17]}.json", result)
+    console.print(f"reproduce: {command}\nwrote {path}")

@@ -15,9 +15,11 @@ from glasshouse.cli.bench import bench_app
 from glasshouse.cli.evaluate import evaluate_app
 from glasshouse.cli.governance import org_app, policy_app, retention_app
 from glasshouse.cli.keys import keys_app
+from glasshouse.cli.media import media_app
 from glasshouse.cli.people import people_app
 from glasshouse.cli.testing import testing_app
 from glasshouse.cli.transparency import transparency_app
+from glasshouse.cli.worker import worker
 from glasshouse.config import Settings
 
 app = typer.Typer(
@@ -75,5 +77,7 @@ app.add_typer(audit_app, name="audit")
 app.add_typer(transparency_app, name="transparency")
 app.add_typer(testing_app, name="testing")
 app.add_typer(people_app, name="people")
+app.add_typer(media_app, name="media")
+app.command("worker")(worker)
 app.add_typer(evaluate_app, name="evaluate")
 app.add_typer(bench_app, name="bench")

@@ -20,9 +20,11 @@ from glasshouse import __version__, web
 from glasshouse.config import Settings
 from glasshouse.http.observability import Metrics, configure_logging
 from glasshouse.http.throttle import TokenBuckets
+from glasshouse.jobs.runner import InProcessRunner
 from glasshouse.rekognition import validation
 from glasshouse.rekognition.api import router as rekognition_router
 from glasshouse.rest.api import router as rest_router
+from glasshouse.rest.media import router as media_router
 from glasshouse.services import Services
 from glasshouse.testing import api as testing_api
 from glasshouse.transparency import web as transparency_web
@@ -62,8 +64,12 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         validation.preload()  # compile every request validator before the first request
         svc.policies.load_file()  # a new policy version if the policy file changed since it was loaded
         sweeper = asyncio.create_task(_sweep_retention(svc, settings.retention_sweep_seconds))
+        # Background jobs run here unless `glasshouse worker` processes run them (job_backend=celery).
+        runner = InProcessRunner.start_for(svc) if settings.job_backend == "inprocess" else None
         yield
         sweeper.cancel()
+        if runner is not None:
+            await run_in_threadpool(runner.stop)
         if services is None:
             svc.close()
 
@@ -71,6 +77,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     app.state.services = svc
     app.include_router(rekognition_router(svc, metrics, buckets))
     app.include_router(rest_router)
+    app.include_router(media_router)
     app.include_router(testing_api.router)
     app.include_router(transparency_web.router)
     for pages in (auth_pages, operator, review, console, auditor):

@@ -1,0 +1,280 @@
+"""Upload, read, list and delete an organisation's media objects; map Rekognition's ``S3Object`` onto them.
+
+Bytes go to the store first, under a fresh random key, outside any database transaction (an upload can
+take minutes; SQLite would be locked meanwhile); the row and its audit entry are then written in one
+transaction. If that fails, the stored bytes are deleted again. Replacing an object swaps the row to the
+new bytes and deletes the old ones after the commit, so a reader never sees a half-written object.
+
+Tenancy: every lookup is by ``(org_id, name)``; another organisation's object answers exactly like a
+missing one (:class:`MediaNotFoundError`, same message).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, BinaryIO, Final
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+
+from glasshouse import db
+from glasshouse.audit.service import AuditLog
+from glasshouse.errors import AlreadyExistsError, InvalidInputError, InvalidParameterError, NotFoundError
+from glasshouse.governance.actor import Actor
+from glasshouse.governance.audit_events import change_event
+from glasshouse.media.models import MAX_NAME_LENGTH, SOURCES, MediaObject
+from glasshouse.media.store import MediaStore
+from glasshouse.organisations.models import Organisation
+
+log = logging.getLogger(__name__)
+
+DEFAULT_CONTENT_TYPE: Final = "application/octet-stream"
+#: Printable ASCII minus backslash, quote marks and ``<>|^`{}``: what S3 calls safe plus a few specials.
+_NAME_CHARS = re.compile(r"[A-Za-z0-9!\-_.*'()/ +=@,;:&$~%\[\]]+")
+_CONTENT_TYPE = re.compile(r"[A-Za-z0-9!#$&^_.+\-]+/[A-Za-z0-9!#$&^_.+\-]+( *;[ -~]*)?")
+
+#: Rekognition ``S3Object.Bucket`` values that do not name an organisation's own uploads.
+#: Extension point (community camera portal): the portal will add ``"portal-shared"`` here, resolving
+#: to clips shared *with* the caller's organisation (rows with ``source="portal"`` and a share record);
+#: see :meth:`MediaService.resolve_s3_object`. Nothing implements it yet.
+SHARED_BUCKETS: Final[frozenset[str]] = frozenset()
+
+
+class MediaNotFoundError(NotFoundError):
+    """No such media object for this organisation (also: it belongs to another organisation)."""
+
+    code = "MediaNotFound"
+
+
+class MediaTooLargeError(InvalidInputError):
+    code = "MediaTooLarge"
+
+
+@dataclass(frozen=True)
+class MediaInfo:
+    """A media object's metadata, detached from any session."""
+
+    org_id: str
+    name: str
+    storage_key: str
+    size: int
+    sha256: str
+    content_type: str
+    source: str
+    created_at: datetime
+
+    @classmethod
+    def of(cls, row: MediaObject) -> MediaInfo:
+        created = row.created_at
+        created = created.replace(tzinfo=UTC) if created.tzinfo is None else created
+        return cls(
+            row.org_id,
+            row.name,
+            row.storage_key,
+            row.size,
+            row.sha256,
+            row.content_type,
+            row.source,
+            created,
+        )
+
+    def view(self) -> dict[str, Any]:
+        """What callers see (never the storage key)."""
+        return {
+            "name": self.name,
+            "size": self.size,
+            "sha256": self.sha256,
+            "content_type": self.content_type,
+            "source": self.source,
+            "created_at": self.created_at.isoformat(),
+        }
+
+
+def check_name(name: str) -> str:
+    """``name`` if it is an acceptable object name, else :class:`InvalidParameterError`."""
+    if not 1 <= len(name) <= MAX_NAME_LENGTH or not _NAME_CHARS.fullmatch(name):
+        raise InvalidParameterError(
+            f"a media name is 1-{MAX_NAME_LENGTH} printable ASCII characters "
+            "(letters, digits, spaces and !-_.*'()/+=@,;:&$~%[])"
+        )
+    segments = name.split("/")
+    if name.startswith("/") or any(s in ("", ".", "..") for s in segments):
+        raise InvalidParameterError("a media name must not start with '/' nor hold empty, '.' or '..' parts")
+    return name
+
+
+def _content_type(value: str | None) -> str:
+    if not value:
+        return DEFAULT_CONTENT_TYPE
+    if len(value) > 255 or not _CONTENT_TYPE.fullmatch(value):
+        raise InvalidParameterError("content type must look like 'type/subtype'")
+    return value
+
+
+def _not_found(name: str) -> MediaNotFoundError:
+    # The message repeats only what the caller sent: identical for a missing and a foreign object.
+    return MediaNotFoundError(f"media object {name!r} not found")
+
+
+class MediaService:
+    def __init__(
+        self,
+        sessions: sessionmaker[Session],
+        store: MediaStore,
+        audit: AuditLog,
+        *,
+        max_bytes: int,
+        clock: Callable[[], datetime] = db.utcnow,
+    ) -> None:
+        self.sessions = sessions
+        self.store = store
+        self.audit = audit
+        self.max_bytes = max_bytes
+        self.clock = clock
+
+    def _limited(self, chunks: Iterable[bytes]) -> Iterator[bytes]:
+        total = 0
+        for chunk in chunks:
+            total += len(chunk)
+            if total > self.max_bytes:
+                raise MediaTooLargeError(f"media objects are limited to {self.max_bytes} bytes")
+            if chunk:
+                yield bytes(chunk)
+
+    def upload(
+        self,
+        by: Actor,
+        name: str,
+        chunks: Iterable[bytes],
+        content_type: str | None = None,
+        *,
+        source: str = "upload",
+    ) -> MediaInfo:
+        """Store ``chunks`` as ``by``'s organisation's object ``name`` (replacing any object of that name).
+
+        The size limit is enforced while streaming; on any error nothing is left behind.
+        """
+        check_name(name)
+        content_type = _content_type(content_type)
+        if source not in SOURCES:
+            raise InvalidParameterError(f"source must be one of {', '.join(SOURCES)}")
+        storage_key = f"{by.org_id}/{db.new_id()}"
+        size, sha256 = self.store.put_stream(storage_key, self._limited(chunks))
+        try:
+            info, replaced = self._record(by, name, storage_key, size, sha256, content_type, source)
+        except BaseException:
+            self._discard(storage_key)
+            raise
+        if replaced is not None:
+            self._discard(replaced)
+        return info
+
+    def _record(
+        self,
+        by: Actor,
+        name: str,
+        storage_key: str,
+        size: int,
+        sha256: str,
+        content_type: str,
+        source: str,
+    ) -> tuple[MediaInfo, str | None]:
+        """Insert or repoint the row and audit it in one transaction; returns the replaced storage key."""
+        try:
+            with db.transaction(self.sessions) as session:
+                row = self._row(session, by.org_id, name)
+                replaced = row.storage_key if row is not None else None
+                if row is None:
+                    row = MediaObject(org_id=by.org_id, name=name)
+                    session.add(row)
+                row.storage_key, row.size, row.sha256 = storage_key, size, sha256
+                row.content_type, row.source, row.created_at = content_type, source, self.clock()
+                session.flush()
+                details = {
+                    "name": name,
+                    "size": size,
+                    "sha256": sha256,
+                    "content_type": content_type,
+                    "source": source,
+                    "replaced": replaced is not None,
+                }
+                self.audit.append(session, change_event(by, "media.upload", details))
+                return MediaInfo.of(row), replaced
+        except IntegrityError:
+            # A concurrent upload created the same name between our read and our insert.
+            raise AlreadyExistsError(f"media object {name!r} is being uploaded concurrently") from None
+
+    def _discard(self, storage_key: str) -> None:
+        """Delete bytes no row points to any more; a failure leaves an unreachable orphan, logged."""
+        try:
+            self.store.delete(storage_key)
+        except Exception:
+            log.exception("could not delete media bytes %s from the store (orphaned)", storage_key)
+
+    @staticmethod
+    def _row(session: Session, org_id: str, name: str) -> MediaObject | None:
+        query = select(MediaObject).where(MediaObject.org_id == org_id, MediaObject.name == name)
+        return session.scalar(query)
+
+    def get(self, org_id: str, name: str) -> MediaInfo:
+        """Metadata of ``org_id``'s object ``name``; :class:`MediaNotFoundError` if absent or foreign."""
+        with db.transaction(self.sessions) as session:
+            row = self._row(session, org_id, name)
+            if row is None:
+                raise _not_found(name)
+            return MediaInfo.of(row)
+
+    def open(self, org_id: str, name: str) -> tuple[MediaInfo, BinaryIO]:
+        """Metadata and a readable stream of the bytes (the caller closes it)."""
+        info = self.get(org_id, name)
+        try:
+            return info, self.store.open(info.storage_key)
+        except NotFoundError:
+            # Replaced or deleted between the lookup and the open.
+            raise _not_found(name) from None
+
+    def list(self, org_id: str) -> list[MediaInfo]:
+        """``org_id``'s objects by name."""
+        query = select(MediaObject).where(MediaObject.org_id == org_id).order_by(MediaObject.name)
+        with db.transaction(self.sessions) as session:
+            return [MediaInfo.of(row) for row in session.scalars(query)]
+
+    def delete(self, by: Actor, org_id: str, name: str) -> None:
+        """Delete ``org_id``'s object ``name`` (audited). Only the organisation itself may delete its
+        objects; for anyone else the object does not exist."""
+        if by.org_id != org_id:
+            raise _not_found(name)
+        with db.transaction(self.sessions) as session:
+            row = self._row(session, org_id, name)
+            if row is None:
+                raise _not_found(name)
+            storage_key = row.storage_key
+            details = {"name": name, "size": row.size, "sha256": row.sha256}
+            session.delete(row)
+            session.flush()
+            self.audit.append(session, change_event(by, "media.delete", details))
+            db.after_commit(session, lambda: self._discard(storage_key))
+
+    def resolve_s3_object(self, org_id: str, bucket: str, name: str) -> MediaInfo:
+        """Rekognition's ``S3Object {Bucket, Name}`` as one of ``org_id``'s media objects.
+
+        Mapping: each organisation has exactly one bucket of uploads, named like the organisation, so
+        ``Bucket`` must equal the caller's organisation name and ``Name`` is the object name. Any other
+        bucket answers :class:`MediaNotFoundError` exactly like a missing object, so the call cannot
+        probe which organisations or objects exist.
+        """
+        with db.transaction(self.sessions) as session:
+            org = session.get(Organisation, org_id)
+            own_bucket = org.name if org is not None else None
+        if bucket in SHARED_BUCKETS:
+            # Extension point (community camera portal): resolve ``name`` among the clips shared with
+            # ``org_id`` under this bucket. Not implemented: SHARED_BUCKETS is empty.
+            raise _not_found(name)
+        if own_bucket is None or bucket != own_bucket:
+            raise _not_found(name)
+        return self.get(org_id, name)
