@@ -120,6 +120,12 @@ def test_every_biometric_rekognition_operation_is_refused(
         "SearchFacesByImage": lambda: rek.search_faces_by_image(CollectionId="c", Image=image),
         "SearchUsers": lambda: rek.search_users(CollectionId="c", UserId="u"),
         "SearchUsersByImage": lambda: rek.search_users_by_image(CollectionId="c", Image=image),
+        "StartFaceDetection": lambda: rek.start_face_detection(
+            Video={"S3Object": {"Bucket": "blocked", "Name": "v.mp4"}}
+        ),
+        "StartFaceSearch": lambda: rek.start_face_search(
+            Video={"S3Object": {"Bucket": "blocked", "Name": "v.mp4"}}, CollectionId="c"
+        ),
     }
     assert set(calls) == set(CAPABILITIES)
     for operation, call in calls.items():

@@ -15,10 +15,17 @@ from typing import Any
 from glasshouse.collections.models import FACE_MODEL_VERSION
 from glasshouse.collections.users import UserMatch
 from glasshouse.engine.quality import QualityFilter, quality_refusal
-from glasshouse.errors import AlreadyExistsError, GlasshouseError, InvalidParameterError, NotFoundError
+from glasshouse.errors import (
+    AlreadyExistsError,
+    GlasshouseError,
+    ImageTooLargeError,
+    InvalidParameterError,
+    NotFoundError,
+)
 from glasshouse.faces.service import MAX_FACES_PER_IMAGE
 from glasshouse.governance.gate import Grant
 from glasshouse.governance.policy import Capability
+from glasshouse.media.service import MediaInfo
 from glasshouse.rekognition import pagination
 from glasshouse.rekognition.shapes import bounding_box, compare_face, face_detail, stored_face
 from glasshouse.review.leads import record_results, search_collection
@@ -77,6 +84,8 @@ CAPABILITIES: dict[str, Capability] = {
     "SearchFacesByImage": Capability.FACE_SEARCH,
     "SearchUsers": Capability.USER_SEARCH,
     "SearchUsersByImage": Capability.USER_SEARCH,
+    "StartFaceDetection": Capability.VIDEO_FACE_DETECTION,
+    "StartFaceSearch": Capability.VIDEO_FACE_SEARCH,
 }
 #: Operations on metadata only: no image is analysed and no embedding compared.
 NOT_BIOMETRIC = frozenset(
@@ -94,6 +103,9 @@ NOT_BIOMETRIC = frozenset(
         "TagResource",
         "UntagResource",
         "ListTagsForResource",
+        # Reading one's own job's results; the biometric work was gated when the job was started.
+        "GetFaceDetection",
+        "GetFaceSearch",
     }
 )
 
@@ -111,14 +123,42 @@ def operation(name: str) -> Callable[[Handler], Handler]:
 
 
 # -- helpers -------------------------------------------------------------------------------------------------
-def image_bytes(image: Params) -> bytes:
-    if "S3Object" in image:
-        raise InvalidParameterError(
-            "Image.S3Object is not supported yet: Glasshouse's media store is not available; send Image.Bytes"
+class InvalidS3ObjectError(GlasshouseError):
+    code = "InvalidS3Object"
+
+
+def stored_object(ctx: Context, s3: Params) -> MediaInfo:
+    """``S3Object {Bucket, Name}`` in Glasshouse's media store: Bucket is the caller's organisation name
+    (its bucket of uploads, ``PUT /v1/media/NAME``), Name the object's name. Anything else, including
+    another organisation's bucket, is InvalidS3ObjectException, exactly like a missing object."""
+    if s3.get("Version"):
+        raise InvalidParameterError("S3Object.Version is not supported by Glasshouse's media store")
+    try:
+        return ctx.services.media.resolve_s3_object(
+            ctx.caller.org_id, str(s3.get("Bucket", "")), str(s3.get("Name", ""))
         )
+    except NotFoundError as exc:
+        raise InvalidS3ObjectError(
+            "Unable to get object metadata from S3. Check object key, region and/or access permissions."
+        ) from exc
+
+
+def image_bytes(ctx: Context, image: Params) -> bytes:
+    """The image's bytes: sent inline (``Bytes``) or stored in the media store (``S3Object``)."""
+    if ("S3Object" in image) == ("Bytes" in image):
+        raise InvalidParameterError("Image must contain exactly one of Bytes and S3Object")
+    if "S3Object" in image:
+        info = stored_object(ctx, image["S3Object"])
+        if info.size > ctx.services.settings.max_image_bytes:
+            raise ImageTooLargeError(
+                f"image is {info.size} bytes; the limit is {ctx.services.settings.max_image_bytes}"
+            )
+        _, stream = ctx.services.media.open(ctx.caller.org_id, info.name)
+        with stream:
+            return stream.read()
     data = image.get("Bytes")
     if not isinstance(data, bytes):
-        raise InvalidParameterError("Image must contain Bytes")
+        raise InvalidParameterError("Image.Bytes must be base64-encoded image bytes")
     return data
 
 
@@ -180,7 +220,7 @@ def _user_candidates(matches: list[UserMatch]) -> list[tuple[str, str | None, fl
 # -- faces in images -----------------------------------------------------------------------------------------
 @operation("DetectFaces")
 def detect_faces(ctx: Context, p: Params) -> Response:
-    image = ctx.services.analyser.analyse(image_bytes(p["Image"]), embed=False)
+    image = ctx.services.analyser.analyse(image_bytes(ctx, p["Image"]), embed=False)
     return {"FaceDetails": [face_detail(f, image.width, image.height) for f in image.faces]}
 
 
@@ -188,8 +228,8 @@ def detect_faces(ctx: Context, p: Params) -> Response:
 def compare_faces(ctx: Context, p: Params) -> Response:
     threshold = ctx.threshold(float(p.get("SimilarityThreshold", 80.0)))
     result = ctx.services.analyser.compare(
-        image_bytes(p["SourceImage"]),
-        image_bytes(p["TargetImage"]),
+        image_bytes(ctx, p["SourceImage"]),
+        image_bytes(ctx, p["TargetImage"]),
         similarity_threshold=threshold,
         quality_filter=_quality(p, QualityFilter.NONE),
     )
@@ -274,7 +314,7 @@ def index_faces(ctx: Context, p: Params) -> Response:
     outcome = ctx.services.collections.index_image(
         ctx.caller.org_id,
         p["CollectionId"],
-        image_bytes(p["Image"]),
+        image_bytes(ctx, p["Image"]),
         external_image_id=p.get("ExternalImageId"),
         max_faces=max_faces,
         quality_filter=_quality(p, QualityFilter.AUTO),
@@ -360,7 +400,7 @@ def search_faces_by_image(ctx: Context, p: Params) -> Response:
         ctx.services.reviews,
         ctx.grant,
         p["CollectionId"],
-        image_bytes(p["Image"]),
+        image_bytes(ctx, p["Image"]),
         threshold=float(p.get("FaceMatchThreshold", 80.0)),
         max_faces=int(p.get("MaxFaces", 4096)),
         quality_filter=_quality(p, QualityFilter.NONE),
@@ -506,7 +546,7 @@ def search_users(ctx: Context, p: Params) -> Response:
 def search_users_by_image(ctx: Context, p: Params) -> Response:
     svc = ctx.services
     collection = svc.collections.get(ctx.caller.org_id, p["CollectionId"])
-    image = svc.analyser.analyse(image_bytes(p["Image"]))
+    image = svc.analyser.analyse(image_bytes(ctx, p["Image"]))
     if not image.faces:
         raise InvalidParameterError("There are no faces in the image. Should be at least 1.")
     quality = _quality(p, QualityFilter.NONE)
@@ -555,3 +595,7 @@ def untag_resource(ctx: Context, p: Params) -> Response:
 def list_tags_for_resource(ctx: Context, p: Params) -> Response:
     collection = ctx.services.collections.get(ctx.caller.org_id, _collection_of_arn(ctx, p["ResourceArn"]))
     return {"Tags": ctx.services.tags.get("collection", collection.id)}
+
+
+# Video operations register themselves on OPERATIONS (a module of their own: jobs, media, pagination).
+from glasshouse.rekognition import video_operations  # noqa: E402, F401

@@ -37,3 +37,23 @@ def decode(token: str | None, kind: str, scope: str) -> str | None:
     if got_kind != kind or digest != _scope_digest(scope) or not _UUID.match(last_id):
         raise InvalidPaginationTokenError("Invalid pagination token")
     return last_id
+
+
+def encode_offset(kind: str, scope: str, offset: int) -> str:
+    """A token for position ``offset`` of a listing (job results are numbered, not keyed by id)."""
+    raw = f"{kind}|{_scope_digest(scope)}|{offset}".encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_offset(token: str | None, kind: str, scope: str) -> int:
+    if token is None:
+        return 0
+    try:
+        raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)).decode()
+        got_kind, digest, offset = raw.split("|")
+        position = int(offset)
+    except (binascii.Error, UnicodeDecodeError, ValueError) as exc:
+        raise InvalidPaginationTokenError("Invalid pagination token") from exc
+    if got_kind != kind or digest != _scope_digest(scope) or position < 0:
+        raise InvalidPaginationTokenError("Invalid pagination token")
+    return position

@@ -1,0 +1,147 @@
+"""Rekognition Video through unmodified boto3: face search and detection jobs over the media store on the
+real Hamilton clip, failures with clear status messages, idempotency, tenancy and the moratorium."""
+
+from __future__ import annotations
+
+import io
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from botocore.exceptions import ClientError
+from PIL import Image
+
+from aws_clients import make_client
+from glasshouse.bench.live_server import live_server
+from glasshouse.config import Settings
+from glasshouse.governance.actor import Actor
+from glasshouse.governance.policy import Capability
+from glasshouse.services import Services
+
+SETUP = Actor(org_id="", org_name="test-setup", surface="cli", is_operator=True)
+
+
+@pytest.fixture(scope="module")
+def studio(
+    tmp_path_factory: pytest.TempPathFactory, model_cache_dir: Path, shared_data: Path
+) -> Iterator[dict[str, Any]]:
+    data = tmp_path_factory.mktemp("video") / "var"
+    svc = Services(Settings(data_dir=data, model_cache_dir=model_cache_dir))
+    studio = svc.organisations.create(SETUP, "studio", sector="commercial")
+    police = svc.organisations.create(SETUP, "police", sector="law_enforcement")
+    keys = {"studio": svc.keys.create(studio.id), "police": svc.keys.create(police.id)}
+    hamilton = shared_data / "video/hamilton"
+    actor = Actor(org_id=studio.id, org_name=studio.name, surface="cli")
+    clip = (hamilton / "short_hamilton_clip.mp4").read_bytes()
+    svc.media.upload(actor, "hamilton.mp4", iter([clip]), "video/mp4")
+    svc.media.upload(actor, "notes.mp4", iter([b"this is not a video at all" * 10]), "video/mp4")
+    jpeg = io.BytesIO()
+    Image.new("RGB", (64, 64), (10, 200, 10)).save(jpeg, format="JPEG")
+    svc.media.upload(actor, "photo.mp4", iter([jpeg.getvalue()]), "video/mp4")
+    svc.collections.create(studio.id, "cast")
+    with svc.gate.guard(actor, Capability.FACE_INDEX):
+        for name in ("lin-manuel-miranda", "alex-lacamoire"):
+            svc.collections.index_image(
+                studio.id,
+                "cast",
+                (hamilton / f"{name}.png").read_bytes(),
+                external_image_id=name,
+                max_faces=1,
+            )
+    svc.close()
+    with live_server(data, model_cache_dir, throttle_rate="0") as server:
+        yield {"server": server, "keys": keys}
+
+
+def client(studio: dict[str, Any], org: str = "studio") -> Any:
+    key = studio["keys"][org]
+    return make_client(studio["server"].url, key.access_key_id, key.secret)
+
+
+def wait(get: Any, job_id: str, timeout: float = 240) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    while True:
+        response = get(JobId=job_id)
+        if response["JobStatus"] != "IN_PROGRESS":
+            return response  # type: ignore[no-any-return]
+        assert time.monotonic() < deadline, "job did not finish"
+        time.sleep(0.5)
+
+
+def video(name: str, bucket: str = "studio") -> dict[str, Any]:
+    return {"S3Object": {"Bucket": bucket, "Name": name}}
+
+
+@pytest.mark.slow
+def test_face_search_finds_the_cast_when_they_are_on_screen(studio: dict[str, Any]) -> None:
+    rek = client(studio)
+    job_id = rek.start_face_search(Video=video("hamilton.mp4"), CollectionId="cast", JobTag="hamilton")[
+        "JobId"
+    ]
+    done = wait(rek.get_face_search, job_id)
+    assert done["JobStatus"] == "SUCCEEDED", done.get("StatusMessage")
+    assert done["VideoMetadata"]["DurationMillis"] > 9000 and done["JobTag"] == "hamilton"
+    persons = done["Persons"]
+    seen: dict[str, list[int]] = {}
+    for person in persons:
+        for match in person["FaceMatches"]:
+            assert match["Similarity"] >= 80
+            seen.setdefault(match["Face"]["ExternalImageId"], []).append(person["Timestamp"])
+    assert set(seen) == {"lin-manuel-miranda", "alex-lacamoire"}  # nobody from the audience
+    lin = sorted(seen["lin-manuel-miranda"])
+    assert lin[0] < 1500 and lin[-1] > 7000  # on stage for most of the clip
+    alex = sorted(seen["alex-lacamoire"])
+    assert alex[0] >= 800 and alex[-1] <= 4300  # his segment (about frames 25-100)
+    by_index = rek.get_face_search(JobId=job_id, SortBy="INDEX")["Persons"]
+    assert sorted(p["Timestamp"] for p in by_index) == sorted(p["Timestamp"] for p in persons)
+    indexes = [p["Person"]["Index"] for p in by_index]
+    assert indexes == sorted(indexes)
+    # Pagination walks the same results.
+    paged, token = [], None
+    while True:
+        page = rek.get_face_search(JobId=job_id, MaxResults=7, **({"NextToken": token} if token else {}))
+        paged += page["Persons"]
+        token = page.get("NextToken")
+        if not token:
+            break
+    assert [p["Timestamp"] for p in paged] == [p["Timestamp"] for p in persons]
+
+
+@pytest.mark.slow
+def test_face_detection_job_and_idempotent_start(studio: dict[str, Any]) -> None:
+    rek = client(studio)
+    first = rek.start_face_detection(Video=video("hamilton.mp4"), ClientRequestToken="det-1")["JobId"]
+    again = rek.start_face_detection(Video=video("hamilton.mp4"), ClientRequestToken="det-1")["JobId"]
+    assert first == again
+    done = wait(rek.get_face_detection, first)
+    assert done["JobStatus"] == "SUCCEEDED"
+    timestamps = [f["Timestamp"] for f in done["Faces"]]
+    assert timestamps == sorted(timestamps) and len(timestamps) > 20
+    assert all(0 <= f["Face"]["BoundingBox"]["Left"] <= 1 for f in done["Faces"])
+
+
+def test_unusable_videos_fail_with_a_clear_status(studio: dict[str, Any]) -> None:
+    rek = client(studio)
+    for name, words in (("notes.mp4", "not"), ("photo.mp4", "JPEG")):
+        job_id = rek.start_face_detection(Video=video(name))["JobId"]
+        done = wait(rek.get_face_detection, job_id, timeout=60)
+        assert done["JobStatus"] == "FAILED" and words in done["StatusMessage"], done
+    assert rek.list_collections()["CollectionIds"] == ["cast"]  # the server keeps serving
+
+
+def test_missing_or_foreign_objects_and_the_moratorium(studio: dict[str, Any]) -> None:
+    rek = client(studio)
+    for s3 in (video("absent.mp4"), video("hamilton.mp4", bucket="police")):
+        with pytest.raises(ClientError) as exc:
+            rek.start_face_detection(Video=s3)
+        assert exc.value.response["Error"]["Code"] == "InvalidS3ObjectException"
+    with pytest.raises(ClientError) as exc:
+        rek.get_face_search(JobId="00000000-0000-0000-0000-000000000000")
+    assert exc.value.response["Error"]["Code"] == "ResourceNotFoundException"
+    police = client(studio, "police")
+    with pytest.raises(ClientError) as exc:
+        police.start_face_search(Video=video("hamilton.mp4", bucket="police"), CollectionId="cast")
+    assert exc.value.response["Error"]["Code"] == "AccessDeniedException"
+    assert "police-moratorium-2020" in exc.value.response["Error"]["Message"]
