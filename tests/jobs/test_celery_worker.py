@@ -149,3 +149,46 @@ def test_a_job_survives_kill_9_of_its_worker_without_duplicate_results(
     with svc.sessions() as session:
         rows = session.scalar(select(func.count()).where(JobResult.job_id == job.id))
     assert rows == 10
+
+
+@pytest.mark.slow
+def test_a_video_face_search_gives_identical_results_on_celery_and_in_process(
+    world: dict[str, Any], workers: Callable[[str], Worker], shared_data: Path
+) -> None:
+    from glasshouse.governance.actor import Actor
+    from glasshouse.governance.policy import Capability
+    from glasshouse.video.jobs import FACE_SEARCH
+
+    svc, org = world["svc"], world["org"]
+    actor = Actor(org_id=org, org_name="alpha", surface="cli")
+    hamilton = shared_data / "video/hamilton"
+    media = svc.media.upload(
+        actor, "hamilton.mp4", iter([(hamilton / "short_hamilton_clip.mp4").read_bytes()])
+    )
+    collection = svc.collections.create(org, "cast")
+    with svc.gate.guard(actor, Capability.FACE_INDEX):
+        for name in ("lin-manuel-miranda", "alex-lacamoire"):
+            svc.collections.index_image(
+                org, "cast", (hamilton / f"{name}.png").read_bytes(), external_image_id=name
+            )
+    params = {
+        "collection_id": collection.id,
+        "collection": "cast",
+        "threshold": 80.0,
+        "max_faces": 100,
+        "video": media.name,
+        "video_sha256": media.sha256,
+        "s3_object": {"Bucket": "alpha", "Name": media.name},
+        "obligations": {"reviewers": 0},
+    }
+    local = svc.jobs.submit(org, FACE_SEARCH, params)
+    InProcessRunner(JobExecutor.from_services(svc)).run_pending()
+    assert svc.jobs.get(org, local.id).status == JobStatus.SUCCEEDED
+    worker = workers("video")
+    remote = svc.jobs.submit(org, FACE_SEARCH, params)
+    wait_for(lambda: svc.jobs.get(org, remote.id).status != JobStatus.IN_PROGRESS, 180, worker.tail)
+    assert svc.jobs.get(org, remote.id).status == JobStatus.SUCCEEDED, worker.tail()
+    found = results(svc, org, remote.id)
+    assert found == results(svc, org, local.id)
+    names = {m["Face"]["ExternalImageId"] for person in found for m in person["FaceMatches"]}
+    assert names == {"lin-manuel-miranda", "alex-lacamoire"}
