@@ -19,6 +19,7 @@ from glasshouse.config import Settings
 from glasshouse.governance.actor import Actor
 from glasshouse.governance.policy import Capability
 from glasshouse.services import Services
+from video.helpers import write_audio_only
 
 SETUP = Actor(org_id="", org_name="test-setup", surface="cli", is_operator=True)
 
@@ -40,6 +41,9 @@ def studio(
     jpeg = io.BytesIO()
     Image.new("RGB", (64, 64), (10, 200, 10)).save(jpeg, format="JPEG")
     svc.media.upload(actor, "photo.mp4", iter([jpeg.getvalue()]), "video/mp4")
+    svc.media.upload(actor, "empty.mp4", iter([b""]), "video/mp4")
+    audio = write_audio_only(tmp_path_factory.mktemp("audio") / "audio.mp4")
+    svc.media.upload(actor, "audio.mp4", iter([audio.read_bytes()]), "video/mp4")
     svc.collections.create(studio.id, "cast")
     with svc.gate.guard(actor, Capability.FACE_INDEX):
         for name in ("lin-manuel-miranda", "alex-lacamoire"):
@@ -124,7 +128,13 @@ def test_face_detection_job_and_idempotent_start(studio: dict[str, Any]) -> None
 
 def test_unusable_videos_fail_with_a_clear_status(studio: dict[str, Any]) -> None:
     rek = client(studio)
-    for name, words in (("notes.mp4", "not"), ("photo.mp4", "JPEG")):
+    cases = (
+        ("notes.mp4", "not"),
+        ("photo.mp4", "JPEG"),
+        ("empty.mp4", "empty"),
+        ("audio.mp4", "no video stream"),
+    )
+    for name, words in cases:
         job_id = rek.start_face_detection(Video=video(name))["JobId"]
         done = wait(rek.get_face_detection, job_id, timeout=60)
         assert done["JobStatus"] == "FAILED" and words in done["StatusMessage"], done
