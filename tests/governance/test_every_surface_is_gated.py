@@ -29,7 +29,7 @@ from glasshouse.rekognition.operations import CAPABILITIES, NOT_BIOMETRIC, OPERA
 from glasshouse.services import Services
 
 #: CLI commands that process biometric data; every other command is listed as not biometric.
-BIOMETRIC_COMMANDS = {"detect", "compare", "index", "search"}
+BIOMETRIC_COMMANDS = {"detect", "compare", "index", "search", "video detect", "video search"}
 NOT_BIOMETRIC_COMMANDS = {
     "serve", "version", "collection create", "collection list", "collection delete",
     "keys create", "keys list", "keys revoke", "org create", "org list", "org update", "org approve",
@@ -58,6 +58,8 @@ NOT_BIOMETRIC_ROUTES = {
     "/v1/testing/runs",
     # Media storage: bytes in and out, audited; the jobs that analyse a clip's faces are gated themselves.
     "/v1/media", "/v1/media/{name}",
+    # Reading one's own video job and its results; the gate decided (and audited) when the job started.
+    "/v1/video/jobs/{job_id}", "/v1/video/jobs/{job_id}/results",
 }  # fmt: skip
 
 
@@ -150,13 +152,21 @@ def test_every_rest_route_is_classified_and_biometric_ones_refused(
                 gated[path] = capability
             else:
                 assert path in NOT_BIOMETRIC_ROUTES, f"{path} is not classified"
-    assert set(gated) == {"/v1/faces/detect", "/v1/faces/compare", "/v1/collections/{collection}/search"}
+    assert set(gated) == {
+        "/v1/faces/detect",
+        "/v1/faces/compare",
+        "/v1/collections/{collection}/search",
+        "/v1/video/face-detection",
+        "/v1/video/face-search",
+    }
     key = denied_world["key"]
     image = base64.b64encode(_image(shared_data)).decode()
     bodies = {
         "/v1/faces/detect": {"image": image},
         "/v1/faces/compare": {"source": image, "target": image},
         "/v1/collections/{collection}/search": {"image": image},
+        "/v1/video/face-detection": {"video": "v.mp4"},
+        "/v1/video/face-search": {"video": "v.mp4", "collection": "c"},
     }
     for path, body in bodies.items():
         url = denied_world["server"].url + path.replace("{collection}", "c")
@@ -181,6 +191,8 @@ def test_every_cli_command_is_classified_and_biometric_ones_refused(
         "compare": ["compare", photo, photo],
         "index": ["index", "c", photo],
         "search": ["search", "c", photo],
+        "video detect": ["video", "detect", photo],
+        "video search": ["video", "search", "c", photo],
     }
     assert set(runs) == BIOMETRIC_COMMANDS
     runner = CliRunner()

@@ -14,6 +14,7 @@ from botocore.exceptions import ClientError
 from PIL import Image
 
 from aws_clients import make_client
+from glasshouse.audit.service import AuditFilter
 from glasshouse.bench.live_server import live_server
 from glasshouse.config import Settings
 from glasshouse.governance.actor import Actor
@@ -56,7 +57,7 @@ def studio(
             )
     svc.close()
     with live_server(data, model_cache_dir, throttle_rate="0") as server:
-        yield {"server": server, "keys": keys}
+        yield {"server": server, "keys": keys, "data": data, "model_cache": model_cache_dir}
 
 
 def client(studio: dict[str, Any], org: str = "studio") -> Any:
@@ -119,6 +120,13 @@ def test_face_detection_job_and_idempotent_start(studio: dict[str, Any]) -> None
     first = rek.start_face_detection(Video=video("hamilton.mp4"), ClientRequestToken="det-1")["JobId"]
     again = rek.start_face_detection(Video=video("hamilton.mp4"), ClientRequestToken="det-1")["JobId"]
     assert first == again
+    svc = Services(Settings(data_dir=studio["data"], model_cache_dir=studio["model_cache"]))
+    entries = svc.audit.search(AuditFilter(action="video.face_detection"))
+    svc.close()
+    assert [e.details.get("job_id") for e in entries] == [
+        first,
+        first,
+    ]  # each start is audited, naming the job
     done = wait(rek.get_face_detection, first)
     assert done["JobStatus"] == "SUCCEEDED"
     timestamps = [f["Timestamp"] for f in done["Faces"]]

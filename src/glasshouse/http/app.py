@@ -25,10 +25,11 @@ from glasshouse.rekognition import validation
 from glasshouse.rekognition.api import router as rekognition_router
 from glasshouse.rest.api import router as rest_router
 from glasshouse.rest.media import router as media_router
+from glasshouse.rest.video import router as video_router
 from glasshouse.services import Services
 from glasshouse.testing import api as testing_api
 from glasshouse.transparency import web as transparency_web
-from glasshouse.web import auditor, auth_pages, console, operator, review
+from glasshouse.web import auditor, auth_pages, console, operator, review, video
 from glasshouse.web import errors as web_errors
 
 
@@ -78,9 +79,10 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     app.include_router(rekognition_router(svc, metrics, buckets))
     app.include_router(rest_router)
     app.include_router(media_router)
+    app.include_router(video_router)
     app.include_router(testing_api.router)
     app.include_router(transparency_web.router)
-    for pages in (auth_pages, operator, review, console, auditor):
+    for pages in (auth_pages, operator, review, console, auditor, video):
         app.include_router(pages.router)
     app.mount("/static", StaticFiles(directory=Path(web.__file__).parent / "static"), name="static")
     web_errors.install(app)  # GlasshouseError: the error page under /ui, REST JSON elsewhere

@@ -176,9 +176,11 @@ class JobService:
         params: Mapping[str, Any],
         token: str | None = None,
         tag: str | None = None,
+        created: Callable[[JobView], None] | None = None,
     ) -> JobView:
         """Queue a job. The same ``token`` with the same params returns the job it started; with other
-        params it raises :class:`IdempotentParameterMismatchError`."""
+        params it raises :class:`IdempotentParameterMismatchError`. ``created`` is called inside the
+        inserting transaction (the policy gate notes the job id there, so its audit entry names it)."""
         if handler_for(kind) is None:
             raise InvalidParameterError(f"unknown job kind {kind!r}")
         if token is not None and not 1 <= len(token) <= MAX_TOKEN_LENGTH:
@@ -207,6 +209,8 @@ class JobService:
                 session.add(job)
                 session.flush()
                 view = JobView.of(job)
+                if created is not None:
+                    created(view)
         except IntegrityError:
             if token is None:
                 raise

@@ -223,7 +223,7 @@ class MediaService:
 
     def get(self, org_id: str, name: str) -> MediaInfo:
         """Metadata of ``org_id``'s object ``name``; :class:`MediaNotFoundError` if absent or foreign."""
-        with db.transaction(self.sessions) as session:
+        with self.sessions() as session:
             row = self._row(session, org_id, name)
             if row is None:
                 raise _not_found(name)
@@ -241,7 +241,7 @@ class MediaService:
     def list(self, org_id: str) -> list[MediaInfo]:
         """``org_id``'s objects by name."""
         query = select(MediaObject).where(MediaObject.org_id == org_id).order_by(MediaObject.name)
-        with db.transaction(self.sessions) as session:
+        with self.sessions() as session:
             return [MediaInfo.of(row) for row in session.scalars(query)]
 
     def delete(self, by: Actor, org_id: str, name: str) -> None:
@@ -268,7 +268,7 @@ class MediaService:
         bucket answers :class:`MediaNotFoundError` exactly like a missing object, so the call cannot
         probe which organisations or objects exist.
         """
-        with db.transaction(self.sessions) as session:
+        with self.sessions() as session:
             org = session.get(Organisation, org_id)
             own_bucket = org.name if org is not None else None
         if bucket in SHARED_BUCKETS:

@@ -12,34 +12,23 @@ from glasshouse.jobs.service import JobView
 from glasshouse.rekognition import pagination
 from glasshouse.rekognition.operations import Context, Params, Response, operation, stored_object
 from glasshouse.video.jobs import FACE_DETECTION, FACE_SEARCH
-
-#: Most FaceMatches per person returned by a video search (before the policy's own cap).
-MAX_VIDEO_MATCHES = 100
+from glasshouse.video.submit import submit_video_job
 
 
-def _submit(ctx: Context, kind: str, p: Params, params: dict[str, Any]) -> Response:
+def _submit(ctx: Context, kind: str, p: Params, collection: str | None = None) -> Response:
     info = stored_object(ctx, p["Video"]["S3Object"])
     grant = ctx.grant
     assert grant is not None, "Start operations are gated"
-    params = {
-        **params,
-        "video": info.name,
-        "video_sha256": info.sha256,
-        "s3_object": {"Bucket": p["Video"]["S3Object"]["Bucket"], "Name": info.name},
-        "obligations": {
-            "reviewers": grant.reviewers_required,
-            "purpose": grant.request.purpose,
-            "case_number": grant.request.case_number,
-            "policy_version": grant.decision.policy_version,
-            "org_name": grant.actor.org_name,
-            "key_id": grant.actor.key_id,
-            "person": grant.actor.person,
-        },
-    }
-    job = ctx.services.jobs.submit(
-        ctx.caller.org_id, kind, params, token=p.get("ClientRequestToken"), tag=p.get("JobTag")
+    job = submit_video_job(
+        ctx.services,
+        grant,
+        kind,
+        info,
+        collection=collection,
+        threshold=float(p.get("FaceMatchThreshold", 80.0)),
+        token=p.get("ClientRequestToken"),
+        tag=p.get("JobTag"),
     )
-    grant.note(job_id=job.id, video_sha256=info.sha256)
     return {"JobId": job.id}
 
 
@@ -47,19 +36,12 @@ def _submit(ctx: Context, kind: str, p: Params, params: dict[str, Any]) -> Respo
 def start_face_detection(ctx: Context, p: Params) -> Response:
     if p.get("FaceAttributes", "DEFAULT") not in ("DEFAULT", "ALL"):
         raise InvalidParameterError("FaceAttributes must be DEFAULT or ALL")
-    return _submit(ctx, FACE_DETECTION, p, {})
+    return _submit(ctx, FACE_DETECTION, p)
 
 
 @operation("StartFaceSearch")
 def start_face_search(ctx: Context, p: Params) -> Response:
-    collection = ctx.services.collections.get(ctx.caller.org_id, p["CollectionId"])
-    params = {
-        "collection_id": collection.id,
-        "collection": collection.name,
-        "threshold": ctx.threshold(float(p.get("FaceMatchThreshold", 80.0))),
-        "max_faces": ctx.at_most(MAX_VIDEO_MATCHES),
-    }
-    return _submit(ctx, FACE_SEARCH, p, params)
+    return _submit(ctx, FACE_SEARCH, p, collection=p["CollectionId"])
 
 
 def _status(job: JobView) -> dict[str, Any]:
