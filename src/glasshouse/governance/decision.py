@@ -195,3 +195,21 @@ def check_purpose(
         require_aware(at)
         if warrant_expires <= at:
             raise ObligationError(f"the warrant expired at {format_time(warrant_expires)}.", ("warrant",))
+
+
+def obligations_in_words(o: Obligations) -> list[str]:
+    """What a caller must supply or accept, as short phrases for people (UI forms show them up front)."""
+    needs = []
+    if o.purpose_required or o.purposes is not None:
+        needs.append("a purpose" + (f" ({', '.join(o.purposes)})" if o.purposes else ""))
+    if o.case_required:
+        needs.append("a case number")
+    if o.warrant_required:
+        needs.append("a warrant reference")
+    if o.similarity_floor is not None:
+        needs.append(f"a similarity of at least {o.similarity_floor:g}%")
+    if o.max_candidates is not None:
+        needs.append(f"at most {o.max_candidates} candidates")
+    if o.reviewers:
+        needs.append(f"{o.reviewers} human reviewer{'s' if o.reviewers > 1 else ''} before a match is used")
+    return needs

@@ -18,6 +18,7 @@ from starlette.datastructures import FormData, UploadFile
 from glasshouse.audit.service import digest
 from glasshouse.errors import InvalidInputError, InvalidParameterError
 from glasshouse.faces.serialise import face_dict
+from glasshouse.governance.decision import obligations_in_words
 from glasshouse.governance.gate import PolicyDenied, RequestContext
 from glasshouse.governance.policy import PURPOSES, Capability
 from glasshouse.people.models import INVESTIGATOR, ORG_ADMIN
@@ -53,20 +54,7 @@ class FormState:
 def _obligations(svc: Services, user: WebUser, capability: Capability) -> FormState:
     name, _, title = next(f for f in FORMS if f[1] == capability)
     decision = svc.gate.decide(user.actor, capability)
-    o = decision.obligations
-    needs = []
-    if o.purpose_required or o.purposes is not None:
-        needs.append("a purpose" + (f" ({', '.join(o.purposes)})" if o.purposes else ""))
-    if o.case_required:
-        needs.append("a case number")
-    if o.warrant_required:
-        needs.append("a warrant reference")
-    if o.similarity_floor is not None:
-        needs.append(f"a similarity of at least {o.similarity_floor:g}%")
-    if o.max_candidates is not None:
-        needs.append(f"at most {o.max_candidates} candidates")
-    if o.reviewers:
-        needs.append(f"{o.reviewers} human reviewer{'s' if o.reviewers > 1 else ''} before a match is used")
+    needs = obligations_in_words(decision.obligations)
     return FormState(name, capability.value, title, decision.allowed, decision.message, needs)
 
 

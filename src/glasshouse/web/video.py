@@ -20,6 +20,7 @@ from starlette.datastructures import FormData
 
 from glasshouse.engine.types import Box, RGBImage
 from glasshouse.errors import InvalidInputError, InvalidParameterError, NotFoundError
+from glasshouse.governance.decision import obligations_in_words
 from glasshouse.governance.gate import PolicyDenied, RequestContext
 from glasshouse.governance.policy import PURPOSES, Capability
 from glasshouse.jobs.models import JobStatus
@@ -260,18 +261,7 @@ def add_thumbnails(svc: Services, job: JobView, people: Sequence[Person]) -> str
 # -- pages --------------------------------------------------------------------------------------------------------
 def _obligations(svc: Services, user: WebUser, capability: Capability) -> dict[str, Any]:
     decision = svc.gate.decide(user.actor, capability)
-    o = decision.obligations
-    needs = []
-    if o.purpose_required or o.purposes is not None:
-        needs.append("a purpose" + (f" ({', '.join(o.purposes)})" if o.purposes else ""))
-    if o.case_required:
-        needs.append("a case number")
-    if o.warrant_required:
-        needs.append("a warrant reference")
-    if o.similarity_floor is not None:
-        needs.append(f"a similarity of at least {o.similarity_floor:g}%")
-    if o.reviewers:
-        needs.append(f"{o.reviewers} human reviewer{'s' if o.reviewers > 1 else ''} before a match is used")
+    needs = obligations_in_words(decision.obligations)
     return {"allowed": decision.allowed, "message": decision.message, "obligations": needs}
 
 
