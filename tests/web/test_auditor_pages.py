@@ -21,9 +21,9 @@ from glasshouse.http.app import create_app
 from glasshouse.people.service import PersonInfo
 from glasshouse.services import Services
 from glasshouse.web.auditor import PAGE_SIZE
+from web_support import PASSWORD, signed_in
+from web_support import csrf as session_csrf
 
-PASSWORD = "correct horse battery staple"
-TOKEN = re.compile(r'name="csrf_token" value="([^"]+)"')
 SEQ = re.compile(r"<tr>\s*<td>(\d+)</td>")
 
 
@@ -35,18 +35,12 @@ class World:
     org_ids: dict[str, str]
 
     def client(self, who: str) -> TestClient:
-        client = TestClient(self.app)
-        token = TOKEN.search(client.get("/ui/login").text)
-        assert token is not None
-        form = {"email": self.people[who].email, "password": PASSWORD, "csrf_token": token[1], "next": "/ui/"}
-        assert client.post("/ui/login", data=form, follow_redirects=False).status_code == 303
-        return client
+        """A browser signed in as ``who`` through the login form."""
+        return signed_in(self.app, self.people[who].email)
 
 
 def csrf(client: TestClient) -> str:
-    found = TOKEN.search(client.get("/ui/").text)
-    assert found is not None
-    return found[1]
+    return session_csrf(client, "/ui/")
 
 
 def gated(svc: Services, org_id: str, org: str, case: str, purpose: str | None = None) -> None:

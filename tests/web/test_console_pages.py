@@ -25,9 +25,9 @@ from glasshouse.http.app import create_app
 from glasshouse.people.service import PersonInfo
 from glasshouse.services import Services
 from glasshouse.web.annotate import MATCH_COLOUR, OTHER_COLOUR, PROBE_COLOUR
+from web_support import PASSWORD, signed_in
+from web_support import csrf as session_csrf
 
-PASSWORD = "correct horse battery staple"
-TOKEN = re.compile(r'name="csrf_token" value="([^"]+)"')
 DATA_URI = re.compile(r'src="data:image/jpeg;base64,([A-Za-z0-9+/=]+)"')
 MORATORIUM = "police-moratorium-2020"
 
@@ -40,21 +40,15 @@ class World:
     examples: Path
 
     def client(self, who: str) -> TestClient:
-        client = TestClient(self.app)
-        token = TOKEN.search(client.get("/ui/login").text)
-        assert token is not None
-        form = {"email": self.people[who].email, "password": PASSWORD, "csrf_token": token[1], "next": "/ui/"}
-        assert client.post("/ui/login", data=form, follow_redirects=False).status_code == 303
-        return client
+        """A browser signed in as ``who`` through the login form."""
+        return signed_in(self.app, self.people[who].email)
 
     def photo(self, name: str, field: str = "image") -> dict[str, tuple[str, bytes, str]]:
         return {field: (name, (self.examples / name).read_bytes(), "image/jpeg")}
 
 
 def csrf(client: TestClient) -> str:
-    found = TOKEN.search(client.get("/ui/console").text)
-    assert found is not None
-    return found[1]
+    return session_csrf(client, "/ui/console")
 
 
 def pictures(html: str) -> list[np.ndarray]:

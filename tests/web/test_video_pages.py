@@ -24,9 +24,9 @@ from glasshouse.jobs.runner import InProcessRunner, JobExecutor
 from glasshouse.people.service import PersonInfo
 from glasshouse.services import Services
 from glasshouse.web.video import Person, merge_spans, person_timeline
+from web_support import PASSWORD, signed_in
+from web_support import csrf as session_csrf
 
-PASSWORD = "correct horse battery staple"
-TOKEN = re.compile(r'name="csrf_token" value="([^"]+)"')
 THUMB = re.compile(r'<img src="data:image/jpeg;base64,([A-Za-z0-9+/=]+)" alt="Face of ([^"]+) at')
 SETUP = Actor(org_id="", org_name="test-setup", surface="cli")
 
@@ -38,19 +38,12 @@ class World:
     people: dict[str, PersonInfo]
 
     def client(self, who: str) -> TestClient:
-        # No lifespan: the in-process runner does not start, so the test runs jobs itself, synchronously.
-        client = TestClient(self.app)
-        token = TOKEN.search(client.get("/ui/login").text)
-        assert token is not None
-        form = {"email": self.people[who].email, "password": PASSWORD, "csrf_token": token[1], "next": "/ui/"}
-        assert client.post("/ui/login", data=form, follow_redirects=False).status_code == 303
-        return client
+        """A browser signed in as ``who`` through the login form."""
+        return signed_in(self.app, self.people[who].email)
 
 
 def csrf(client: TestClient) -> str:
-    found = TOKEN.search(client.get("/ui/video/").text)
-    assert found is not None
-    return found[1]
+    return session_csrf(client, "/ui/video/")
 
 
 @pytest.fixture
