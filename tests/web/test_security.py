@@ -19,6 +19,7 @@ from glasshouse.http.app import create_app
 from glasshouse.people import passwords
 from glasshouse.services import Services
 from glasshouse.web import auth_pages, operator
+from web_support import csrf_of
 
 SETUP = Actor(org_id="", org_name="test-setup", surface="cli", is_operator=True)
 PASSWORD = "correct horse battery staple"
@@ -66,12 +67,6 @@ def svc(settings: Settings) -> Iterator[Services]:
 def client(svc: Services) -> Iterator[TestClient]:
     with TestClient(create_app(services=svc)) as c:
         yield c
-
-
-def csrf_of(html: str) -> str:
-    found = re.search(r'name="csrf_token" value="([^"]+)"', html)
-    assert found, "no csrf_token field on the page"
-    return found.group(1)
 
 
 def sign_in(client: TestClient, email: str) -> str:
