@@ -151,29 +151,25 @@ def test_a_job_survives_kill_9_of_its_worker_without_duplicate_results(
     assert rows == 10
 
 
-@pytest.mark.slow
-def test_a_video_face_search_gives_identical_results_on_celery_and_in_process(
-    world: dict[str, Any], workers: Callable[[str], Worker], shared_data: Path
-) -> None:
+def hamilton_search(svc: Services, org: str, hamilton: Path) -> dict[str, Any]:
+    """Upload the hamilton clip and enrol its two reference stills; the parameters of a face search job."""
     from glasshouse.governance.actor import Actor
     from glasshouse.governance.policy import Capability
-    from glasshouse.video.jobs import FACE_SEARCH
 
-    svc, org = world["svc"], world["org"]
     actor = Actor(org_id=org, org_name="alpha", surface="cli")
-    hamilton = shared_data / "video/hamilton"
     media = svc.media.upload(
         actor, "hamilton.mp4", iter([(hamilton / "short_hamilton_clip.mp4").read_bytes()])
     )
-    collection = svc.collections.create(org, "cast")
+    name = f"cast-{media.sha256[:6]}-{time.monotonic_ns()}"
+    collection = svc.collections.create(org, name)
     with svc.gate.guard(actor, Capability.FACE_INDEX):
-        for name in ("lin-manuel-miranda", "alex-lacamoire"):
+        for person in ("lin-manuel-miranda", "alex-lacamoire"):
             svc.collections.index_image(
-                org, "cast", (hamilton / f"{name}.png").read_bytes(), external_image_id=name
+                org, name, (hamilton / f"{person}.png").read_bytes(), external_image_id=person
             )
-    params = {
+    return {
         "collection_id": collection.id,
-        "collection": "cast",
+        "collection": name,
         "threshold": 80.0,
         "max_faces": 100,
         "video": media.name,
@@ -181,6 +177,16 @@ def test_a_video_face_search_gives_identical_results_on_celery_and_in_process(
         "s3_object": {"Bucket": "alpha", "Name": media.name},
         "obligations": {"reviewers": 0},
     }
+
+
+@pytest.mark.slow
+def test_a_video_face_search_gives_identical_results_on_celery_and_in_process(
+    world: dict[str, Any], workers: Callable[[str], Worker], shared_data: Path
+) -> None:
+    from glasshouse.video.jobs import FACE_SEARCH
+
+    svc, org = world["svc"], world["org"]
+    params = hamilton_search(svc, org, shared_data / "video/hamilton")
     local = svc.jobs.submit(org, FACE_SEARCH, params)
     InProcessRunner(JobExecutor.from_services(svc)).run_pending()
     assert svc.jobs.get(org, local.id).status == JobStatus.SUCCEEDED
@@ -192,3 +198,32 @@ def test_a_video_face_search_gives_identical_results_on_celery_and_in_process(
     assert found == results(svc, org, local.id)
     names = {m["Face"]["ExternalImageId"] for person in found for m in person["FaceMatches"]}
     assert names == {"lin-manuel-miranda", "alex-lacamoire"}
+
+
+@pytest.mark.slow
+def test_a_video_job_survives_kill_9_of_its_worker_mid_analysis(
+    world: dict[str, Any], workers: Callable[[str], Worker], shared_data: Path
+) -> None:
+    """The worker dies while decoding and tracking; the next worker runs the job again from scratch once
+    the lease lapses, and the results are those of an uninterrupted run, each exactly once."""
+    from glasshouse.video.jobs import FACE_SEARCH
+
+    svc, org = world["svc"], world["org"]
+    params = hamilton_search(svc, org, shared_data / "video/hamilton")
+    reference = svc.jobs.submit(org, FACE_SEARCH, params)
+    InProcessRunner(JobExecutor.from_services(svc)).run_pending()
+    expected = results(svc, org, reference.id)
+    first = workers("video-killed")
+    job = svc.jobs.submit(org, FACE_SEARCH, params)
+    wait_for(lambda: svc.jobs.get(org, job.id).attempts >= 1, 120, first.tail)  # claimed: analysing
+    first.kill()
+    stuck = svc.jobs.get(org, job.id)
+    assert stuck.status == JobStatus.IN_PROGRESS and stuck.result_count == 0, first.tail()
+    second = workers("video-resumed")
+    wait_for(lambda: svc.jobs.get(org, job.id).status != JobStatus.IN_PROGRESS, 180, second.tail)
+    done = svc.jobs.get(org, job.id)
+    assert (done.status, done.attempts) == (JobStatus.SUCCEEDED, 2), second.tail()
+    assert results(svc, org, job.id) == expected
+    with svc.sessions() as session:
+        rows = session.scalar(select(func.count()).where(JobResult.job_id == job.id))
+    assert rows == len(expected) == done.result_count
