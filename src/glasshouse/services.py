@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from glasshouse import db
 from glasshouse.audit.service import KEY_PURPOSE as AUDIT_KEY_PURPOSE
 from glasshouse.audit.service import AuditLog
+from glasshouse.collections.pgvector_index import PgVectorSearchIndex, SearchIndex
 from glasshouse.collections.retention import RetentionService
 from glasshouse.collections.search_index import FaceSearchIndex
 from glasshouse.collections.service import CollectionService, load_vectors
@@ -37,6 +38,7 @@ from glasshouse.organisations import service as organisations
 from glasshouse.organisations.models import LOCAL_ORG_NAME
 from glasshouse.organisations.service import OrganisationService
 from glasshouse.people.service import PeopleService
+from glasshouse.portal.service import PortalService
 from glasshouse.review.service import ReviewService
 from glasshouse.tags.service import TagService
 from glasshouse.testing.service import TestingService
@@ -70,8 +72,17 @@ class Services:
         )
 
     @cached_property
-    def search_index(self) -> FaceSearchIndex:
-        return FaceSearchIndex(lambda collection_id: load_vectors(self.sessions, collection_id))
+    def search_index(self) -> SearchIndex:
+        """PostgreSQL: pgvector search in the database (nothing in the process to go stale across nodes).
+        SQLite: the in-memory index, mirrored from the database after every commit."""
+        if self.db_engine.dialect.name == "postgresql":
+            return PgVectorSearchIndex(self.db_engine)
+        return FaceSearchIndex(
+            lambda collection_id: load_vectors(self.sessions, collection_id),
+            approximate_above=self.settings.approximate_above,
+            index_dir=self.settings.data_dir / "index",
+            save_seconds=self.settings.approximate_save_seconds,
+        )
 
     @cached_property
     def collections(self) -> CollectionService:
@@ -153,6 +164,22 @@ class Services:
             clock=self.clock,
         )
 
+    @cached_property
+    def portal(self) -> PortalService:
+        """The community camera portal: owners' cameras and clips, agencies' footage requests."""
+        return PortalService(
+            self.sessions,
+            self.media,
+            self.audit,
+            self.gate,
+            self.people,
+            spool_dir=self.settings.data_dir / "portal-spool",
+            max_clip_bytes=self.settings.portal_clip_max_bytes,
+            default_retention_days=self.settings.portal_default_retention_days,
+            access_days=self.settings.portal_access_days,
+            clock=self.clock,
+        )
+
     def cli_actor(self) -> Actor:
         """The CLI's actor: the configured organisation (``local`` is created on first use), acting as the
         operating-system user. The CLI has the database at hand, so it is an operator's tool."""
@@ -177,4 +204,7 @@ class Services:
             return organisations.get_or_create(session, name).id
 
     def close(self) -> None:
+        index = self.__dict__.get("search_index")  # built only if used
+        if isinstance(index, FaceSearchIndex):
+            index.close()  # saves approximate indexes: the next start reconciles nothing
         self.db_engine.dispose()

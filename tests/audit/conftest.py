@@ -30,8 +30,8 @@ class Clock:
 
 
 @pytest.fixture
-def engine(tmp_path: Path) -> Iterator[Engine]:
-    url = f"sqlite:///{tmp_path / 'audit.db'}"
+def engine(tmp_path: Path, fresh_database_url: Callable[[], str | None]) -> Iterator[Engine]:
+    url = fresh_database_url() or f"sqlite:///{tmp_path / 'audit.db'}"  # the backend under test
     db.upgrade(url)
     engine = db.make_engine(url)
     yield engine

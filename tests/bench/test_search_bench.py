@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import numpy as np
+import pytest
 from typer.testing import CliRunner
 
 from glasshouse.bench.search import select_top
@@ -83,7 +84,8 @@ def test_select_top_matches_a_full_sort() -> None:
     np.testing.assert_array_equal(select_top(scores[:3], 10, -1.0), np.argsort(-scores[:3], kind="stable"))
 
 
-def test_bench_search_small(tmp_path: Path) -> None:
+def test_bench_search_small(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("GLASSHOUSE_DATABASE_URL", raising=False)  # the bench starts its own PostgreSQL
     stats_path = tmp_path / "stats.npz"
     _toy_stats().save(stats_path)
     args = ["search", "--faces", "20000", "--queries", "50", "--exact-queries", "50"]
@@ -94,7 +96,9 @@ def test_bench_search_small(tmp_path: Path) -> None:
     r = json.loads(written.read_text())
     assert r["faces"] == 20000 and r["queries"] == 50
     assert r["command"].startswith("glasshouse bench search --faces 20000 --queries 50")
-    assert r["pgvector_hnsw"] == "not measured: PostgreSQL backend not yet available"
+    pg = r["pgvector_hnsw"]
+    assert (pg["m"], pg["ef_construction"], pg["ef_search"]) == (16, 64, 100)
+    assert pg["build_s"] > 0 and pg["index_mib"] > 0 and pg["uses_hnsw_index"] is True
     assert {"m", "ef_construction", "ef_search", "build_s", "graph_mib"} <= set(r["approximate_index"])
     runs = {(x["searcher"], x["k"], x["threshold_similarity"]): x for x in r["runs"]}
     assert set(runs) == {
@@ -105,12 +109,16 @@ def test_bench_search_small(tmp_path: Path) -> None:
         ("approximate", 1, None),
         ("approximate", 10, None),
         ("approximate", 10, 80.0),
+        ("pgvector", 1, None),
+        ("pgvector", 10, None),
+        ("pgvector", 10, 80.0),
     }
     for x in runs.values():
         assert x["p50_ms"] > 0 and x["p99_ms"] >= x["p50_ms"] and x["queries_per_s"] > 0
     assert runs[("exact", 10, None)]["recall_at_1"] == 1.0
     assert runs[("exact_optimised", 1, None)]["recall_at_1"] == 1.0
     assert runs[("approximate", 1, None)]["recall_at_1"] >= 0.98
+    assert runs[("pgvector", 1, None)]["recall_at_1"] >= 0.98
     assert set(r["synthetic_vs_real"]) == {"genuine_cos", "impostor_cos", "member_to_centre_cos"}
-    assert "not measured: PostgreSQL backend not yet available" in result.output
+    assert "pgvector HNSW: m=16 ef_construction=64 ef_search=100" in result.output
     assert "reproduce: glasshouse bench search" in result.output

@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 import uuid
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -39,7 +40,7 @@ NOT_BIOMETRIC_COMMANDS = {
     "transparency report",  # counts from the audit log: organisations and numbers, no biometric data
     # The engine on the operator's own labelled data sets, not on people's images in a collection:
     "evaluate lfw", "evaluate pairs", "evaluate calibrate", "bench engine", "bench api", "bench video",
-    "bench search",
+    "bench search", "bench index", "bench reconcile",
     # Independent testing (SB 6280): the tester's own labelled pairs, aggregate figures only, nothing
     # enrolled or searched; audited and rate-limited per organisation instead (glasshouse.testing.service).
     "testing run",
@@ -60,6 +61,17 @@ NOT_BIOMETRIC_ROUTES = {
     "/v1/media", "/v1/media/{name}",
     # Reading one's own video job and its results; the gate decided (and audited) when the job started.
     "/v1/video/jobs/{job_id}", "/v1/video/jobs/{job_id}/results",
+    # Community camera portal: footage, not biometric processing. Filing a request (POST
+    # /v1/portal/requests) is gated below; GET on the same path is the public feed. Sharing
+    # (/inbox/{request_id}/share) passes the gate as footage.share inside the service, but answers owner
+    # sessions, not keys; downloads, evidence, emergency disclosures are audited (glasshouse.portal).
+    "/v1/portal/requests", "/v1/portal/agencies/{name}", "/v1/portal/agency/requests",
+    "/v1/portal/requests/{request_id}/clips", "/v1/portal/requests/{request_id}/clips/{clip_id}/download",
+    "/v1/portal/requests/{request_id}/clips/{clip_id}/evidence", "/v1/portal/requests/{request_id}/close",
+    "/v1/portal/signup", "/v1/portal/session", "/v1/portal/cameras", "/v1/portal/cameras/{camera_id}",
+    "/v1/portal/clips", "/v1/portal/clips/{clip_id}", "/v1/portal/inbox",
+    "/v1/portal/inbox/{request_id}/share", "/v1/portal/inbox/{request_id}/decline", "/v1/portal/settings",
+    "/v1/portal/emergency", "/v1/portal/emergency/{disclosure_id}/approve",
 }  # fmt: skip
 
 
@@ -99,6 +111,21 @@ def denied_world(tmp_path_factory: pytest.TempPathFactory, model_cache_dir: Path
 
 def _image(shared_data: Path) -> bytes:
     return (shared_data / "face_recognition/examples/obama.jpg").read_bytes()
+
+
+def _footage_request() -> dict[str, Any]:
+    """A footage request that keeps every portal rule, so only the policy can refuse it."""
+    now = datetime.now(UTC)
+    return {
+        "incident_type": "burglary",
+        "case_number": "C-1",
+        "description": "Break-in; suspect wore a red jacket.",
+        "contact": "desk@example.org",
+        "area": {"type": "circle", "center": [43.25, -79.87], "radius_m": 300},
+        "window_start": (now - timedelta(hours=3)).isoformat(),
+        "window_end": (now - timedelta(hours=1)).isoformat(),
+        "respond_by": (now + timedelta(days=3)).isoformat(),
+    }
 
 
 def test_every_rekognition_operation_is_classified() -> None:
@@ -158,6 +185,7 @@ def test_every_rest_route_is_classified_and_biometric_ones_refused(
         "/v1/collections/{collection}/search",
         "/v1/video/face-detection",
         "/v1/video/face-search",
+        "/v1/portal/requests",
     }
     key = denied_world["key"]
     image = base64.b64encode(_image(shared_data)).decode()
@@ -167,6 +195,7 @@ def test_every_rest_route_is_classified_and_biometric_ones_refused(
         "/v1/collections/{collection}/search": {"image": image},
         "/v1/video/face-detection": {"video": "v.mp4"},
         "/v1/video/face-search": {"video": "v.mp4", "collection": "c"},
+        "/v1/portal/requests": _footage_request(),
     }
     for path, body in bodies.items():
         url = denied_world["server"].url + path.replace("{collection}", "c")

@@ -5,7 +5,6 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -36,14 +35,14 @@ def expected(n: int) -> list[dict[str, Any]]:
 
 
 @pytest.fixture
-def svc(tmp_path: Path, model_cache_dir: Path) -> Iterator[Services]:
-    settings = Settings(
-        data_dir=tmp_path / "var",
-        model_cache_dir=model_cache_dir,
-        job_modules=["jobs.job_kinds"],
-        job_lease_seconds=LEASE,
-        job_poll_seconds=0.05,
-        job_max_attempts=3,
+def svc(settings: Settings) -> Iterator[Services]:
+    settings = settings.model_copy(
+        update={
+            "job_modules": ["jobs.job_kinds"],
+            "job_lease_seconds": LEASE,
+            "job_poll_seconds": 0.05,
+            "job_max_attempts": 3,
+        }
     )
     services = Services(settings)
     yield services

@@ -4,7 +4,7 @@ another's keys."""
 from __future__ import annotations
 
 import secrets
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -32,8 +32,8 @@ class Clock:
 
 
 @pytest.fixture
-def engine(tmp_path: Path) -> Iterator[Engine]:
-    url = f"sqlite:///{tmp_path / 'keys.db'}"
+def engine(tmp_path: Path, fresh_database_url: Callable[[], str | None]) -> Iterator[Engine]:
+    url = fresh_database_url() or f"sqlite:///{tmp_path / 'keys.db'}"  # the backend under test
     db.upgrade(url)
     engine = db.make_engine(url)
     yield engine

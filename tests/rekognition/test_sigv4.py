@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -329,8 +329,8 @@ def test_errors_are_typed_glasshouse_errors() -> None:
 
 
 @pytest.fixture
-def key_service(tmp_path: Path) -> Iterator[KeyService]:
-    url = f"sqlite:///{tmp_path / 'sigv4.db'}"
+def key_service(tmp_path: Path, fresh_database_url: Callable[[], str | None]) -> Iterator[KeyService]:
+    url = fresh_database_url() or f"sqlite:///{tmp_path / 'sigv4.db'}"  # the backend under test
     db.upgrade(url)
     engine = db.make_engine(url)
     yield KeyService(db.make_sessionmaker(engine), SecretBox(secrets.token_bytes(32)))

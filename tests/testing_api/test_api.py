@@ -7,7 +7,7 @@ import io
 import json
 import zipfile
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -163,7 +163,9 @@ def test_bad_input_is_refused_and_not_recorded(world: World, pair_set: PairSet, 
     assert _testing_entries(world) == []
 
 
-def test_too_many_pairs_and_images(settings: Settings, pair_set: PairSet, tmp_path: Path) -> None:
+def test_too_many_pairs_and_images(
+    settings: Settings, pair_set: PairSet, tmp_path: Path, fresh_database_url: Callable[[], str | None]
+) -> None:
     for i, (limits, message) in enumerate(
         (
             ({"testing_max_pairs": 11}, "at most 11"),
@@ -171,7 +173,8 @@ def test_too_many_pairs_and_images(settings: Settings, pair_set: PairSet, tmp_pa
             ({"max_image_bytes": 30_000}, "the limit is 30000 bytes"),
         )
     ):
-        for world in make_world(settings.model_copy(update={**limits, "data_dir": tmp_path / str(i)})):
+        fresh = {"data_dir": tmp_path / str(i), "database_url": fresh_database_url()}  # a new world
+        for world in make_world(settings.model_copy(update={**limits, **fresh})):
             response = _post(world, pair_set.csv(limit=12), pair_set.zip())
             assert response.status_code == 400, (limits, response.text)
             assert message in response.json()["error"]["message"]

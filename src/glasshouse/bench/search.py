@@ -6,7 +6,10 @@ Three searchers over the same faces and held-out queries:
 * ``exact``: ``search_index._Matrix`` as the service runs it today (matrix-vector product + argpartition);
 * ``exact_optimised``: the same product with a cheaper selection (:func:`select_top`: no negated copy,
   and with a threshold, candidates filtered first so only the few above it are sorted);
-* ``approximate``: :class:`glasshouse.collections.ann.ApproximateIndex`.
+* ``approximate``: :class:`glasshouse.collections.ann.ApproximateIndex`;
+* ``pgvector``: PostgreSQL's HNSW index through the product's ``PgVectorSearchIndex`` (``bench.pgvector``:
+  binary COPY into a scratch database, index built once; an embedded server when no
+  ``GLASSHOUSE_DATABASE_URL`` is set).
 
 Recall@1 is the fraction of queries whose first result is exact search's best match.
 """
@@ -28,7 +31,7 @@ from glasshouse.engine.similarity import cosine_for_similarity
 
 Hits = list[tuple[str, float]]
 Search = Callable[[F32, int, float], Hits]
-PGVECTOR_NOTE = "not measured: PostgreSQL backend not yet available"
+PGVECTOR_SKIPPED = "not measured (--no-pgvector)"
 THRESHOLD = 80.0  # Rekognition's default FaceMatchThreshold
 
 
@@ -136,6 +139,9 @@ class SearchBench:
     members: int = 5
     params: HnswParams = field(default_factory=HnswParams)
     threads: int = 0
+    pgvector: bool = True
+    database_url: str | None = None  # a PostgreSQL server for the pgvector run (else an embedded one)
+    pg_ef_search: int = 100
 
 
 def run(
@@ -178,6 +184,10 @@ def run(
     for k, thr in ((1, None), (10, None), (10, THRESHOLD)):
         runs.append(measure("approximate", ann.search, queries, k, thr, truth, query_owner, owner_of))
     graph_bytes = int(ann._graph.index_file_size())
+    del ann
+    pgvector: dict[str, Any] | str = PGVECTOR_SKIPPED
+    if cfg.pgvector:
+        pgvector = _pgvector_runs(cfg, ids, vectors, queries, truth, query_owner, owner_of, runs, progress)
     return {
         "faces": cfg.faces,
         "queries": len(queries),
@@ -196,5 +206,32 @@ def run(
             "graph_mib": round(graph_bytes / 2**20, 1),
         },
         "runs": [r.to_json() for r in runs],
-        "pgvector_hnsw": PGVECTOR_NOTE,
+        "pgvector_hnsw": pgvector,
     }
+
+
+def _pgvector_runs(
+    cfg: SearchBench,
+    ids: Sequence[str],
+    vectors: F32,
+    queries: F32,
+    truth: Sequence[str],
+    query_owner: I64,
+    owner_of: Callable[[str], int],
+    runs: list[Run],
+    progress: Callable[[str], None],
+) -> dict[str, Any]:
+    from glasshouse.bench import pgvector as pg
+
+    with pg.scratch_database(cfg.database_url, progress) as url:
+        setup = pg.load(url, ids, vectors, progress)
+        searcher = pg.PgSearcher(url, setup.collection_id, cfg.pg_ef_search)
+        try:
+            progress(f"pgvector HNSW search, {len(queries)} queries")
+            for k, thr in ((1, None), (10, None), (10, THRESHOLD)):
+                runs.append(
+                    measure("pgvector", searcher.search, queries, k, thr, truth, query_owner, owner_of)
+                )
+            return pg.summary(setup, cfg.pg_ef_search, searcher.plan(queries[0]))
+        finally:
+            searcher.close()

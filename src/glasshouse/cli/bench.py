@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shlex
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -252,8 +253,15 @@ def search_cmd(
     ),
     lfw: Path = typer.Option(DEFAULT_LFW, "--lfw", help="LFW image folder, to measure the statistics."),
     out: Path = typer.Option(Path("var/bench"), "--out", help="Folder for the JSON result."),
+    pgvector: bool = typer.Option(
+        True,
+        "--pgvector/--no-pgvector",
+        help="Also time pgvector HNSW in PostgreSQL (GLASSHOUSE_DATABASE_URL's server, else an embedded one).",
+    ),
+    pg_ef_search: int = typer.Option(100, "--pg-ef-search", min=1, max=1000, help="pgvector hnsw.ef_search."),
 ) -> None:
-    """SearchFaces latency at scale: exact in-memory search against the approximate (HNSW) index."""
+    """SearchFaces latency at scale: exact in-memory search, the approximate (HNSW) index, pgvector HNSW."""
+    from glasshouse import db
     from glasshouse.bench import search
     from glasshouse.bench.synthetic import RealStats, load_or_measure
     from glasshouse.collections.ann import HnswParams
@@ -271,9 +279,20 @@ def search_cmd(
     words = ["glasshouse", "bench", "search", "--faces", str(faces), "--queries", str(queries)]
     words += ["--exact-queries", str(exact_queries), "--seed", str(seed), "--m", str(m)]
     words += ["--ef-construction", str(ef_construction), "--ef-search", str(ef_search), "--stats", str(stats)]
+    words += ["--pg-ef-search", str(pg_ef_search)] if pgvector else ["--no-pgvector"]
+    database_url = Settings().database_url if pgvector else None
+    if database_url is not None and not db.is_postgresql(database_url):
+        database_url = None  # SQLite has no pgvector: use an embedded PostgreSQL
     command = " ".join(shlex.quote(w) for w in words)
     cfg = search.SearchBench(
-        faces, queries, exact_queries, seed, params=HnswParams(m, ef_construction, ef_search)
+        faces,
+        queries,
+        exact_queries,
+        seed,
+        params=HnswParams(m, ef_construction, ef_search),
+        pgvector=pgvector,
+        database_url=database_url,
+        pg_ef_search=pg_ef_search,
     )
     result: dict[str, Any] = {"command": command, "date": now_iso(), "machine": machine_info()}
     result |= search.run(cfg, real, progress=console.print)
@@ -299,7 +318,128 @@ def search_cmd(
         f"approximate index: hnswlib M={a['m']} efConstruction={a['ef_construction']} "
         f"efSearch={a['ef_search']}, built in {a['build_s']} s, graph {a['graph_mib']} MiB"
     )
-    console.print(f"pgvector HNSW: {result['pgvector_hnsw']}")
+    p = result["pgvector_hnsw"]
+    if isinstance(p, dict):
+        console.print(
+            f"pgvector HNSW: m={p['m']} ef_construction={p['ef_construction']} ef_search={p['ef_search']} "
+            f"(iterative scan {p['iterative_scan']}), binary COPY {p['load_s']} s, index built in "
+            f"{p['build_s']} s, index {p['index_mib']} MiB, table {p['table_mib']} MiB, "
+            f"planner uses HNSW: {p['uses_hnsw_index']}"
+        )
+    else:
+        console.print(f"pgvector HNSW: {p}")
     out.mkdir(parents=True, exist_ok=True)
     path = write_json(out / f"search-{str(result['date']).replace(':', '')[:17]}.json", result)
+    console.print(f"reproduce: {command}\nwrote {path}")
+
+
+@bench_app.command("index")
+def index_cmd(
+    images: int = typer.Option(2000, "--images", min=1, help="Seeded random LFW images to enrol."),
+    workers: list[int] = typer.Option([1, 2], "--workers", min=1, help="Worker processes (repeatable)."),
+    lfw: Path = typer.Option(DEFAULT_LFW, "--lfw", help="LFW image folder (DIR/Name/Name_0001.jpg)."),
+    seed: int = typer.Option(0, "--seed"),
+    batch_size: int = typer.Option(64, "--batch-size", min=1, help="Images per database transaction."),
+    out: Path = typer.Option(Path("var/bench"), "--out", help="Folder for the JSON result."),
+) -> None:
+    """Bulk enrolment (`glasshouse index`) speed with 1 and 2 worker processes on the same LFW images."""
+    from glasshouse.bench.engine import select_images
+    from glasshouse.bench.index import run_once
+    from glasshouse.config import Settings
+    from glasshouse.evaluation.runner import machine_info, now_iso, write_json
+
+    if not lfw.is_dir():
+        console.print(f"[red]error:[/red] LFW images not found at {lfw} (see ../shared/data/README.md)")
+        raise typer.Exit(2)
+    paths = select_images(lfw, images, seed)
+    words = ["glasshouse", "bench", "index", "--images", str(images), "--lfw", str(lfw), "--seed", str(seed)]
+    words += [f"--workers={w}" for w in workers] + ["--batch-size", str(batch_size)]
+    command = " ".join(shlex.quote(w) for w in words)
+    machine = machine_info()
+    console.print(f"{machine['cpu']}, {machine['cores']} cores; {len(paths)} LFW images (seed {seed})")
+    runs = []
+    columns = (TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    with Progress(*columns, TimeRemainingColumn(), console=console) as bar:
+        for w in workers:
+            task = bar.add_task(f"{w} worker{'s' if w > 1 else ''}", total=len(paths))
+            run = run_once(
+                paths,
+                w,
+                Settings().models_path,
+                batch_size=batch_size,
+                progress=partial(bar.advance, task),
+            )
+            runs.append(run.to_json())
+    result: dict[str, Any] = {
+        "command": command,
+        "date": now_iso(),
+        "machine": machine,
+        "images": len(paths),
+        "seed": seed,
+        "runs": runs,
+    }
+    table = Table(title=f"bulk enrolment (glasshouse index), {len(paths)} LFW images, fresh collection")
+    table.add_column("measure")
+    for r in runs:
+        table.add_column(f"{r['workers']} worker{'s' if r['workers'] > 1 else ''}", justify="right")
+    for key in ("enrolments_per_s", "steady_files_per_s", "images_indexed", "no_face", "wall_s", "startup_s"):
+        table.add_row(key, *(str(r[key]) for r in runs))
+    table.add_row("load average (1 min, at end)", *(str(r["load_average_1m"]) for r in runs))
+    console.print(table)
+    if len(runs) > 1 and runs[0]["enrolments_per_s"]:
+        console.print(
+            f"speed-up with {runs[-1]['workers']} workers: "
+            f"{runs[-1]['enrolments_per_s'] / runs[0]['enrolments_per_s']:.2f}x"
+        )
+    out.mkdir(parents=True, exist_ok=True)
+    path = write_json(out / f"index-{str(result['date']).replace(':', '')[:17]}.json", result)
+    console.print(f"reproduce: {command}\nwrote {path}")
+
+
+@bench_app.command("reconcile")
+def reconcile_cmd(
+    faces: int = typer.Option(100_000, "--faces", min=10, help="Synthetic faces in the collection."),
+    queries: int = typer.Option(1000, "--queries", min=1, help="Held-out probes of enrolled identities."),
+    churn: float = typer.Option(0.1, "--churn", min=0.0, max=0.9, help="Fraction deleted and re-enrolled."),
+    seed: int = typer.Option(0, "--seed"),
+    stats: Path = typer.Option(
+        Path("var/bench/lfw-embedding-stats.npz"),
+        "--stats",
+        help="Cached real-embedding statistics (measured from --lfw when absent).",
+    ),
+    lfw: Path = typer.Option(DEFAULT_LFW, "--lfw", help="LFW image folder, to measure the statistics."),
+    out: Path = typer.Option(Path("var/bench"), "--out", help="Folder for the JSON result."),
+) -> None:
+    """Recall@1 of the approximate index as the service runs it: fresh, and after reconciling a stale file."""
+    from glasshouse.bench import reconcile
+    from glasshouse.bench.synthetic import RealStats, load_or_measure
+    from glasshouse.config import Settings
+    from glasshouse.evaluation.runner import machine_info, now_iso, write_json
+
+    if stats.is_file():
+        real = RealStats.load(stats)
+    elif lfw.is_dir():
+        real = load_or_measure(stats, lfw, Settings().models_path)
+    else:
+        console.print(f"[red]error:[/red] no statistics at {stats} and no LFW images at {lfw}")
+        raise typer.Exit(2)
+    words = ["glasshouse", "bench", "reconcile", "--faces", str(faces), "--queries", str(queries)]
+    words += ["--churn", str(churn), "--seed", str(seed), "--stats", str(stats)]
+    command = " ".join(shlex.quote(w) for w in words)
+    result: dict[str, Any] = {"command": command, "date": now_iso(), "machine": machine_info()}
+    result |= reconcile.run(real, faces, queries, churn, seed, progress=console.print)
+    table = Table(title=f"approximate index, {faces:,} synthetic faces, {result['changed_faces']:,} changed")
+    table.add_column("measure")
+    table.add_column("value", justify="right")
+    for key in (
+        "recall_at_1_fresh",
+        "recall_at_1_reconciled",
+        "queries_returning_a_deleted_face_in_top10",
+        "build_s",
+        "reconcile_s",
+    ):
+        table.add_row(key, str(result[key]))
+    console.print(table)
+    out.mkdir(parents=True, exist_ok=True)
+    path = write_json(out / f"reconcile-{str(result['date']).replace(':', '')[:17]}.json", result)
     console.print(f"reproduce: {command}\nwrote {path}")

@@ -60,6 +60,9 @@ def index(
     ] = 1,
     quality_filter: Annotated[QualityFilter, typer.Option(case_sensitive=False)] = QualityFilter.AUTO,
     create: Annotated[bool, typer.Option(help="Create the collection if it does not exist.")] = True,
+    batch_size: Annotated[
+        int, typer.Option(min=1, max=10_000, help="Images written per database transaction.")
+    ] = 64,
     purpose: Purpose = None,
     case: Case = None,
 ) -> None:
@@ -84,6 +87,7 @@ def index(
                 external_id=external_id,
                 max_faces=max_faces,
                 quality_filter=quality_filter,
+                batch_size=batch_size,
                 progress=lambda n: bar.advance(task, n),
             )
         grant.note(

@@ -17,8 +17,10 @@ beam to at least ``k``.
 
 Persistence: :meth:`ApproximateIndex.save` writes the graph to ``path`` and ``path.meta.npz`` beside it
 (the id of every label, the parameters, the count, a digest of the sorted ids, the graph file's SHA-256).
-:meth:`ApproximateIndex.load` returns ``None`` when anything disagrees with the database's ids digest or the
-files are incomplete, and the caller rebuilds from the database (:func:`load_or_build`).
+:meth:`ApproximateIndex.load` returns ``None`` when the files are incomplete or disagree with each other, or
+(given a digest) with the database's ids, and the caller rebuilds from the database (:func:`load_or_build`).
+Without a digest the caller reconciles a stale index itself (``search_index`` adds the faces missing from
+it and deletes those gone from the database).
 """
 
 from __future__ import annotations
@@ -26,7 +28,9 @@ from __future__ import annotations
 import hashlib
 import importlib
 import logging
+import os
 import threading
+import zipfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -178,7 +182,8 @@ class ApproximateIndex:
         """Write the graph to ``path`` and its metadata to ``path.meta.npz`` (each atomically)."""
         path.parent.mkdir(parents=True, exist_ok=True)
         meta_path = _meta_path(path)
-        tmp, tmp_meta = path.with_name(path.name + ".tmp"), path.with_name(meta_path.name + ".tmp.npz")
+        unique = f".{os.getpid()}.{threading.get_ident()}.tmp"  # two savers never share a temporary file
+        tmp, tmp_meta = path.with_name(path.name + unique), path.with_name(meta_path.name + unique + ".npz")
         with self._lock:
             self._graph.save_index(str(tmp))
             ids = list(self._label)
@@ -198,9 +203,10 @@ class ApproximateIndex:
 
     @classmethod
     def load(
-        cls, path: Path, expected_ids_digest: str, *, dim: int = 128, threads: int = 0
+        cls, path: Path, expected_ids_digest: str | None, *, dim: int = 128, threads: int = 0
     ) -> ApproximateIndex | None:
-        """The saved index if it holds exactly the ids whose digest is ``expected_ids_digest``, else None."""
+        """The saved index if it holds exactly the ids whose digest is ``expected_ids_digest`` (any ids when
+        it is None: the caller reconciles), else None."""
         meta_path = _meta_path(path)
         if not path.is_file() or not meta_path.is_file():
             return None
@@ -211,13 +217,13 @@ class ApproximateIndex:
                 ids = [str(s) for s in z["ids"]]
                 labels = z["labels"].astype(np.int64).tolist()
                 digest, graph_sha = str(z["ids_digest"]), str(z["graph_sha256"])
-        except (OSError, KeyError, ValueError) as exc:
+        except (OSError, KeyError, ValueError, EOFError, zipfile.BadZipFile) as exc:
             log.info("approximate index %s unreadable (%s): rebuild", path, exc)
             return None
         reason = None
         if fmt != FORMAT or saved_dim != dim:
             reason = f"format {fmt}/dim {saved_dim}"
-        elif digest != expected_ids_digest or ids_digest(ids) != digest:
+        elif ids_digest(ids) != digest or expected_ids_digest not in (None, digest):
             reason = "ids differ from the database"
         elif _file_sha256(path) != graph_sha:
             reason = "graph file does not match its metadata"
@@ -225,7 +231,11 @@ class ApproximateIndex:
             log.info("approximate index %s not used (%s): rebuild", path, reason)
             return None
         graph = _hnswlib().Index(space="ip", dim=dim)
-        graph.load_index(str(path), allow_replace_deleted=True)
+        try:
+            graph.load_index(str(path), allow_replace_deleted=True)
+        except (RuntimeError, MemoryError) as exc:
+            log.info("approximate index %s not loadable (%s): rebuild", path, exc)
+            return None
         params = HnswParams(m, efc, efs)
         return cls(
             [],

@@ -19,9 +19,11 @@ from sqlalchemy import (
     LargeBinary,
     String,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from glasshouse.collections.vector_type import EmbeddingType
 from glasshouse.db import Base, new_id, utcnow
 
 #: Rekognition requires a numeric version ([0-9.]+). 1.0 = CenterFace detector + dlib ResNet descriptor (ONNX).
@@ -60,12 +62,23 @@ class FaceUser(Base):
 
 
 class Face(Base):
-    """An enrolled face. The embedding is 128 float32 values stored as raw little-endian bytes."""
+    """An enrolled face. The embedding is 128 float32 values as raw little-endian bytes in Python (stored
+    as pgvector ``vector(128)`` on PostgreSQL, searched there by an HNSW index: migration 0010)."""
 
     __tablename__ = "faces"
     __table_args__ = (
         Index("ix_faces_collection_sha", "collection_id", "image_sha256"),
         Index("ix_faces_collection_external", "collection_id", "external_image_id"),
+        # PostgreSQL: the HNSW search index (migration 0010 documents the parameters). SQLite searches in
+        # memory; there the same name is an always-empty partial index, so one schema describes both.
+        Index(
+            "ix_faces_embedding_hnsw",
+            "embedding",
+            postgresql_using="hnsw",
+            postgresql_with={"m": 16, "ef_construction": 64},
+            postgresql_ops={"embedding": "vector_cosine_ops"},
+            sqlite_where=text("0"),
+        ),
     )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
@@ -83,7 +96,7 @@ class Face(Base):
     landmarks: Mapped[list[list[float]]] = mapped_column(JSON)
     quality: Mapped[dict[str, Any]] = mapped_column(JSON)
     pose: Mapped[dict[str, Any]] = mapped_column(JSON)
-    embedding: Mapped[bytes] = mapped_column(LargeBinary)
+    embedding: Mapped[bytes] = mapped_column(EmbeddingType())
     face_user_id: Mapped[str | None] = mapped_column(
         ForeignKey("face_users.id", ondelete="SET NULL"), nullable=True, index=True
     )

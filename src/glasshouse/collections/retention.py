@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from glasshouse.audit.service import AuditLog
 from glasshouse.collections.models import Collection, DeletionCertificate, Face, FaceUser
-from glasshouse.collections.search_index import FaceSearchIndex
+from glasshouse.collections.pgvector_index import SearchIndex
 from glasshouse.collections.service import CollectionService
 from glasshouse.db import after_commit, transaction, utcnow
 from glasshouse.errors import InvalidParameterError
@@ -39,7 +39,7 @@ class RetentionService:
         self,
         sessions: sessionmaker[Session],
         collections: CollectionService,
-        index: FaceSearchIndex,
+        index: SearchIndex,
         audit: AuditLog,
         clock: Callable[[], datetime] = utcnow,
     ) -> None:
@@ -59,11 +59,10 @@ class RetentionService:
             assert collection.retention_days is not None
             cutoff = now - timedelta(days=collection.retention_days)
             with transaction(self.sessions) as session:
-                ids = list(
-                    session.scalars(
-                        select(Face.id).where(Face.collection_id == collection.id, Face.created_at < cutoff)
-                    )
-                )
+                # PostgreSQL: rows another node's sweep is deleting right now are skipped, so each face is
+                # deleted (and certified) once; SQLite ignores the clause (one writer at a time anyway).
+                expired = select(Face.id).where(Face.collection_id == collection.id, Face.created_at < cutoff)
+                ids = list(session.scalars(expired.with_for_update(skip_locked=True)))
                 if ids:
                     out.append(
                         self._delete(
@@ -95,7 +94,8 @@ class RetentionService:
                     FaceUser.user_id == user_id
                 )
                 selector = {"user_id": user_id}
-            ids = list(session.scalars(query))
+            # Locked until commit: a concurrent deletion cannot make this certificate count faces twice.
+            ids = list(session.scalars(query.with_for_update(of=Face)))
             return self._delete(session, by, collection, ids, "subject_request", selector)
 
     def certificates(self, org_id: str) -> list[CertificateView]:

@@ -14,8 +14,9 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
 from glasshouse.collections.models import Collection, Face, FaceRecord, FaceUser
-from glasshouse.collections.search_index import FaceSearchIndex, Vectors
-from glasshouse.db import after_commit, new_id, transaction
+from glasshouse.collections.pgvector_index import SearchIndex
+from glasshouse.collections.search_index import Vectors
+from glasshouse.db import after_commit, new_id, serialise, transaction
 from glasshouse.engine.quality import QualityFilter, quality_refusal
 from glasshouse.engine.similarity import cosine_for_similarity, similarity_from_cosine
 from glasshouse.engine.types import Face as AnalysedFace
@@ -80,9 +81,7 @@ def load_vectors(sessions: sessionmaker[Session], collection_id: str) -> tuple[l
 
 
 class CollectionService:
-    def __init__(
-        self, sessions: sessionmaker[Session], analyser: FaceAnalyser, index: FaceSearchIndex
-    ) -> None:
+    def __init__(self, sessions: sessionmaker[Session], analyser: FaceAnalyser, index: SearchIndex) -> None:
         self.sessions = sessions
         self.analyser = analyser
         self.index = index
@@ -106,6 +105,7 @@ class CollectionService:
                 f"collection id {name!r} must match [a-zA-Z0-9_.\\-]+ (1–255 characters)"
             )
         with transaction(self.sessions) as session:
+            serialise(session, f"collection:{org_id}:{name}")  # PostgreSQL: no twin create in between
             if self._find(session, org_id, name) is not None:
                 raise AlreadyExistsError(f"collection {name!r} already exists")
             collection = Collection(
@@ -266,6 +266,7 @@ class CollectionService:
         wanted = list(dict.fromkeys(face_ids))
         with transaction(self.sessions) as session:
             collection = self._get(session, org_id, name)
+            serialise(session, face_users_lock(collection.id))  # no association slips in before the delete
             rows = dict(
                 session.execute(
                     select(Face.id, Face.face_user_id).where(
@@ -352,6 +353,11 @@ class CollectionService:
         if collection is None:
             raise NotFoundError(f"collection {name!r} not found")
         return collection
+
+
+def face_users_lock(collection_id: str) -> str:
+    """The lock serialising changes of face-to-user associations in a collection (see ``db.serialise``)."""
+    return f"face-users:{collection_id}"
 
 
 def _records(rows: Iterable[Face]) -> list[FaceRecord]:

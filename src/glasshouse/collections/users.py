@@ -14,9 +14,10 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from glasshouse.collections.models import Collection, Face, FaceUser
-from glasshouse.collections.search_index import FaceSearchIndex, Vectors
-from glasshouse.collections.service import CollectionService
-from glasshouse.db import transaction
+from glasshouse.collections.pgvector_index import SearchIndex
+from glasshouse.collections.search_index import Vectors
+from glasshouse.collections.service import CollectionService, face_users_lock
+from glasshouse.db import serialise, transaction
 from glasshouse.engine.similarity import cosine_for_similarity, similarity_from_cosine
 from glasshouse.errors import AlreadyExistsError, GlasshouseError, NotFoundError
 
@@ -50,7 +51,7 @@ class UserMatch:
 
 class UserService:
     def __init__(
-        self, sessions: sessionmaker[Session], collections: CollectionService, index: FaceSearchIndex
+        self, sessions: sessionmaker[Session], collections: CollectionService, index: SearchIndex
     ) -> None:
         self.sessions = sessions
         self.collections = collections
@@ -59,6 +60,7 @@ class UserService:
     def create(self, org_id: str, collection_name: str, user_id: str) -> None:
         with transaction(self.sessions) as session:
             collection = self.collections.lookup(session, org_id, collection_name)
+            serialise(session, face_users_lock(collection.id))
             if self._find(session, collection, user_id) is not None:
                 raise AlreadyExistsError(f"user {user_id!r} already exists in collection {collection_name!r}")
             session.add(FaceUser(collection_id=collection.id, user_id=user_id))
@@ -67,6 +69,7 @@ class UserService:
         """Delete the user; its faces stay in the collection, no longer associated."""
         with transaction(self.sessions) as session:
             collection = self.collections.lookup(session, org_id, collection_name)
+            serialise(session, face_users_lock(collection.id))
             user = self._get(session, collection, user_id)
             session.execute(update(Face).where(Face.face_user_id == user.id).values(face_user_id=None))
             session.delete(user)
@@ -98,6 +101,9 @@ class UserService:
         """Associate faces with the user. A face must match the user's existing faces at ``threshold``."""
         with transaction(self.sessions) as session:
             collection = self.collections.lookup(session, org_id, collection_name)
+            # PostgreSQL: one association change per collection at a time, so a face cannot go to two
+            # users and a user cannot pass its quota through concurrent calls (SQLite: BEGIN IMMEDIATE).
+            serialise(session, face_users_lock(collection.id))
             user = self._get(session, collection, user_id)
             faces = {
                 f.id: f
@@ -141,6 +147,7 @@ class UserService:
     ) -> Association:
         with transaction(self.sessions) as session:
             collection = self.collections.lookup(session, org_id, collection_name)
+            serialise(session, face_users_lock(collection.id))
             user = self._get(session, collection, user_id)
             faces = {
                 f.id: f

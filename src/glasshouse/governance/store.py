@@ -16,12 +16,14 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from glasshouse.audit.service import AuditLog
-from glasshouse.db import transaction, utcnow
+from glasshouse.db import serialise, transaction, utcnow
 from glasshouse.errors import InvalidParameterError
 from glasshouse.governance import policy as pol
 from glasshouse.governance.actor import Actor
 from glasshouse.governance.audit_events import change_event
 from glasshouse.governance.models import PolicyVersion
+
+POLICY_LOCK = "policy-versions"
 
 
 def _digest(text: str) -> str:
@@ -76,6 +78,7 @@ class PolicyStore:
         document = pol.load_policy(text)
         source = str(self.policy_file) if self.policy_file else "glasshouse default policy"
         with transaction(self.sessions) as session:
+            serialise(session, POLICY_LOCK)  # nodes starting at once load the file once
             last_file = session.scalar(
                 select(PolicyVersion)
                 .where(PolicyVersion.source == "file")
@@ -112,6 +115,7 @@ class PolicyStore:
     def _append(
         self, session: Session, by: Actor, document: pol.PolicyDocument, source: str, digest: str, reason: str
     ) -> int:
+        serialise(session, POLICY_LOCK)  # PostgreSQL: versions are max + 1, so one writer at a time
         previous = session.scalar(select(func.max(PolicyVersion.version))) or 0
         version = previous + 1
         session.add(

@@ -21,6 +21,7 @@ from glasshouse.config import Settings
 from glasshouse.http.observability import Metrics, configure_logging
 from glasshouse.http.throttle import TokenBuckets
 from glasshouse.jobs.runner import InProcessRunner
+from glasshouse.portal.rest import router as portal_router
 from glasshouse.rekognition import validation
 from glasshouse.rekognition.api import router as rekognition_router
 from glasshouse.rest.api import router as rest_router
@@ -29,7 +30,7 @@ from glasshouse.rest.video import router as video_router
 from glasshouse.services import Services
 from glasshouse.testing import api as testing_api
 from glasshouse.transparency import web as transparency_web
-from glasshouse.web import auditor, auth_pages, console, operator, review, video
+from glasshouse.web import auditor, auth_pages, console, operator, portal, review, video
 from glasshouse.web import errors as web_errors
 
 
@@ -50,6 +51,10 @@ async def _sweep_retention(svc: Services, every: int) -> None:
                 )
         except Exception:
             log.exception("retention sweep failed; retrying at the next interval")
+        try:
+            await run_in_threadpool(svc.portal.sweep_retention)  # owners' clips past their retention
+        except Exception:
+            log.exception("portal retention sweep failed; retrying at the next interval")
         await asyncio.sleep(every)
 
 
@@ -80,10 +85,13 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     app.include_router(rest_router)
     app.include_router(media_router)
     app.include_router(video_router)
+    app.include_router(portal_router)
     app.include_router(testing_api.router)
     app.include_router(transparency_web.router)
-    for pages in (auth_pages, operator, review, console, auditor, video):
+    for pages in (auth_pages, operator, review, console, auditor, video, portal):
         app.include_router(pages.router)
+    # Leaflet before /static, which would shadow it.
+    app.mount(portal.LEAFLET_PATH, portal.leaflet_files(), name="leaflet")
     app.mount("/static", StaticFiles(directory=Path(web.__file__).parent / "static"), name="static")
     web_errors.install(app)  # GlasshouseError: the error page under /ui, REST JSON elsewhere
 

@@ -170,13 +170,11 @@ class JobExecutor:
             & or_(Job.lease_owner.is_(None), Job.lease_expires_at < now)
         )
 
-    def claim(self, job_id: str) -> str | None:
-        """Take the job's lease if it is free or lapsed; the new lease owner, or None."""
-        owner = f"{self._owner_prefix}:{uuid.uuid4().hex[:12]}"
+    def _claiming(self, owner: str) -> Update:
         now = utcnow()
-        stmt = (
+        return (
             update(Job)
-            .where(Job.id == job_id, self._claimable())
+            .where(self._claimable())
             .values(
                 lease_owner=owner,
                 lease_expires_at=now + timedelta(seconds=self.lease_seconds),
@@ -187,11 +185,23 @@ class JobExecutor:
             )
             .execution_options(synchronize_session=False)
         )
+
+    def _new_owner(self) -> str:
+        return f"{self._owner_prefix}:{uuid.uuid4().hex[:12]}"
+
+    def claim(self, job_id: str) -> str | None:
+        """Take the job's lease if it is free or lapsed; the new lease owner, or None.
+
+        One conditional UPDATE: on PostgreSQL (READ COMMITTED) a concurrent claimer waits on the row lock
+        and then re-checks the condition against the committed row, so exactly one of them wins."""
+        owner = self._new_owner()
         with transaction(self.sessions) as session:
-            return owner if _rowcount(session, stmt) == 1 else None
+            return owner if _rowcount(session, self._claiming(owner).where(Job.id == job_id)) == 1 else None
 
     def claim_next(self) -> tuple[str, str] | None:
         """Claim the oldest claimable job: (job id, lease owner), or None when there is none."""
+        if self.services.db_engine.dialect.name == "postgresql":
+            return self._claim_next_skip_locked()
         with self.sessions() as session:
             ids = list(
                 session.scalars(select(Job.id).where(self._claimable()).order_by(Job.created_at).limit(8))
@@ -201,6 +211,23 @@ class JobExecutor:
             if owner is not None:
                 return job_id, owner
         return None
+
+    def _claim_next_skip_locked(self) -> tuple[str, str] | None:
+        """PostgreSQL: pick and claim in one statement; rows another runner is claiming right now are
+        skipped (``FOR UPDATE SKIP LOCKED``) instead of waited for, so runners on many nodes never queue
+        behind each other on the same job."""
+        owner = self._new_owner()
+        oldest = (
+            select(Job.id)
+            .where(self._claimable())
+            .order_by(Job.created_at)
+            .limit(1)
+            .with_for_update(skip_locked=True)
+            .scalar_subquery()
+        )
+        with transaction(self.sessions) as session:
+            job_id = session.scalar(self._claiming(owner).where(Job.id == oldest).returning(Job.id))
+        return (job_id, owner) if job_id is not None else None
 
     # -- running ----------------------------------------------------------------------------------
     def run(self, job_id: str, should_stop: Callable[[], bool] = lambda: False) -> Outcome:

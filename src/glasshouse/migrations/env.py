@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from alembic import context
-from sqlalchemy import create_engine, pool
+from sqlalchemy import create_engine, pool, text
 
 from glasshouse.schema import metadata
 
@@ -22,6 +22,10 @@ def run_migrations_online() -> None:
             render_as_batch=connection.dialect.name == "sqlite",
         )
         with context.begin_transaction():
+            if connection.dialect.name == "postgresql":
+                # Several nodes starting at once: one migrates, the others wait, then find nothing to do
+                # (PostgreSQL's DDL is transactional, so the lock covers the whole upgrade).
+                connection.execute(text("SELECT pg_advisory_xact_lock(7418800010)"))
             context.run_migrations()
     engine.dispose()
 

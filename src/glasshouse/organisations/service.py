@@ -10,7 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from glasshouse.audit.service import AuditEvent, AuditLog
-from glasshouse.db import transaction, utcnow
+from glasshouse.db import serialise, transaction, utcnow
 from glasshouse.errors import AlreadyExistsError, InvalidParameterError, NotFoundError
 from glasshouse.governance.actor import Actor
 from glasshouse.governance.audit_events import change_event
@@ -30,6 +30,9 @@ def get_by_name(session: Session, name: str) -> Organisation:
 
 def get_or_create(session: Session, name: str) -> Organisation:
     org = session.scalar(select(Organisation).where(Organisation.name == name))
+    if org is None:
+        serialise(session, f"organisation:{name}")  # PostgreSQL: nodes creating it at once make one
+        org = session.scalar(select(Organisation).where(Organisation.name == name))
     if org is None:
         org = Organisation(name=name, flags=[])
         session.add(org)
@@ -86,6 +89,7 @@ class OrganisationService:
         if not _NAME.match(name):
             raise InvalidParameterError(f"organisation name {name!r} must match [a-zA-Z0-9_.-]{{1,255}}")
         with transaction(self.sessions) as session:
+            serialise(session, f"organisation:{name}")
             if session.scalar(select(Organisation).where(Organisation.name == name)) is not None:
                 raise AlreadyExistsError(f"organisation {name!r} already exists")
             org = Organisation(

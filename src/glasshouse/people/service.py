@@ -20,7 +20,7 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from glasshouse.audit.service import AuditLog
-from glasshouse.db import transaction, utcnow
+from glasshouse.db import serialise, transaction, utcnow
 from glasshouse.errors import AlreadyExistsError, GlasshouseError, InvalidParameterError, NotFoundError
 from glasshouse.governance.actor import Actor
 from glasshouse.governance.audit_events import change_event
@@ -180,6 +180,7 @@ class PeopleService:
         password_hash = passwords.hash_password(password)  # slow: outside the write transaction
         with transaction(self.sessions) as session:
             organisation = _org(session, org)
+            serialise(session, f"person-email:{email}")
             if session.scalar(select(Person.id).where(Person.email == email)) is not None:
                 raise AlreadyExistsError(f"a person with email {email!r} already exists")
             person = Person(

@@ -39,7 +39,7 @@ AREAS: tuple[tuple[tuple[str, ...], str, str, str], ...] = (
         ("org-admin", "investigator", "camera-owner"),
         "/ui/console/",
         "Console",
-        "Your organisation's collections, searches and footage requests, through the policy gate.",
+        "Your organisation's collections and searches, through the policy gate.",
     ),
     (
         ("reviewer",),
@@ -48,6 +48,24 @@ AREAS: tuple[tuple[tuple[str, ...], str, str, str], ...] = (
         "Confirm or reject candidate matches before anyone acts on them.",
     ),
     (("auditor",), "/ui/audit/", "Audit log", "Search, verify and export the tamper-evident audit log."),
+    (
+        ("camera-owner",),
+        "/ui/portal/inbox",
+        "Your cameras and footage requests",
+        "Register cameras, upload clips, and decide request by request what to share.",
+    ),
+    (
+        ("investigator",),
+        "/ui/portal/requests",
+        "Footage requests",
+        "File a public, bounded request for community footage in a case; download what residents shared.",
+    ),
+    (
+        ("operator",),
+        "/ui/portal/emergency",
+        "Emergency disclosure",
+        "Disclose clips without consent in an emergency: two operators and a written reason.",
+    ),
 )
 
 

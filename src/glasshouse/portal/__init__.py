@@ -1,0 +1,1 @@
+"""Community camera portal: residents share footage with agencies by consent, in public view."""

@@ -1,0 +1,366 @@
+"""``/v1/portal``: the community camera portal's REST API.
+
+Three kinds of caller:
+
+* the public (no authentication): the feed of every request, and each agency's profile;
+* agencies, with their organisation's access key (``Authorization: Bearer <key id>:<secret>``): file a
+  request (through the policy gate, ``footage.request``), list their requests and the clips shared into
+  them, download a clip (audited; ``X-SHA256`` carries its hash), mark evidence, close a request;
+* camera owners, with a session token from ``POST /v1/portal/session`` (``Authorization: Bearer
+  <token>``): cameras, clips (the request body is the clip, streamed), inbox, share or decline, settings.
+
+Operators (an operator organisation's key) ask for and approve emergency disclosures.
+Errors use the REST shape ``{"error": {"code", "message"}}``.
+"""
+
+from __future__ import annotations
+
+import mimetypes
+from collections.abc import Iterator
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import JSONResponse, Response, StreamingResponse
+from pydantic import BaseModel, Field
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import ClientDisconnect
+
+from glasshouse.governance import policy as pol
+from glasshouse.media.service import MediaTooLargeError
+from glasshouse.media.store import READ_CHUNK
+from glasshouse.people.service import AuthenticationError
+from glasshouse.portal.views import ClipView, FootageRequestInput
+from glasshouse.rest.auth import CurrentActor, Operator, Svc
+from glasshouse.rest.errors import Unauthenticated
+from glasshouse.rest.media import IncompleteBodyError, _blocking_chunks, _declared_length
+
+router = APIRouter(prefix="/v1/portal", tags=["portal"])
+
+_CLIP_BODY: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "description": "The clip's bytes (MP4, MOV or WebM), streamed.",
+        "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}},
+    },
+    "responses": {
+        "400": {
+            "description": "Not a decodable MP4/MOV/WebM video, empty, truncated, or an incomplete body."
+        },
+        "413": {"description": "The clip exceeds portal_clip_max_bytes."},
+    },
+}
+_BYTES: dict[str, Any] = {
+    "responses": {
+        "200": {
+            "description": "The clip's bytes; X-SHA256 is the SHA-256 recorded at upload.",
+            "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}},
+        }
+    }
+}
+
+
+def owner_id(request: Request, svc: Svc) -> str:
+    """The signed-in camera owner behind ``Authorization: Bearer <session token>``."""
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    token = token.strip()
+    if scheme.lower() != "bearer" or not token or ":" in token:
+        raise Unauthenticated("send 'Authorization: Bearer <session token>' from POST /v1/portal/session")
+    found = svc.people.session_for(token)
+    if found is None:
+        raise Unauthenticated("unknown or expired session")
+    if not svc.portal.is_owner(found.person.id):
+        raise Unauthenticated("this session is not a camera owner's")
+    return found.person.id
+
+
+Owner = Annotated[str, Depends(owner_id)]
+
+
+def _error(status: int, code: str, message: str) -> JSONResponse:
+    return JSONResponse({"error": {"code": code, "message": message}}, status_code=status)
+
+
+def _stream(view: ClipView, stream: Any) -> StreamingResponse:
+    def body() -> Iterator[bytes]:
+        with stream:
+            while chunk := stream.read(READ_CHUNK):
+                yield chunk
+
+    headers = {
+        "Content-Length": str(view.size),
+        "ETag": f'"{view.sha256}"',
+        "X-SHA256": view.sha256,
+        "Content-Disposition": f'attachment; filename="{view.id}{mimetypes.guess_extension(view.content_type) or ""}"',
+    }
+    return StreamingResponse(body(), media_type=view.content_type, headers=headers)
+
+
+# -- public -------------------------------------------------------------------------------------------------
+
+
+@router.get("/requests")
+def public_feed(svc: Svc, limit: Annotated[int, Query(ge=1, le=1000)] = 200) -> dict[str, Any]:
+    """Every footage request, newest first (public: no authentication)."""
+    return {"requests": [r.to_json() for r in svc.portal.public_feed(limit)]}
+
+
+@router.get("/agencies/{name}")
+def agency_profile(name: str, svc: Svc) -> dict[str, Any]:
+    """An agency and all its requests (public)."""
+    return svc.portal.agency_profile(name).to_json()
+
+
+# -- agencies -----------------------------------------------------------------------------------------------
+
+
+class RequestIn(BaseModel):
+    incident_type: str = Field(description="One of glasshouse.portal.rules.INCIDENT_TYPES.")
+    case_number: str = Field(default="", max_length=200)
+    description: str = Field(max_length=10_000)
+    contact: str = Field(max_length=1000)
+    area: dict[str, Any] = Field(
+        description='{"type": "circle", "center": [lat, lon], "radius_m": r} or '
+        '{"type": "polygon", "points": [[lat, lon], ...]}; 0.025 to 0.5 square miles.'
+    )
+    window_start: datetime
+    window_end: datetime
+    respond_by: datetime
+    purpose: str = Field(default="criminal_investigation", max_length=64)
+
+
+@router.post(
+    "/requests",
+    status_code=201,
+    openapi_extra={"x-glasshouse-capability": pol.Capability.FOOTAGE_REQUEST.value},
+)
+def file_request(body: RequestIn, svc: Svc, actor: CurrentActor) -> dict[str, Any]:
+    """File a footage request (gated: footage.request); the matching camera owners are asked."""
+    data = FootageRequestInput(**body.model_dump())
+    return svc.portal.file_request(actor, data).to_json()
+
+
+@router.get("/agency/requests")
+def agency_requests(svc: Svc, actor: CurrentActor) -> dict[str, Any]:
+    """The caller's agency's requests, with counts (never who shared, declined or ignored)."""
+    return {"requests": [r.to_json() for r in svc.portal.agency_requests(actor)]}
+
+
+@router.get("/requests/{request_id}/clips")
+def shared_clips(request_id: str, svc: Svc, actor: CurrentActor) -> dict[str, Any]:
+    """Clips shared into the agency's request, each with its SHA-256 and share record."""
+    request = svc.portal.get_request(actor, request_id)
+    return {
+        "request": request.to_json(),
+        "clips": [c.to_json() for c in svc.portal.shared_clips(actor, request_id)],
+    }
+
+
+@router.get("/requests/{request_id}/clips/{clip_id}/download", openapi_extra=_BYTES)
+def download(request_id: str, clip_id: str, svc: Svc, actor: CurrentActor) -> StreamingResponse:
+    """A shared clip's bytes (audited). Anything not shared with the caller answers 404."""
+    view, stream = svc.portal.download(actor, request_id, clip_id)
+    return _stream(view, stream)
+
+
+class EvidenceIn(BaseModel):
+    evidence: bool = True
+
+
+@router.post("/requests/{request_id}/clips/{clip_id}/evidence")
+def mark_evidence(
+    request_id: str, clip_id: str, svc: Svc, actor: CurrentActor, body: EvidenceIn | None = None
+) -> dict[str, Any]:
+    """Mark a shared clip as evidence in the case: kept, and available after the request's access ends."""
+    evidence = body.evidence if body is not None else True
+    return svc.portal.mark_evidence(actor, request_id, clip_id, evidence).to_json()
+
+
+@router.post("/requests/{request_id}/close")
+def close_request(request_id: str, svc: Svc, actor: CurrentActor) -> dict[str, Any]:
+    return svc.portal.close_request(actor, request_id).to_json()
+
+
+# -- camera owners ------------------------------------------------------------------------------------------
+
+
+class SignUpIn(BaseModel):
+    email: str = Field(max_length=320)
+    name: str = Field(max_length=255)
+    password: str = Field(max_length=1024)
+
+
+@router.post("/signup", status_code=201)
+def sign_up(body: SignUpIn, svc: Svc) -> dict[str, Any]:
+    """Create a camera owner's account."""
+    person = svc.portal.sign_up_owner(body.email, body.name, body.password, surface="rest")
+    return {"id": person.id, "email": person.email, "name": person.name}
+
+
+class SessionIn(BaseModel):
+    email: str = Field(max_length=320)
+    password: str = Field(max_length=1024)
+
+
+@router.post("/session", status_code=201)
+def sign_in(body: SessionIn, svc: Svc) -> dict[str, Any]:
+    """A session token for a camera owner (send it as ``Authorization: Bearer <token>``)."""
+    try:
+        person = svc.people.authenticate(body.email, body.password)
+    except AuthenticationError as exc:
+        raise Unauthenticated(exc.message) from None
+    if not svc.portal.is_owner(person.id):
+        raise Unauthenticated("wrong email or password")
+    started = svc.people.start_session(person.id)
+    return {"token": started.token, "expires_at": started.expires_at.isoformat()}
+
+
+@router.delete("/session", status_code=204)
+def sign_out(request: Request, svc: Svc, _: Owner) -> Response:
+    svc.people.end_session(request.headers["authorization"].partition(" ")[2].strip())
+    return Response(status_code=204)
+
+
+class CameraIn(BaseModel):
+    name: str = Field(max_length=1000)
+    latitude: float
+    longitude: float
+    note: str = Field(default="", max_length=10_000)
+
+
+@router.get("/cameras")
+def list_cameras(svc: Svc, owner: Owner) -> dict[str, Any]:
+    return {"cameras": [c.to_json() for c in svc.portal.list_cameras(owner)]}
+
+
+@router.post("/cameras", status_code=201)
+def register_camera(body: CameraIn, svc: Svc, owner: Owner) -> dict[str, Any]:
+    camera = svc.portal.register_camera(
+        owner, body.name, body.latitude, body.longitude, body.note, surface="rest"
+    )
+    return camera.to_json()
+
+
+@router.delete("/cameras/{camera_id}", status_code=204)
+def delete_camera(camera_id: str, svc: Svc, owner: Owner) -> Response:
+    svc.portal.delete_camera(owner, camera_id, surface="rest")
+    return Response(status_code=204)
+
+
+@router.get("/clips")
+def list_clips(svc: Svc, owner: Owner) -> dict[str, Any]:
+    return {"clips": [c.to_json() for c in svc.portal.list_clips(owner)]}
+
+
+@router.post("/clips", status_code=201, openapi_extra=_CLIP_BODY)
+async def upload_clip(
+    request: Request,
+    svc: Svc,
+    owner: Owner,
+    camera_id: Annotated[str, Query(max_length=64)],
+    started_at: Annotated[datetime, Query(description="When the recording started, with a time zone.")],
+    filename: Annotated[str, Query(max_length=1000)] = "clip.mp4",
+) -> Response:
+    """Upload a clip: the request body is the file, streamed; it must decode as MP4, MOV or WebM."""
+    declared = _declared_length(request)
+    limit = svc.portal.max_clip_bytes
+    if declared is not None and declared > limit:
+        return _error(413, MediaTooLargeError.code, f"clips are limited to {limit} bytes")
+    chunks = _blocking_chunks(request.stream().__aiter__(), declared)
+    content_type = request.headers.get("content-type")
+    try:
+        view = await run_in_threadpool(
+            svc.portal.upload_clip,
+            owner,
+            camera_id,
+            filename,
+            content_type,
+            chunks,
+            started_at,
+            surface="rest",
+        )
+    except MediaTooLargeError as exc:
+        return _error(413, exc.code, exc.message)
+    except ClientDisconnect:
+        return _error(400, IncompleteBodyError.code, "the client disconnected during the upload")
+    return JSONResponse(view.to_json(), status_code=201)
+
+
+@router.get("/clips/{clip_id}", openapi_extra=_BYTES)
+def play_clip(clip_id: str, svc: Svc, owner: Owner) -> StreamingResponse:
+    """The owner's own clip's bytes."""
+    view, stream = svc.portal.open_clip(owner, clip_id)
+    return _stream(view, stream)
+
+
+@router.delete("/clips/{clip_id}", status_code=204)
+def delete_clip(clip_id: str, svc: Svc, owner: Owner) -> Response:
+    svc.portal.delete_clip(owner, clip_id, surface="rest")
+    return Response(status_code=204)
+
+
+@router.get("/inbox")
+def inbox(svc: Svc, owner: Owner) -> dict[str, Any]:
+    """Requests that asked this owner, with their matching clips (and emergency disclosure notices)."""
+    return {"items": [i.to_json() for i in svc.portal.inbox(owner)]}
+
+
+class ShareIn(BaseModel):
+    clip_ids: list[str] = Field(min_length=1, max_length=1000)
+
+
+@router.post("/inbox/{request_id}/share")
+def share(request_id: str, body: ShareIn, svc: Svc, owner: Owner) -> dict[str, Any]:
+    """Share chosen clips with the request's agency (the owner's consent; gated as footage.share)."""
+    shares = svc.portal.share(owner, request_id, body.clip_ids, surface="rest")
+    return {"shares": [s.to_json() for s in shares]}
+
+
+@router.post("/inbox/{request_id}/decline", status_code=204)
+def decline(request_id: str, svc: Svc, owner: Owner) -> Response:
+    svc.portal.decline(owner, request_id, surface="rest")
+    return Response(status_code=204)
+
+
+class SettingsIn(BaseModel):
+    retention_days: int | None = None
+    opted_out: bool | None = None
+    share_contact: bool | None = None
+    contact: str | None = Field(default=None, max_length=1000)
+
+
+@router.get("/settings")
+def get_settings(svc: Svc, owner: Owner) -> dict[str, Any]:
+    return svc.portal.settings(owner).to_json()
+
+
+@router.put("/settings")
+def put_settings(body: SettingsIn, svc: Svc, owner: Owner) -> dict[str, Any]:
+    return svc.portal.update_settings(owner, **body.model_dump(), surface="rest").to_json()
+
+
+# -- operators ----------------------------------------------------------------------------------------------
+
+
+class EmergencyIn(BaseModel):
+    agency: str = Field(max_length=255)
+    clip_ids: list[str] = Field(min_length=1, max_length=1000)
+    reason: str = Field(max_length=10_000)
+    case_number: str = Field(max_length=200)
+
+
+@router.get("/emergency")
+def list_disclosures(svc: Svc, operator: Operator) -> dict[str, Any]:
+    return {"disclosures": [d.to_json() for d in svc.portal.emergency_disclosures(operator)]}
+
+
+@router.post("/emergency", status_code=201)
+def emergency_request(body: EmergencyIn, svc: Svc, operator: Operator) -> dict[str, Any]:
+    """Ask to disclose clips without consent; a second, different operator must approve."""
+    view = svc.portal.emergency_request(operator, body.agency, body.clip_ids, body.reason, body.case_number)
+    return view.to_json()
+
+
+@router.post("/emergency/{disclosure_id}/approve")
+def emergency_approve(disclosure_id: str, svc: Svc, operator: Operator) -> dict[str, Any]:
+    return svc.portal.emergency_approve(operator, disclosure_id).to_json()
