@@ -28,13 +28,18 @@ def get_by_name(session: Session, name: str) -> Organisation:
     return org
 
 
-def get_or_create(session: Session, name: str) -> Organisation:
+def get_or_create(session: Session, name: str, sector: str | None = None) -> Organisation:
+    """Organisation ``name``, created (with ``sector`` if given) when missing; safe with concurrent nodes."""
     org = session.scalar(select(Organisation).where(Organisation.name == name))
     if org is None:
         serialise(session, f"organisation:{name}")  # PostgreSQL: nodes creating it at once make one
         org = session.scalar(select(Organisation).where(Organisation.name == name))
     if org is None:
-        org = Organisation(name=name, flags=[])
+        org = (
+            Organisation(name=name, flags=[])
+            if sector is None
+            else Organisation(name=name, sector=sector, flags=[])
+        )
         session.add(org)
         session.flush()
     return org

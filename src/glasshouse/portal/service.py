@@ -46,6 +46,7 @@ from glasshouse.governance.gate import Gate, PolicyDenied, RequestContext
 from glasshouse.governance.policy import Capability, Sector
 from glasshouse.media.models import MediaObject
 from glasshouse.media.service import MediaService, MediaTooLargeError
+from glasshouse.organisations import service as organisations
 from glasshouse.organisations.models import Organisation
 from glasshouse.people.models import CAMERA_OWNER, Person
 from glasshouse.people.service import PeopleService, PersonInfo
@@ -193,12 +194,7 @@ class PortalService:
 
     @staticmethod
     def _residents(session: Session) -> Organisation:
-        org = session.scalar(select(Organisation).where(Organisation.name == RESIDENTS_ORG))
-        if org is None:
-            org = Organisation(name=RESIDENTS_ORG, sector=RESIDENTS_SECTOR, flags=[])
-            session.add(org)
-            session.flush()
-        return org
+        return organisations.get_or_create(session, RESIDENTS_ORG, sector=RESIDENTS_SECTOR)
 
     def owner_actor(self, owner_id: str, surface: str = "ui") -> Actor:
         """The owner acting for the residents' organisation (as the gate and the audit log see them)."""
@@ -1175,6 +1171,7 @@ class PortalService:
         now = self.clock()
         deleted = kept = orphans = 0
         with db.transaction(self.sessions) as session:
+            db.serialise(session, "portal-retention-sweep")  # every node sweeps; one at a time
             residents = self._residents(session)
             system = Actor(org_id=residents.id, org_name=residents.name, surface="job", person=None)
             retention = _pairs(session.execute(select(OwnerSettings.owner_id, OwnerSettings.retention_days)))
