@@ -1,13 +1,21 @@
-"""Signing in through the real login form, for the UI tests (one recipe, used by every page test)."""
+"""Signing in through the real login form, for the UI tests (one recipe, used by every page test), and the
+set-up those tests share: the set-up actor and cheap password hashes."""
 
 from __future__ import annotations
 
 import re
 
+import pytest
+from argon2 import PasswordHasher
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
+from glasshouse.governance.actor import Actor
+from glasshouse.people import passwords
+
 PASSWORD = "correct horse battery staple"
+#: The operator-like actor tests create organisations and people with.
+SETUP = Actor(org_id="", org_name="test-setup", surface="cli", is_operator=True)
 TOKEN = re.compile(r'name="csrf_token" value="([^"]+)"')
 
 
@@ -34,3 +42,8 @@ def signed_in(app: FastAPI, email: str, password: str = PASSWORD) -> TestClient:
 def csrf(client: TestClient, page: str = "/ui/") -> str:
     """The signed-in session's CSRF token, read from ``page``'s forms."""
     return csrf_of(client.get(page).text)
+
+
+def cheap_hashes(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Cheap Argon2 parameters for passwords (until ``monkeypatch`` is undone): fast sign-ups and sign-ins."""
+    monkeypatch.setattr(passwords, "_hasher", PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))

@@ -14,18 +14,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from argon2 import PasswordHasher
 
+from browser.conftest import cheap_setup_hashes, sign_in
 from glasshouse.bench.live_server import LiveServer, live_server
 from glasshouse.config import Settings
 from glasshouse.governance.actor import Actor
 from glasshouse.governance.gate import RequestContext
 from glasshouse.governance.policy import Capability
-from glasshouse.people import passwords
 from glasshouse.services import Services
+from web_support import PASSWORD, SETUP
 
-PASSWORD = "correct horse battery staple"
-SETUP = Actor(org_id="", org_name="test-setup", surface="cli", is_operator=True)
 MORATORIUM = "police-moratorium-2020"
 
 
@@ -35,41 +33,33 @@ def site(
 ) -> Iterator[LiveServer]:
     data = tmp_path_factory.mktemp("browser") / "var"
     svc = Services(Settings(data_dir=data, model_cache_dir=model_cache_dir))
-    fast = pytest.MonkeyPatch()  # cheap hashes while setting up people; restored before any other test runs
-    fast.setattr(passwords, "_hasher", PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
-    ops = svc.organisations.create(SETUP, "operators", sector="other_government", is_operator=True)
-    police = svc.organisations.create(SETUP, "metro-police", sector="law_enforcement")
-    icac = svc.organisations.create(SETUP, "icac-unit", sector="law_enforcement", flags=["child_protection"])
-    people = [
-        (ops, "olive@ops.example", "Olive Operator", ["operator"]),
-        (police, "pat@police.example", "Pat Investigator", ["investigator"]),
-        (icac, "ivy@icac.example", "Ivy Investigator", ["investigator", "reviewer"]),
-        (icac, "rex@icac.example", "Rex Reviewer", ["reviewer"]),
-        (icac, "ria@icac.example", "Ria Reviewer", ["reviewer"]),
-    ]
-    for org, email, name, roles in people:
-        svc.people.create(SETUP, org, email, name, PASSWORD, roles)
-    photos = shared_data / "face_recognition/examples"
-    for org in (police, icac):
-        svc.collections.create(org.id, "gallery")
-    icac_actor = Actor(org_id=icac.id, org_name=icac.name, surface="cli")
-    request = RequestContext(purpose="child_exploitation_investigation", case_number="CASE-7")
-    with svc.gate.guard(icac_actor, Capability.FACE_INDEX, request):
-        svc.collections.index_image(
-            icac.id, "gallery", (photos / "obama.jpg").read_bytes(), external_image_id="person-a"
+    with cheap_setup_hashes():
+        ops = svc.organisations.create(SETUP, "operators", sector="other_government", is_operator=True)
+        police = svc.organisations.create(SETUP, "metro-police", sector="law_enforcement")
+        icac = svc.organisations.create(
+            SETUP, "icac-unit", sector="law_enforcement", flags=["child_protection"]
         )
-    svc.close()
-    fast.undo()
+        people = [
+            (ops, "olive@ops.example", "Olive Operator", ["operator"]),
+            (police, "pat@police.example", "Pat Investigator", ["investigator"]),
+            (icac, "ivy@icac.example", "Ivy Investigator", ["investigator", "reviewer"]),
+            (icac, "rex@icac.example", "Rex Reviewer", ["reviewer"]),
+            (icac, "ria@icac.example", "Ria Reviewer", ["reviewer"]),
+        ]
+        for org, email, name, roles in people:
+            svc.people.create(SETUP, org, email, name, PASSWORD, roles)
+        photos = shared_data / "face_recognition/examples"
+        for org in (police, icac):
+            svc.collections.create(org.id, "gallery")
+        icac_actor = Actor(org_id=icac.id, org_name=icac.name, surface="cli")
+        request = RequestContext(purpose="child_exploitation_investigation", case_number="CASE-7")
+        with svc.gate.guard(icac_actor, Capability.FACE_INDEX, request):
+            svc.collections.index_image(
+                icac.id, "gallery", (photos / "obama.jpg").read_bytes(), external_image_id="person-a"
+            )
+        svc.close()
     with live_server(data, model_cache_dir, throttle_rate="0") as server:
         yield server
-
-
-def sign_in(page: Any, site: LiveServer, email: str) -> None:
-    page.goto(site.url + "/ui/login")
-    page.get_by_label("Email").fill(email)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    page.wait_for_url(re.compile(r".*/ui/.*"))
 
 
 def console_search(page: Any, site: LiveServer, photo: Path, purpose: str, case: str) -> None:

@@ -18,16 +18,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from argon2 import PasswordHasher
 
+from browser.conftest import cheap_setup_hashes, sign_in
 from glasshouse.bench.live_server import LiveServer, live_server
 from glasshouse.config import Settings
-from glasshouse.governance.actor import Actor
-from glasshouse.people import passwords
 from glasshouse.services import Services
+from web_support import PASSWORD, SETUP
 
-PASSWORD = "correct horse battery staple"
-SETUP = Actor(org_id="", org_name="test-setup", surface="cli", is_operator=True)
 CLIP = "video/hamilton/short_hamilton_clip.mp4"
 #: Where the owner's camera goes (the map is centred here through the page's ?lat=&lon=).
 HERE = (43.2557, -79.8711)
@@ -38,23 +35,13 @@ CASE = "HPS-2026-0415"
 def portal_site(tmp_path_factory: pytest.TempPathFactory, model_cache_dir: Path) -> Iterator[LiveServer]:
     data = tmp_path_factory.mktemp("portal-browser") / "var"
     svc = Services(Settings(data_dir=data, model_cache_dir=model_cache_dir))
-    fast = pytest.MonkeyPatch()  # cheap hashes while setting up people; restored before any other test runs
-    fast.setattr(passwords, "_hasher", PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
-    police = svc.organisations.create(SETUP, "hamilton-police", sector="law_enforcement")
-    svc.organisations.update(SETUP, police.name, verified=True, reason="checked by the operator (test)")
-    svc.people.create(SETUP, police, "ida@police.example", "Ida Investigator", PASSWORD, ["investigator"])
-    svc.close()
-    fast.undo()
+    with cheap_setup_hashes():
+        police = svc.organisations.create(SETUP, "hamilton-police", sector="law_enforcement")
+        svc.organisations.update(SETUP, police.name, verified=True, reason="checked by the operator (test)")
+        svc.people.create(SETUP, police, "ida@police.example", "Ida Investigator", PASSWORD, ["investigator"])
+        svc.close()
     with live_server(data, model_cache_dir, throttle_rate="0", map_tile_url="") as server:
         yield server
-
-
-def sign_in(page: Any, site: LiveServer, email: str) -> None:
-    page.goto(site.url + "/ui/login")
-    page.get_by_label("Email").fill(email)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    page.wait_for_url(re.compile(r".*/ui/.*"))
 
 
 def map_ready(page: Any, selector: str) -> Any:

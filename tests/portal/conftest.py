@@ -24,8 +24,8 @@ from glasshouse.http.app import create_app
 from glasshouse.media.models import MediaObject
 from glasshouse.portal.models import Clip
 from glasshouse.services import Services
+from web_support import PASSWORD, SETUP
 
-PASSWORD = "correct horse battery staple"
 #: Home of the test cameras (Hamilton, Ontario); 0.001 degree of latitude is about 111 m.
 HOME = (43.2557, -79.8711)
 
@@ -172,10 +172,9 @@ class PortalWorld:
 def _org(
     svc: Services, name: str, sector: str, *, verified: bool = False, operator: bool = False
 ) -> tuple[Actor, dict[str, str]]:
-    setup = Actor(org_id="", org_name="test-setup", surface="cli", is_operator=True)
-    org = svc.organisations.create(setup, name, sector=sector, is_operator=operator)
+    org = svc.organisations.create(SETUP, name, sector=sector, is_operator=operator)
     if verified:
-        svc.organisations.update(setup, name, verified=True, reason="identity checked")
+        svc.organisations.update(SETUP, name, verified=True, reason="identity checked")
     key = svc.keys.create(org.id)
     actor = Actor(
         org_id=org.id, org_name=org.name, surface="rest", key_id=key.access_key_id, is_operator=operator

@@ -5,51 +5,24 @@ clips shared with it; Leaflet is served by Glasshouse itself; emergency disclosu
 from __future__ import annotations
 
 import hashlib
-import io
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from fractions import Fraction
 
-import av
-import numpy as np
 import pytest
-from argon2 import PasswordHasher
 from fastapi.testclient import TestClient
 
 from glasshouse.audit.service import AuditFilter
 from glasshouse.config import Settings
 from glasshouse.governance.actor import Actor
 from glasshouse.http.app import create_app
-from glasshouse.people import passwords
 from glasshouse.portal.views import FootageRequestInput
 from glasshouse.services import Services
-from web_support import PASSWORD, csrf, csrf_of, signed_in
+from portal.conftest import HOME, make_video
+from web_support import PASSWORD, SETUP, cheap_hashes, csrf, csrf_of, signed_in
 
-SETUP = Actor(org_id="", org_name="test-setup", surface="cli", is_operator=True)
-HOME = (43.2557, -79.8711)
 CASE = "HPS-2026-0777"
-
-
-def tiny_video(seconds: float = 2.0, fps: int = 10) -> bytes:
-    """A small real MP4 (PyAV, MPEG-4 part 2)."""
-    buffer = io.BytesIO()
-    with av.open(buffer, mode="w", format="mp4") as out:
-        stream = out.add_stream("mpeg4", rate=fps)
-        assert isinstance(stream, av.VideoStream)
-        stream.width, stream.height, stream.pix_fmt = 64, 48, "yuv420p"
-        stream.codec_context.time_base = Fraction(1, fps)
-        for i in range(round(seconds * fps)):
-            frame = av.VideoFrame.from_ndarray(
-                np.full((48, 64, 3), i * 9 % 256, dtype=np.uint8), format="rgb24"
-            )
-            frame.pts = i
-            for packet in stream.encode(frame):
-                out.mux(packet)
-        for packet in stream.encode():
-            out.mux(packet)
-    return buffer.getvalue()
 
 
 @dataclass
@@ -99,7 +72,7 @@ class Site:
 
 @pytest.fixture(autouse=True)
 def fast_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(passwords, "_hasher", PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
+    cheap_hashes(monkeypatch)
 
 
 @pytest.fixture
@@ -174,7 +147,7 @@ def test_owner_signup_needs_the_forms_token(site: Site) -> None:
 
 def test_owner_uploads_plays_and_deletes_a_clip_and_a_bad_upload_leaves_nothing(site: Site) -> None:
     owner, camera, person = site.owner("olu")
-    video = tiny_video()
+    video = make_video()
     page = site.upload(owner, camera, video, "porch.mp4")
     assert hashlib.sha256(video).hexdigest() in page and "Uploaded porch.mp4" in page
     clip = site.svc.portal.list_clips(person)[0]
@@ -195,7 +168,7 @@ def test_owner_uploads_plays_and_deletes_a_clip_and_a_bad_upload_leaves_nothing(
 
 def test_an_owner_never_reaches_another_owners_clips_or_cameras(site: Site) -> None:
     alice, alice_camera, alice_id = site.owner("alice")
-    site.upload(alice, alice_camera, tiny_video(), "alice-secret.mp4")
+    site.upload(alice, alice_camera, make_video(), "alice-secret.mp4")
     clip = site.svc.portal.list_clips(alice_id)[0]
     bob, _, _ = site.owner("bob")
     assert bob.get(f"/ui/portal/clips/{clip.id}/video").status_code == 404
@@ -224,7 +197,7 @@ def test_pages_check_roles_and_sign_in(site: Site) -> None:
 
 def test_every_portal_form_needs_the_sessions_token(site: Site) -> None:
     owner, camera, person = site.owner("olu")
-    site.upload(owner, camera, tiny_video())
+    site.upload(owner, camera, make_video())
     request_id = site.file()
     officer = site.user("ida@police.example")
     forged = {"csrf_token": "forged"}
@@ -246,7 +219,7 @@ def test_every_portal_form_needs_the_sessions_token(site: Site) -> None:
 
 def test_a_request_filed_in_the_ui_is_answered_and_its_clip_downloaded_with_its_hash(site: Site) -> None:
     owner, camera, person = site.owner("olu")
-    video = tiny_video(3.0)
+    video = make_video(3.0)
     site.upload(owner, camera, video, "porch.mp4")
     _, far_camera, far_person = site.owner("faraway", HOME[0] + 0.05, HOME[1])
     officer = site.user("ida@police.example")
@@ -305,7 +278,7 @@ def test_a_request_filed_in_the_ui_is_answered_and_its_clip_downloaded_with_its_
 
 def test_an_agency_sees_only_clips_shared_with_it(site: Site) -> None:
     owner, camera, person = site.owner("olu")
-    site.upload(owner, camera, tiny_video())
+    site.upload(owner, camera, make_video())
     clip = site.svc.portal.list_clips(person)[0]
     request_id = site.file()
     officer = site.user("ida@police.example")
@@ -321,7 +294,7 @@ def test_an_agency_sees_only_clips_shared_with_it(site: Site) -> None:
 
 def test_emergency_disclosure_needs_a_second_operator_and_the_owner_is_told(site: Site) -> None:
     owner, camera, person = site.owner("olu")
-    site.upload(owner, camera, tiny_video())
+    site.upload(owner, camera, make_video())
     clip = site.svc.portal.list_clips(person)[0]
     ola, omar = site.user("ola@ops.example"), site.user("omar@ops.example")
     form = {
@@ -349,7 +322,7 @@ def test_emergency_disclosure_needs_a_second_operator_and_the_owner_is_told(site
 
 def test_an_owner_who_opts_out_in_settings_is_never_asked(site: Site) -> None:
     owner, camera, person = site.owner("olu")
-    site.upload(owner, camera, tiny_video())
+    site.upload(owner, camera, make_video())
     token = csrf(owner, "/ui/portal/settings")
     bad = owner.post(
         "/ui/portal/settings", data={"retention_days": "30", "share_contact": "1", "csrf_token": token}

@@ -5,7 +5,7 @@ from __future__ import annotations
 import shlex
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -22,6 +22,15 @@ from rich.table import Table
 bench_app = typer.Typer(help="Benchmarks.", no_args_is_help=True)
 console = Console()
 DEFAULT_LFW = Path("../shared/data/lfw/lfw-deepfunneled")
+DEFAULT_STATS = Path("var/bench/lfw-embedding-stats.npz")
+
+# Options more than one benchmark takes.
+OutDir = Annotated[Path, typer.Option("--out", help="Folder for the JSON result.")]
+LfwImages = Annotated[Path, typer.Option("--lfw", help="LFW image folder (DIR/Name/Name_0001.jpg).")]
+LfwForStats = Annotated[Path, typer.Option("--lfw", help="LFW image folder, to measure the statistics.")]
+StatsFile = Annotated[
+    Path, typer.Option("--stats", help="Cached real-embedding statistics (measured from --lfw when absent).")
+]
 
 
 @bench_app.callback()
@@ -29,15 +38,24 @@ def _group() -> None:
     """Benchmarks (a callback keeps ``engine`` a subcommand even while it is the only one)."""
 
 
+def _save(out: Path, kind: str, result: dict[str, Any]) -> None:
+    """Write ``result`` as ``out/<kind>-<date>.json`` and say how to reproduce it."""
+    from glasshouse.evaluation.runner import write_json
+
+    out.mkdir(parents=True, exist_ok=True)
+    path = write_json(out / f"{kind}-{str(result['date']).replace(':', '')[:17]}.json", result)
+    console.print(f"reproduce: {result['command']}\nwrote {path}")
+
+
 @bench_app.command("engine")
 def engine_cmd(
     images: int = typer.Option(500, "--images", min=1, help="Seeded random LFW images to process."),
-    lfw: Path = typer.Option(DEFAULT_LFW, "--lfw", help="LFW image folder (DIR/Name/Name_0001.jpg)."),
+    lfw: LfwImages = DEFAULT_LFW,
     seed: int = typer.Option(0, "--seed"),
     baseline_images: int | None = typer.Option(
         None, "--baseline-images", min=0, help="Run the slow baseline on only the first N of the same images."
     ),
-    out: Path = typer.Option(Path("var/bench"), "--out", help="Folder for the JSON result."),
+    out: OutDir = Path("var/bench"),
     model_cache: Path | None = typer.Option(
         None, "--model-cache", help="Model cache [default: the settings']."
     ),
@@ -46,7 +64,7 @@ def engine_cmd(
     from glasshouse.bench.engine import bench_face_recognition, bench_glasshouse, select_images
     from glasshouse.config import Settings
     from glasshouse.engine.pipeline import FaceEngine
-    from glasshouse.evaluation.runner import machine_info, now_iso, write_json
+    from glasshouse.evaluation.runner import machine_info, now_iso
 
     if not lfw.is_dir():
         console.print(f"[red]error:[/red] LFW images not found at {lfw} (see ../shared/data/README.md)")
@@ -91,10 +109,8 @@ def engine_cmd(
         }
         result["speedup_faces_per_s"] = round(ours.faces_per_second / base.faces_per_second, 2)
         result["speedup_images_per_s"] = round(ours.images_per_second / base.images_per_second, 2)
-    out.mkdir(parents=True, exist_ok=True)
-    path = write_json(out / f"engine-{result['date'].replace(':', '')[:17]}.json", result)
     _print(result)
-    console.print(f"reproduce: {command}\nwrote {path}")
+    _save(out, "engine", result)
 
 
 def _print(r: dict[str, Any]) -> None:
@@ -128,14 +144,14 @@ def api_cmd(
     faces: int = typer.Option(200, "--faces", min=1, help="LFW faces enrolled in the searched collection."),
     probes: int = typer.Option(50, "--probes", min=1, help="Distinct probe images."),
     rounds: int = typer.Option(3, "--rounds", min=1, help="Passes over the probes."),
-    lfw: Path = typer.Option(DEFAULT_LFW, "--lfw", help="LFW image folder (DIR/Name/Name_0001.jpg)."),
-    out: Path = typer.Option(Path("var/bench"), "--out", help="Folder for the JSON result."),
+    lfw: LfwImages = DEFAULT_LFW,
+    out: OutDir = Path("var/bench"),
 ) -> None:
     """SearchFacesByImage over boto3 against a live loopback server, beside the same search in-process."""
     from glasshouse.bench import api
     from glasshouse.bench.engine import select_images
     from glasshouse.config import Settings
-    from glasshouse.evaluation.runner import machine_info, now_iso, write_json
+    from glasshouse.evaluation.runner import machine_info, now_iso
 
     if not lfw.is_dir():
         console.print(f"[red]error:[/red] LFW images not found at {lfw} (see ../shared/data/README.md)")
@@ -165,9 +181,7 @@ def api_cmd(
         table.add_row(key, str(result["in_process"][key]), str(result["api"][key]))  # type: ignore[index]
     console.print(table)
     console.print(f"protocol overhead at p50: {result['overhead_p50_percent']}% (target ≤ 15%)")
-    out.mkdir(parents=True, exist_ok=True)
-    path = write_json(out / f"api-{str(result['date']).replace(':', '')[:17]}.json", result)
-    console.print(f"reproduce: {command}\nwrote {path}")
+    _save(out, "api", result)
 
 
 DEFAULT_CLIP = Path("../shared/data/video/hamilton/short_hamilton_clip.mp4")
@@ -184,13 +198,13 @@ def video_cmd(
     sample_fps: float = typer.Option(5.0, "--sample-fps", min=0.1, help="Base sampling rate."),
     adaptive: bool = typer.Option(True, "--adaptive/--fixed", help="Adaptive sampling or a fixed rate."),
     naive: bool = typer.Option(True, "--naive/--no-naive", help="Also run the every-frame baseline."),
-    out: Path = typer.Option(Path("var/bench"), "--out", help="Folder for the JSON result."),
+    out: OutDir = Path("var/bench"),
 ) -> None:
     """Face search speed as a multiple of real time: tracked + adaptive sampling vs every face of every frame."""
     from glasshouse.bench.video import compare
     from glasshouse.config import Settings
     from glasshouse.engine.pipeline import FaceEngine
-    from glasshouse.evaluation.runner import machine_info, now_iso, write_json
+    from glasshouse.evaluation.runner import machine_info, now_iso
 
     if not clip.is_file():
         console.print(f"[red]error:[/red] video not found at {clip} (see ../shared/data/README.md)")
@@ -228,9 +242,7 @@ def video_cmd(
             f"speed-up {result['speedup']}x; same people found: {result['same_people']}; "
             f"load average {result['load_average_1m']} on {result['machine']['cores']} cores (target ≥ 2x real time)"
         )
-    out.mkdir(parents=True, exist_ok=True)
-    path = write_json(out / f"video-{str(result['date']).replace(':', '')[:17]}.json", result)
-    console.print(f"reproduce: {command}\nwrote {path}")
+    _save(out, "video", result)
 
 
 @bench_app.command("search")
@@ -246,13 +258,9 @@ def search_cmd(
     m: int = typer.Option(16, "--m", min=2, help="HNSW graph degree."),
     ef_construction: int = typer.Option(100, "--ef-construction", min=1, help="HNSW build beam."),
     ef_search: int = typer.Option(64, "--ef-search", min=1, help="HNSW query beam."),
-    stats: Path = typer.Option(
-        Path("var/bench/lfw-embedding-stats.npz"),
-        "--stats",
-        help="Cached real-embedding statistics (measured from --lfw when absent).",
-    ),
-    lfw: Path = typer.Option(DEFAULT_LFW, "--lfw", help="LFW image folder, to measure the statistics."),
-    out: Path = typer.Option(Path("var/bench"), "--out", help="Folder for the JSON result."),
+    stats: StatsFile = DEFAULT_STATS,
+    lfw: LfwForStats = DEFAULT_LFW,
+    out: OutDir = Path("var/bench"),
     pgvector: bool = typer.Option(
         True,
         "--pgvector/--no-pgvector",
@@ -266,7 +274,7 @@ def search_cmd(
     from glasshouse.bench.synthetic import RealStats, load_or_measure
     from glasshouse.collections.ann import HnswParams
     from glasshouse.config import Settings
-    from glasshouse.evaluation.runner import machine_info, now_iso, write_json
+    from glasshouse.evaluation.runner import machine_info, now_iso
 
     if stats.is_file():
         real = RealStats.load(stats)
@@ -328,25 +336,23 @@ def search_cmd(
         )
     else:
         console.print(f"pgvector HNSW: {p}")
-    out.mkdir(parents=True, exist_ok=True)
-    path = write_json(out / f"search-{str(result['date']).replace(':', '')[:17]}.json", result)
-    console.print(f"reproduce: {command}\nwrote {path}")
+    _save(out, "search", result)
 
 
 @bench_app.command("index")
 def index_cmd(
     images: int = typer.Option(2000, "--images", min=1, help="Seeded random LFW images to enrol."),
     workers: list[int] = typer.Option([1, 2], "--workers", min=1, help="Worker processes (repeatable)."),
-    lfw: Path = typer.Option(DEFAULT_LFW, "--lfw", help="LFW image folder (DIR/Name/Name_0001.jpg)."),
+    lfw: LfwImages = DEFAULT_LFW,
     seed: int = typer.Option(0, "--seed"),
     batch_size: int = typer.Option(64, "--batch-size", min=1, help="Images per database transaction."),
-    out: Path = typer.Option(Path("var/bench"), "--out", help="Folder for the JSON result."),
+    out: OutDir = Path("var/bench"),
 ) -> None:
     """Bulk enrolment (`glasshouse index`) speed with 1 and 2 worker processes on the same LFW images."""
     from glasshouse.bench.engine import select_images
     from glasshouse.bench.index import run_once
     from glasshouse.config import Settings
-    from glasshouse.evaluation.runner import machine_info, now_iso, write_json
+    from glasshouse.evaluation.runner import machine_info, now_iso
 
     if not lfw.is_dir():
         console.print(f"[red]error:[/red] LFW images not found at {lfw} (see ../shared/data/README.md)")
@@ -391,9 +397,7 @@ def index_cmd(
             f"speed-up with {runs[-1]['workers']} workers: "
             f"{runs[-1]['enrolments_per_s'] / runs[0]['enrolments_per_s']:.2f}x"
         )
-    out.mkdir(parents=True, exist_ok=True)
-    path = write_json(out / f"index-{str(result['date']).replace(':', '')[:17]}.json", result)
-    console.print(f"reproduce: {command}\nwrote {path}")
+    _save(out, "index", result)
 
 
 @bench_app.command("reconcile")
@@ -402,19 +406,15 @@ def reconcile_cmd(
     queries: int = typer.Option(1000, "--queries", min=1, help="Held-out probes of enrolled identities."),
     churn: float = typer.Option(0.1, "--churn", min=0.0, max=0.9, help="Fraction deleted and re-enrolled."),
     seed: int = typer.Option(0, "--seed"),
-    stats: Path = typer.Option(
-        Path("var/bench/lfw-embedding-stats.npz"),
-        "--stats",
-        help="Cached real-embedding statistics (measured from --lfw when absent).",
-    ),
-    lfw: Path = typer.Option(DEFAULT_LFW, "--lfw", help="LFW image folder, to measure the statistics."),
-    out: Path = typer.Option(Path("var/bench"), "--out", help="Folder for the JSON result."),
+    stats: StatsFile = DEFAULT_STATS,
+    lfw: LfwForStats = DEFAULT_LFW,
+    out: OutDir = Path("var/bench"),
 ) -> None:
     """Recall@1 of the approximate index as the service runs it: fresh, and after reconciling a stale file."""
     from glasshouse.bench import reconcile
     from glasshouse.bench.synthetic import RealStats, load_or_measure
     from glasshouse.config import Settings
-    from glasshouse.evaluation.runner import machine_info, now_iso, write_json
+    from glasshouse.evaluation.runner import machine_info, now_iso
 
     if stats.is_file():
         real = RealStats.load(stats)
@@ -440,6 +440,4 @@ def reconcile_cmd(
     ):
         table.add_row(key, str(result[key]))
     console.print(table)
-    out.mkdir(parents=True, exist_ok=True)
-    path = write_json(out / f"reconcile-{str(result['date']).replace(':', '')[:17]}.json", result)
-    console.print(f"reproduce: {command}\nwrote {path}")
+    _save(out, "reconcile", result)

@@ -16,24 +16,19 @@ Errors use the REST shape ``{"error": {"code", "message"}}``.
 from __future__ import annotations
 
 import mimetypes
-from collections.abc import Iterator
 from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 from pydantic import BaseModel, Field
-from starlette.concurrency import run_in_threadpool
-from starlette.requests import ClientDisconnect
 
 from glasshouse.governance import policy as pol
-from glasshouse.media.service import MediaTooLargeError
-from glasshouse.media.store import READ_CHUNK
 from glasshouse.people.service import AuthenticationError
 from glasshouse.portal.views import ClipView, FootageRequestInput
 from glasshouse.rest.auth import CurrentActor, Operator, Svc
 from glasshouse.rest.errors import Unauthenticated
-from glasshouse.rest.media import IncompleteBodyError, _blocking_chunks, _declared_length
+from glasshouse.rest.streaming import BINARY, read_chunks, receive_upload
 
 router = APIRouter(prefix="/v1/portal", tags=["portal"])
 
@@ -41,7 +36,7 @@ _CLIP_BODY: dict[str, Any] = {
     "requestBody": {
         "required": True,
         "description": "The clip's bytes (MP4, MOV or WebM), streamed.",
-        "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}},
+        "content": BINARY,
     },
     "responses": {
         "400": {
@@ -54,7 +49,7 @@ _BYTES: dict[str, Any] = {
     "responses": {
         "200": {
             "description": "The clip's bytes; X-SHA256 is the SHA-256 recorded at upload.",
-            "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}},
+            "content": BINARY,
         }
     }
 }
@@ -77,23 +72,14 @@ def owner_id(request: Request, svc: Svc) -> str:
 Owner = Annotated[str, Depends(owner_id)]
 
 
-def _error(status: int, code: str, message: str) -> JSONResponse:
-    return JSONResponse({"error": {"code": code, "message": message}}, status_code=status)
-
-
 def _stream(view: ClipView, stream: Any) -> StreamingResponse:
-    def body() -> Iterator[bytes]:
-        with stream:
-            while chunk := stream.read(READ_CHUNK):
-                yield chunk
-
     headers = {
         "Content-Length": str(view.size),
         "ETag": f'"{view.sha256}"',
         "X-SHA256": view.sha256,
         "Content-Disposition": f'attachment; filename="{view.id}{mimetypes.guess_extension(view.content_type) or ""}"',
     }
-    return StreamingResponse(body(), media_type=view.content_type, headers=headers)
+    return StreamingResponse(read_chunks(stream), media_type=view.content_type, headers=headers)
 
 
 # -- public -------------------------------------------------------------------------------------------------
@@ -262,27 +248,17 @@ async def upload_clip(
     filename: Annotated[str, Query(max_length=1000)] = "clip.mp4",
 ) -> Response:
     """Upload a clip: the request body is the file, streamed; it must decode as MP4, MOV or WebM."""
-    declared = _declared_length(request)
-    limit = svc.portal.max_clip_bytes
-    if declared is not None and declared > limit:
-        return _error(413, MediaTooLargeError.code, f"clips are limited to {limit} bytes")
-    chunks = _blocking_chunks(request.stream().__aiter__(), declared)
     content_type = request.headers.get("content-type")
-    try:
-        view = await run_in_threadpool(
-            svc.portal.upload_clip,
-            owner,
-            camera_id,
-            filename,
-            content_type,
-            chunks,
-            started_at,
-            surface="rest",
-        )
-    except MediaTooLargeError as exc:
-        return _error(413, exc.code, exc.message)
-    except ClientDisconnect:
-        return _error(400, IncompleteBodyError.code, "the client disconnected during the upload")
+    view = await receive_upload(
+        request,
+        svc.portal.max_clip_bytes,
+        "clips",
+        lambda chunks: svc.portal.upload_clip(
+            owner, camera_id, filename, content_type, chunks, started_at, surface="rest"
+        ),
+    )
+    if isinstance(view, JSONResponse):
+        return view
     return JSONResponse(view.to_json(), status_code=201)
 
 

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Final
 
 from glasshouse.portal.models import Camera, Clip, EmergencyDisclosure, FootageRequest, OwnerSettings, Share
 
@@ -14,8 +15,30 @@ def aware(moment: datetime) -> datetime:
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
+def aware_or_none(moment: datetime | None) -> datetime | None:
+    return aware(moment) if moment else None
+
+
 def _iso(moment: datetime | None) -> str | None:
     return moment.isoformat() if moment is not None else None
+
+
+#: The JSON key of a view's ``agency_name``.
+_AGENCY: Final = {"agency_name": "agency"}
+
+
+def _json(
+    view: Any, *, hide: Collection[str] = (), rename: Mapping[str, str] | None = None
+) -> dict[str, Any]:
+    """A view's fields in their order, less ``hide``, times in ISO 8601; ``rename``: field -> JSON key."""
+    keys = rename or {}
+    return {
+        keys.get(f.name, f.name): _iso(value)
+        if isinstance(value := getattr(view, f.name), datetime)
+        else value
+        for f in fields(view)
+        if f.name not in hide
+    }
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,14 +58,7 @@ class CameraView:
         )
 
     def to_json(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "name": self.name,
-            "latitude": self.latitude,
-            "longitude": self.longitude,
-            "note": self.note,
-            "created_at": self.created_at.isoformat(),
-        }
+        return _json(self, hide={"owner_id"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,21 +98,7 @@ class ClipView:
         )
 
     def to_json(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "camera_id": self.camera_id,
-            "camera_name": self.camera_name,
-            "latitude": self.latitude,
-            "longitude": self.longitude,
-            "filename": self.filename,
-            "content_type": self.content_type,
-            "size": self.size,
-            "sha256": self.sha256,
-            "started_at": self.started_at.isoformat(),
-            "ends_at": self.ends_at.isoformat(),
-            "duration_seconds": self.duration_seconds,
-            "created_at": self.created_at.isoformat(),
-        }
+        return _json(self)
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,12 +113,7 @@ class OwnerSettingsView:
         return cls(row.retention_days, row.opted_out, row.share_contact, row.contact)
 
     def to_json(self) -> dict[str, Any]:
-        return {
-            "retention_days": self.retention_days,
-            "opted_out": self.opted_out,
-            "share_contact": self.share_contact,
-            "contact": self.contact,
-        }
+        return _json(self)
 
 
 @dataclass(frozen=True, slots=True)
@@ -181,8 +178,8 @@ class RequestView:
             aware(row.window_end),
             aware(row.respond_by),
             row.status,
-            aware(row.closed_at) if row.closed_at else None,
-            aware(row.access_until) if row.access_until else None,
+            aware_or_none(row.closed_at),
+            aware_or_none(row.access_until),
             aware(row.created_at),
             recipients,
             owners,
@@ -190,27 +187,8 @@ class RequestView:
         )
 
     def to_json(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "kind": self.kind,
-            "agency": self.agency_name,
-            "incident_type": self.incident_type,
-            "case_number": self.case_number,
-            "description": self.description,
-            "contact": self.contact,
-            "area": self.area,
-            "area_sq_mi": round(self.area_sq_mi, 4),
-            "window_start": self.window_start.isoformat(),
-            "window_end": self.window_end.isoformat(),
-            "respond_by": self.respond_by.isoformat(),
-            "status": self.status,
-            "closed_at": _iso(self.closed_at),
-            "access_until": _iso(self.access_until),
-            "created_at": self.created_at.isoformat(),
-            "recipient_count": self.recipient_count,
-            "shared_owner_count": self.shared_owner_count,
-            "shared_clip_count": self.shared_clip_count,
-        }
+        data = _json(self, hide={"agency_org_id", "created_by"}, rename=_AGENCY)
+        return {**data, "area_sq_mi": round(self.area_sq_mi, 4)}
 
 
 @dataclass(frozen=True, slots=True)
@@ -234,38 +212,11 @@ class PublicRequestView:
 
     @classmethod
     def of(cls, view: RequestView) -> PublicRequestView:
-        return cls(
-            view.id,
-            view.kind,
-            view.agency_name,
-            view.incident_type,
-            view.description,
-            view.area,
-            view.area_sq_mi,
-            view.window_start,
-            view.window_end,
-            view.respond_by,
-            view.status,
-            view.created_at,
-            view.shared_owner_count,
-        )
+        """The public part of ``view`` (every field of this class is one of ``RequestView``'s)."""
+        return cls(**{f.name: getattr(view, f.name) for f in fields(cls)})
 
     def to_json(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "kind": self.kind,
-            "agency": self.agency_name,
-            "incident_type": self.incident_type,
-            "description": self.description,
-            "area": self.area,
-            "area_sq_mi": round(self.area_sq_mi, 4),
-            "window_start": self.window_start.isoformat(),
-            "window_end": self.window_end.isoformat(),
-            "respond_by": self.respond_by.isoformat(),
-            "status": self.status,
-            "created_at": self.created_at.isoformat(),
-            "shared_owner_count": self.shared_owner_count,
-        }
+        return {**_json(self, rename=_AGENCY), "area_sq_mi": round(self.area_sq_mi, 4)}
 
 
 @dataclass(frozen=True, slots=True)
@@ -287,15 +238,7 @@ class ShareView:
         )
 
     def to_json(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "request_id": self.request_id,
-            "clip_id": self.clip_id,
-            "shared_at": self.shared_at.isoformat(),
-            "contact": self.contact,
-            "evidence": self.evidence,
-            "kind": self.kind,
-        }
+        return _json(self)
 
 
 @dataclass(frozen=True, slots=True)
@@ -382,27 +325,15 @@ class DisclosureView:
             row.requested_by,
             aware(row.requested_at),
             row.approved_by,
-            aware(row.approved_at) if row.approved_at else None,
+            aware_or_none(row.approved_at),
             row.status,
             row.request_id,
-            aware(row.notified_at) if row.notified_at else None,
+            aware_or_none(row.notified_at),
         )
 
     def to_json(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "agency": self.agency_name,
-            "clip_ids": list(self.clip_ids),
-            "case_number": self.case_number,
-            "reason": self.reason,
-            "requested_by": self.requested_by,
-            "requested_at": self.requested_at.isoformat(),
-            "approved_by": self.approved_by,
-            "approved_at": _iso(self.approved_at),
-            "status": self.status,
-            "request_id": self.request_id,
-            "notified_at": _iso(self.notified_at),
-        }
+        data = _json(self, hide={"agency_org_id"}, rename=_AGENCY)
+        return {**data, "clip_ids": list(self.clip_ids)}
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,0 +1,207 @@
+"""Emergency disclosure: one operator asks (with a written reason), a different operator approves.
+
+The approval creates an ``emergency`` request holding the clips, notifies each owner (their inbox), and is
+audited as ``footage.emergency_disclosure`` (a transparency report figure).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Final
+
+from sqlalchemy import select
+
+from glasshouse import db
+from glasshouse.errors import InvalidParameterError, NotFoundError
+from glasshouse.governance.actor import Actor
+from glasshouse.governance.audit_events import event
+from glasshouse.governance.policy import Sector
+from glasshouse.organisations.models import Organisation
+from glasshouse.portal import rules
+from glasshouse.portal.common import (
+    NotAnAgencyError,
+    PortalBase,
+    PortalForbiddenError,
+    RequestClosedError,
+    clip_not_found,
+)
+from glasshouse.portal.models import (
+    APPROVED,
+    EMERGENCY,
+    OPEN,
+    PENDING,
+    SHARED,
+    Camera,
+    Clip,
+    EmergencyDisclosure,
+    FootageRequest,
+    RequestRecipient,
+    Share,
+)
+from glasshouse.portal.views import DisclosureView
+
+ACTION_EMERGENCY: Final = "footage.emergency_disclosure"
+
+
+class EmergencyPortal(PortalBase):
+    """Disclosure without consent, by two operators."""
+
+    @staticmethod
+    def _operator(actor: Actor) -> None:
+        if not actor.is_operator:
+            raise PortalForbiddenError("emergency disclosure is an operator's action")
+
+    def emergency_request(
+        self, operator: Actor, agency: str, clip_ids: Sequence[str], reason: str, case_number: str
+    ) -> DisclosureView:
+        """Ask to disclose clips to ``agency`` (name or id) without the owners' consent; a second,
+        different operator must approve."""
+        self._operator(operator)
+        reason = reason.strip()
+        if len(reason) < 20:
+            raise InvalidParameterError(
+                "write the reason for the emergency disclosure (20 characters at least)"
+            )
+        if len(reason) > rules.MAX_DESCRIPTION:
+            raise InvalidParameterError(f"a reason is at most {rules.MAX_DESCRIPTION} characters")
+        case_number = case_number.strip()
+        if not case_number or len(case_number) > rules.MAX_CASE_NUMBER:
+            raise InvalidParameterError(
+                f"an emergency disclosure needs a case number (1-{rules.MAX_CASE_NUMBER})"
+            )
+        wanted = list(dict.fromkeys(clip_ids))
+        if not wanted:
+            raise InvalidParameterError("name at least one clip")
+        with db.transaction(self.sessions) as session:
+            org = session.get(Organisation, agency) or session.scalar(
+                select(Organisation).where(Organisation.name == agency)
+            )
+            if org is None or org.sector != Sector.LAW_ENFORCEMENT.value or not org.verified:
+                raise NotAnAgencyError(f"{agency!r} is not a verified law-enforcement agency")
+            found = set(session.scalars(select(Clip.id).where(Clip.id.in_(wanted))))
+            for clip_id in wanted:
+                if clip_id not in found:
+                    raise clip_not_found(clip_id)
+            row = EmergencyDisclosure(
+                agency_org_id=org.id,
+                clip_ids=wanted,
+                case_number=case_number,
+                reason=reason,
+                requested_by=operator.principal,
+                requested_at=self.clock(),
+                status=PENDING,
+            )
+            session.add(row)
+            session.flush()
+            details = {"disclosure_id": row.id, "agency": org.name, "clips": len(wanted), "reason": reason}
+            self.audit.append(
+                session,
+                event(
+                    operator, "footage.emergency_request", "record", case_number=case_number, details=details
+                ),
+            )
+            return DisclosureView.of(row, org.name)
+
+    def emergency_disclosures(self, operator: Actor) -> list[DisclosureView]:
+        self._operator(operator)
+        with self.sessions() as session:
+            rows = session.execute(
+                select(EmergencyDisclosure, Organisation.name)
+                .join(Organisation, EmergencyDisclosure.agency_org_id == Organisation.id)
+                .order_by(EmergencyDisclosure.requested_at.desc())
+            )
+            return [DisclosureView.of(row, name) for row, name in rows]
+
+    def emergency_approve(self, operator: Actor, disclosure_id: str) -> DisclosureView:
+        """Approve (as a second operator): the clips are shared (kind ``emergency``) into a new emergency
+        request of the agency, each owner is notified in their inbox, and the disclosure is audited."""
+        self._operator(operator)
+        now = self.clock()
+        with db.transaction(self.sessions) as session:
+            row = session.get(EmergencyDisclosure, disclosure_id)
+            if row is None:
+                raise NotFoundError(f"emergency disclosure {disclosure_id!r} not found")
+            if row.status != PENDING:
+                raise RequestClosedError("this emergency disclosure was already approved")
+            if row.requested_by == operator.principal:
+                raise PortalForbiddenError(
+                    "a second, different operator must approve an emergency disclosure"
+                )
+            org = session.get(Organisation, row.agency_org_id)
+            assert org is not None
+            clips = list(
+                session.execute(
+                    select(Clip, Camera)
+                    .join(Camera, Clip.camera_id == Camera.id)
+                    .where(Clip.id.in_(row.clip_ids))
+                )
+            )
+            if not clips:
+                raise NotFoundError("the clips of this disclosure no longer exist")
+            lat = sum(cam.latitude for _, cam in clips) / len(clips)
+            lon = sum(cam.longitude for _, cam in clips) / len(clips)
+            radius = max(
+                50.0, *(rules.distance_m((lat, lon), (cam.latitude, cam.longitude)) + 10 for _, cam in clips)
+            )
+            area = rules.Circle(lat, lon, radius)
+            request = FootageRequest(
+                kind=EMERGENCY,
+                agency_org_id=org.id,
+                created_by=row.requested_by,
+                incident_type="other",
+                case_number=row.case_number,
+                description=f"Emergency disclosure without consent: {row.reason}",
+                contact="",
+                area=area.to_json(),
+                area_sq_mi=rules.area_sq_mi(area),
+                window_start=min(c.started_at for c, _ in clips),
+                window_end=max(c.ends_at for c, _ in clips),
+                respond_by=now,
+                status=OPEN,
+                created_at=now,
+            )
+            session.add(request)
+            session.flush()
+            owners = sorted({c.owner_id for c, _ in clips})
+            for owner_id in owners:
+                session.add(
+                    RequestRecipient(
+                        request_id=request.id,
+                        owner_id=owner_id,
+                        status=SHARED,
+                        responded_at=now,
+                        notified_at=now,
+                    )
+                )
+            for clip, _ in clips:
+                session.add(
+                    Share(
+                        request_id=request.id,
+                        clip_id=clip.id,
+                        owner_id=clip.owner_id,
+                        shared_at=now,
+                        contact=None,
+                        evidence=False,
+                        kind=EMERGENCY,
+                    )
+                )
+            row.status = APPROVED
+            row.approved_by = operator.principal
+            row.approved_at = now
+            row.request_id = request.id
+            row.notified_at = now
+            session.flush()
+            details = {
+                "disclosure_id": row.id,
+                "request_id": request.id,
+                "agency": org.name,
+                "clips": len(clips),
+                "owners": len(owners),
+                "requested_by": row.requested_by,
+                "reason": row.reason,
+            }
+            self.audit.append(
+                session,
+                event(operator, ACTION_EMERGENCY, "record", case_number=row.case_number, details=details),
+            )
+            return DisclosureView.of(row, org.name)
