@@ -38,6 +38,7 @@ from glasshouse.organisations import service as organisations
 from glasshouse.organisations.models import LOCAL_ORG_NAME
 from glasshouse.organisations.service import OrganisationService
 from glasshouse.people.service import PeopleService
+from glasshouse.portal.common import PORTAL_SHARED_BUCKET
 from glasshouse.portal.service import PortalService
 from glasshouse.review.service import ReviewService
 from glasshouse.tags.service import TagService
@@ -162,6 +163,10 @@ class Services:
             self.audit,
             max_bytes=self.settings.media_max_bytes,
             clock=self.clock,
+            # Clips shared with an agency, as Rekognition S3Objects (resolved by the portal when asked).
+            shared_buckets={
+                PORTAL_SHARED_BUCKET: lambda org_id, name: self.portal.shared_media(org_id, name)
+            },
         )
 
     @cached_property

@@ -11,7 +11,7 @@ import pytest
 
 from glasshouse.audit.service import AuditFilter
 from glasshouse.errors import InvalidParameterError, NotFoundError
-from glasshouse.media.service import SHARED_BUCKETS, MediaNotFoundError, MediaTooLargeError
+from glasshouse.media.service import MediaNotFoundError, MediaTooLargeError
 from media.conftest import MediaWorld
 
 
@@ -131,7 +131,7 @@ def test_resolve_s3_object_maps_the_organisation_bucket_only(world: MediaWorld) 
     for bucket, name in [
         ("other-org", "mine.mp4"),  # another organisation's bucket, an object that exists there
         ("other-org", "cam/1.mp4"),
-        ("portal-shared", "cam/1.mp4"),  # not implemented yet
+        ("portal-shared", "cam/1.mp4"),  # not a clip shared with acme (see tests/portal/test_portal_video.py)
         ("ACME", "cam/1.mp4"),  # bucket names are exact
         ("acme", "missing.mp4"),
     ]:
@@ -139,7 +139,6 @@ def test_resolve_s3_object_maps_the_organisation_bucket_only(world: MediaWorld) 
             media.resolve_s3_object(acme.org_id, bucket, name)
         answers.append((type(exc.value), exc.value.code, exc.value.message.replace(name, "<name>")))
     assert len(set(answers)) == 1, answers  # a foreign bucket is indistinguishable from a missing object
-    assert "portal-shared" not in SHARED_BUCKETS
 
 
 def test_delete_removes_row_and_bytes(world: MediaWorld) -> None:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, BinaryIO, Final
@@ -38,11 +38,9 @@ DEFAULT_CONTENT_TYPE: Final = "application/octet-stream"
 _NAME_CHARS = re.compile(r"[A-Za-z0-9!\-_.*'()/ +=@,;:&$~%\[\]]+")
 _CONTENT_TYPE = re.compile(r"[A-Za-z0-9!#$&^_.+\-]+/[A-Za-z0-9!#$&^_.+\-]+( *;[ -~]*)?")
 
-#: Rekognition ``S3Object.Bucket`` values that do not name an organisation's own uploads.
-#: Extension point (community camera portal): the portal will add ``"portal-shared"`` here, resolving
-#: to clips shared *with* the caller's organisation (rows with ``source="portal"`` and a share record);
-#: see :meth:`MediaService.resolve_s3_object`. Nothing implements it yet.
-SHARED_BUCKETS: Final[frozenset[str]] = frozenset()
+#: Resolves ``Name`` in a shared bucket for the calling organisation (``org_id, name``) to a media object
+#: of another organisation, or raises :class:`NotFoundError`. The portal provides ``portal-shared``.
+SharedBucket = Callable[[str, str], "MediaInfo"]
 
 
 class MediaNotFoundError(NotFoundError):
@@ -130,12 +128,15 @@ class MediaService:
         *,
         max_bytes: int,
         clock: Callable[[], datetime] = db.utcnow,
+        shared_buckets: Mapping[str, SharedBucket] | None = None,
     ) -> None:
         self.sessions = sessions
         self.store = store
         self.audit = audit
         self.max_bytes = max_bytes
         self.clock = clock
+        #: Rekognition ``S3Object.Bucket`` names that are not an organisation's own uploads.
+        self.shared_buckets: Mapping[str, SharedBucket] = dict(shared_buckets or {})
 
     def _limited(self, chunks: Iterable[bytes]) -> Iterator[bytes]:
         total = 0
@@ -264,17 +265,21 @@ class MediaService:
         """Rekognition's ``S3Object {Bucket, Name}`` as one of ``org_id``'s media objects.
 
         Mapping: each organisation has exactly one bucket of uploads, named like the organisation, so
-        ``Bucket`` must equal the caller's organisation name and ``Name`` is the object name. Any other
-        bucket answers :class:`MediaNotFoundError` exactly like a missing object, so the call cannot
-        probe which organisations or objects exist.
+        ``Bucket`` must equal the caller's organisation name and ``Name`` is the object name. A shared
+        bucket (``self.shared_buckets``, e.g. the portal's ``portal-shared``) resolves ``Name`` among what
+        was shared with the caller; the object returned then belongs to another organisation (open it with
+        its own ``org_id``). Any other bucket answers :class:`MediaNotFoundError` exactly like a missing
+        object, so the call cannot probe which organisations or objects exist.
         """
         with self.sessions() as session:
             org = session.get(Organisation, org_id)
             own_bucket = org.name if org is not None else None
-        if bucket in SHARED_BUCKETS:
-            # Extension point (community camera portal): resolve ``name`` among the clips shared with
-            # ``org_id`` under this bucket. Not implemented: SHARED_BUCKETS is empty.
-            raise _not_found(name)
+        shared = self.shared_buckets.get(bucket)
+        if shared is not None:
+            try:
+                return shared(org_id, name)
+            except NotFoundError:
+                raise _not_found(name) from None
         if own_bucket is None or bucket != own_bucket:
             raise _not_found(name)
         return self.get(org_id, name)

@@ -27,6 +27,8 @@ from glasshouse.portal.views import RequestView
 
 #: Sector of the residents' organisation (the policy's baseline lets every sector share footage).
 RESIDENTS_SECTOR: Final = Sector.NONPROFIT.value
+#: The Rekognition ``S3Object.Bucket`` of clips shared with the caller; ``Name`` is ``<request id>/<clip id>``.
+PORTAL_SHARED_BUCKET: Final = "portal-shared"
 
 
 class NotAnAgencyError(PolicyDenied):

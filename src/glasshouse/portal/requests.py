@@ -24,6 +24,8 @@ from glasshouse.governance.actor import Actor
 from glasshouse.governance.audit_events import event
 from glasshouse.governance.gate import RequestContext
 from glasshouse.governance.policy import Capability, Sector
+from glasshouse.media.models import MediaObject
+from glasshouse.media.service import MediaInfo
 from glasshouse.organisations.models import Organisation
 from glasshouse.people.models import Person
 from glasshouse.portal import rules
@@ -187,7 +189,7 @@ class RequestPortal(PortalBase):
             ]
 
     def _accessible_share(
-        self, session: Session, actor: Actor, request_id: str, clip_id: str
+        self, session: Session, agency_org_id: str, request_id: str, clip_id: str
     ) -> tuple[FootageRequest, Share, Clip, Camera]:
         """The share of ``clip_id`` in the agency's request, if the agency may read it now; else the same
         not-found error whatever the reason (no such clip, not shared, another request, access over)."""
@@ -200,7 +202,7 @@ class RequestPortal(PortalBase):
         ).one_or_none()
         if (
             request is None
-            or request.agency_org_id != actor.org_id
+            or request.agency_org_id != agency_org_id
             or found is None
             or not self._accessible(request, found[0], self.clock())
         ):
@@ -210,7 +212,7 @@ class RequestPortal(PortalBase):
     def download(self, actor: Actor, request_id: str, clip_id: str) -> tuple[ClipView, BinaryIO]:
         """A shared clip's metadata and bytes for the agency; audited as ``footage.download``."""
         with db.transaction(self.sessions) as session:
-            request, share, clip, camera = self._accessible_share(session, actor, request_id, clip_id)
+            request, share, clip, camera = self._accessible_share(session, actor.org_id, request_id, clip_id)
             view = ClipView.of(clip, camera)
             details = {
                 "request_id": request_id,
@@ -225,10 +227,23 @@ class RequestPortal(PortalBase):
             org_id = self._residents(session).id
         return view, self._open_bytes(org_id, clip_id)
 
+    def shared_media(self, agency_org_id: str, name: str) -> MediaInfo:
+        """Rekognition's ``S3Object {Bucket: "portal-shared", Name: "<request id>/<clip id>"}`` for the
+        agency: the clip's media object while it may read it (exactly as :meth:`download`), else not found.
+        Analysing it still passes the gate (``video.face_search`` stays under the moratorium), and that
+        decision's audit entry names the object, so the chain of custody records every use."""
+        request_id, _, clip_id = name.partition("/")
+        with self.sessions() as session:
+            _, _, clip, _ = self._accessible_share(session, agency_org_id, request_id, clip_id)
+            row = session.get(MediaObject, clip.media_id)
+            if row is None:
+                raise clip_not_found(clip_id)
+            return MediaInfo.of(row)
+
     def mark_evidence(self, actor: Actor, request_id: str, clip_id: str, evidence: bool = True) -> ShareView:
         """Mark (or unmark) a shared clip as evidence in the case: it is then kept and stays available."""
         with db.transaction(self.sessions) as session:
-            request, share, _, _ = self._accessible_share(session, actor, request_id, clip_id)
+            request, share, _, _ = self._accessible_share(session, actor.org_id, request_id, clip_id)
             share.evidence = evidence
             session.flush()
             details = {"request_id": request_id, "clip_id": clip_id, "evidence": evidence}

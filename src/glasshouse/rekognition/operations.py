@@ -153,7 +153,7 @@ def image_bytes(ctx: Context, image: Params) -> bytes:
             raise ImageTooLargeError(
                 f"image is {info.size} bytes; the limit is {ctx.services.settings.max_image_bytes}"
             )
-        _, stream = ctx.services.media.open(ctx.caller.org_id, info.name)
+        _, stream = ctx.services.media.open(info.org_id, info.name)
         with stream:
             return stream.read()
     data = image.get("Bytes")

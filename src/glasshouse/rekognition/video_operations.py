@@ -16,7 +16,8 @@ from glasshouse.video.submit import submit_video_job
 
 
 def _submit(ctx: Context, kind: str, p: Params, collection: str | None = None) -> Response:
-    info = stored_object(ctx, p["Video"]["S3Object"])
+    s3 = p["Video"]["S3Object"]
+    info = stored_object(ctx, s3)
     grant = ctx.grant
     assert grant is not None, "Start operations are gated"
     job = submit_video_job(
@@ -28,6 +29,7 @@ def _submit(ctx: Context, kind: str, p: Params, collection: str | None = None) -
         threshold=float(p.get("FaceMatchThreshold", 80.0)),
         token=p.get("ClientRequestToken"),
         tag=p.get("JobTag"),
+        s3_object={"Bucket": str(s3["Bucket"]), "Name": str(s3["Name"])},
     )
     return {"JobId": job.id}
 

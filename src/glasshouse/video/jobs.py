@@ -33,7 +33,12 @@ def _box(box: NormBox) -> dict[str, float]:
 def _analyse(ctx: JobContext, job: JobView) -> VideoAnalysis:
     """Copy the stored video to a temporary file (bounded memory for any store) and analyse it."""
     svc = ctx.services
-    _, stream = svc.media.open(job.org_id, str(job.params["video"]))
+    s3 = job.params.get("s3_object") or {}
+    if s3.get("Bucket") in svc.media.shared_buckets:  # shared footage: is it still shared with us, now?
+        info = svc.media.resolve_s3_object(job.org_id, str(s3["Bucket"]), str(s3["Name"]))
+        _, stream = svc.media.open(info.org_id, info.name)
+    else:
+        _, stream = svc.media.open(job.org_id, str(job.params["video"]))
     with tempfile.TemporaryDirectory(prefix="glasshouse-video-") as tmp:
         path = Path(tmp) / "video"
         with stream, path.open("wb") as out:

@@ -4,6 +4,7 @@ in the same shape, and the worker applies exactly what the gate decided."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from glasshouse.errors import InvalidParameterError
@@ -43,16 +44,21 @@ def submit_video_job(
     threshold: float = 80.0,
     token: str | None = None,
     tag: str | None = None,
+    s3_object: Mapping[str, str] | None = None,
 ) -> JobView:
     """Queue a face detection or face search job over the grant's organisation's media object ``media``
     (a name, or an object already resolved). ``collection`` is required for a search; the threshold is
-    raised to the policy's floor and the matches capped by it."""
+    raised to the policy's floor and the matches capped by it. ``s3_object`` is the Rekognition
+    ``S3Object`` that named ``media``; a shared bucket's object (another organisation's, e.g. a portal clip
+    shared with the caller) is accepted only that way, and the job checks the share again when it runs."""
     if kind not in VIDEO_KINDS:
         raise InvalidParameterError(f"unknown video job kind {kind!r}")
     org_id = grant.actor.org_id
     info = media if isinstance(media, MediaInfo) else services.media.get(org_id, media)
-    if info.org_id != org_id:
-        raise InvalidParameterError("a video job runs on the caller's own media")
+    if info.org_id != org_id and (
+        s3_object is None or s3_object["Bucket"] not in services.media.shared_buckets
+    ):
+        raise InvalidParameterError("a video job runs on the caller's own media or media shared with it")
     params: dict[str, Any] = {}
     if kind == FACE_SEARCH:
         if not collection:
@@ -68,7 +74,9 @@ def submit_video_job(
         video=info.name,
         video_sha256=info.sha256,
         # Each organisation's uploads form one bucket named like the organisation (Rekognition's S3Object).
-        s3_object={"Bucket": grant.actor.org_name, "Name": info.name},
+        s3_object=dict(s3_object)
+        if info.org_id != org_id and s3_object
+        else {"Bucket": grant.actor.org_name, "Name": info.name},
         obligations=obligations(grant),
     )
     grant.note(video_sha256=info.sha256)
