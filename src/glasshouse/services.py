@@ -16,7 +16,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from glasshouse import db
 from glasshouse.audit.service import KEY_PURPOSE as AUDIT_KEY_PURPOSE
 from glasshouse.audit.service import AuditLog
-from glasshouse.collections.pgvector_index import PgVectorSearchIndex, SearchIndex
+from glasshouse.collections.index import SearchIndex
+from glasshouse.collections.pgvector_index import PgVectorSearchIndex
 from glasshouse.collections.retention import RetentionService
 from glasshouse.collections.search_index import FaceSearchIndex
 from glasshouse.collections.service import CollectionService, load_vectors

@@ -22,7 +22,6 @@ is one round trip; a larger ``ef_search`` is set per query (``SET LOCAL``):
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Protocol
 
 import numpy as np
 import numpy.typing as npt
@@ -40,22 +39,6 @@ _SEARCH = text(
     "SELECT id, embedding <=> CAST(:q AS vector) AS distance FROM faces "
     "WHERE collection_id = :c ORDER BY distance LIMIT :k"
 )
-
-
-class SearchIndex(Protocol):
-    """What the collection, user and retention services need from a face index."""
-
-    def search(
-        self, collection_id: str, query: Vectors, k: int, min_cosine: float = -1.0
-    ) -> list[tuple[str, float]]: ...
-
-    def size(self, collection_id: str) -> int: ...
-
-    def added(self, collection_id: str, ids: Sequence[str], vectors: Vectors) -> None: ...
-
-    def removed(self, collection_id: str, ids: Sequence[str]) -> None: ...
-
-    def dropped(self, collection_id: str) -> None: ...
 
 
 class PgVectorSearchIndex:

@@ -13,8 +13,8 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from glasshouse.audit.service import AuditLog
+from glasshouse.collections.index import SearchIndex
 from glasshouse.collections.models import Collection, DeletionCertificate, Face, FaceUser
-from glasshouse.collections.pgvector_index import SearchIndex
 from glasshouse.collections.service import CollectionService
 from glasshouse.db import after_commit, transaction, utcnow
 from glasshouse.errors import InvalidParameterError

@@ -13,8 +13,8 @@ import numpy as np
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
+from glasshouse.collections.index import SearchIndex
 from glasshouse.collections.models import Collection, Face, FaceRecord, FaceUser
-from glasshouse.collections.pgvector_index import SearchIndex
 from glasshouse.collections.search_index import Vectors
 from glasshouse.db import after_commit, new_id, serialise, transaction
 from glasshouse.engine.quality import QualityFilter, quality_refusal

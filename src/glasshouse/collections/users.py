@@ -13,8 +13,8 @@ import numpy as np
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
+from glasshouse.collections.index import SearchIndex
 from glasshouse.collections.models import Collection, Face, FaceUser
-from glasshouse.collections.pgvector_index import SearchIndex
 from glasshouse.collections.search_index import Vectors
 from glasshouse.collections.service import CollectionService, face_users_lock
 from glasshouse.db import serialise, transaction
