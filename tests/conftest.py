@@ -12,12 +12,14 @@ copy outlives servers killed inside its test and is dropped (connections and all
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import Engine
 
+from glasshouse import db
 from glasshouse.config import Settings
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -98,6 +100,24 @@ def fresh_database_url(databases: _Databases) -> Iterator[Any]:
     yield fresh
     for url in made:
         databases.drop(url)
+
+
+@pytest.fixture
+def migrated_engine(tmp_path: Path, fresh_database_url: Any) -> Iterator[Callable[[], Engine]]:
+    """``make()``: an engine on a new, migrated database of the backend under test (a fresh PostgreSQL
+    database, else a new SQLite file under ``tmp_path``), for tests below the Services level. Disposed
+    after the test (before its database is dropped)."""
+    engines: list[Engine] = []
+
+    def make() -> Engine:
+        url = fresh_database_url() or f"sqlite:///{tmp_path / f'db-{len(engines)}.sqlite'}"
+        db.upgrade(url)
+        engines.append(db.make_engine(url))
+        return engines[-1]
+
+    yield make
+    for engine in engines:
+        engine.dispose()
 
 
 def _use_database(url: str | None) -> Iterator[None]:

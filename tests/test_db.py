@@ -7,7 +7,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select, text
+from sqlalchemy import Engine, select, text
 
 from glasshouse import db
 from glasshouse.organisations.models import Organisation
@@ -57,17 +57,12 @@ def test_sqlite_runs_in_wal_mode_with_foreign_keys(sessions) -> None:  # type: i
         assert session.execute(text("PRAGMA foreign_keys")).scalar() == 1
 
 
-def test_concurrent_first_use_creates_one_organisation(
-    tmp_path: Path, fresh_database_url: Callable[[], str | None]
-) -> None:
+def test_concurrent_first_use_creates_one_organisation(migrated_engine: Callable[[], Engine]) -> None:
     """Check-then-insert under ``db.serialise``: on PostgreSQL (READ COMMITTED) as on SQLite, eight writers
     racing to create the same organisation all get the one row, none an integrity error."""
     from glasshouse.organisations.service import get_or_create
 
-    url = fresh_database_url() or f"sqlite:///{tmp_path / 'race.db'}"
-    db.upgrade(url)
-    engine = db.make_engine(url)
-    sessions = db.make_sessionmaker(engine)
+    sessions = db.make_sessionmaker(migrated_engine())
     start = threading.Barrier(8)
     ids: list[str] = []
     errors: list[BaseException] = []
@@ -85,8 +80,5 @@ def test_concurrent_first_use_creates_one_organisation(
         t.start()
     for t in threads:
         t.join()
-    try:
-        assert errors == [] and len(ids) == 8 and len(set(ids)) == 1
-        assert _names(sessions) == ["acme"]
-    finally:
-        engine.dispose()
+    assert errors == [] and len(ids) == 8 and len(set(ids)) == 1
+    assert _names(sessions) == ["acme"]

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -30,12 +29,8 @@ class Clock:
 
 
 @pytest.fixture
-def engine(tmp_path: Path, fresh_database_url: Callable[[], str | None]) -> Iterator[Engine]:
-    url = fresh_database_url() or f"sqlite:///{tmp_path / 'audit.db'}"  # the backend under test
-    db.upgrade(url)
-    engine = db.make_engine(url)
-    yield engine
-    engine.dispose()
+def engine(migrated_engine: Callable[[], Engine]) -> Engine:
+    return migrated_engine()
 
 
 @pytest.fixture

@@ -4,9 +4,8 @@ another's keys."""
 from __future__ import annotations
 
 import secrets
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 from alembic.autogenerate import compare_metadata
@@ -32,12 +31,8 @@ class Clock:
 
 
 @pytest.fixture
-def engine(tmp_path: Path, fresh_database_url: Callable[[], str | None]) -> Iterator[Engine]:
-    url = fresh_database_url() or f"sqlite:///{tmp_path / 'keys.db'}"  # the backend under test
-    db.upgrade(url)
-    engine = db.make_engine(url)
-    yield engine
-    engine.dispose()
+def engine(migrated_engine: Callable[[], Engine]) -> Engine:
+    return migrated_engine()
 
 
 @pytest.fixture

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -17,6 +16,7 @@ from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.config import Config
 from botocore.credentials import Credentials
+from sqlalchemy import Engine
 
 from glasshouse import db
 from glasshouse.keys.crypto import SecretBox
@@ -329,12 +329,8 @@ def test_errors_are_typed_glasshouse_errors() -> None:
 
 
 @pytest.fixture
-def key_service(tmp_path: Path, fresh_database_url: Callable[[], str | None]) -> Iterator[KeyService]:
-    url = fresh_database_url() or f"sqlite:///{tmp_path / 'sigv4.db'}"  # the backend under test
-    db.upgrade(url)
-    engine = db.make_engine(url)
-    yield KeyService(db.make_sessionmaker(engine), SecretBox(secrets.token_bytes(32)))
-    engine.dispose()
+def key_service(migrated_engine: Callable[[], Engine]) -> KeyService:
+    return KeyService(db.make_sessionmaker(migrated_engine()), SecretBox(secrets.token_bytes(32)))
 
 
 def test_issued_key_verifies_until_revoked(key_service: KeyService) -> None:
