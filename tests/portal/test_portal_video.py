@@ -14,6 +14,7 @@ from glasshouse.errors import InvalidParameterError, NotFoundError
 from glasshouse.governance.gate import PolicyDenied, RequestContext
 from glasshouse.governance.policy import Capability
 from glasshouse.jobs import InProcessRunner, JobExecutor, JobStatus
+from glasshouse.media.service import MediaInfo
 from glasshouse.portal.common import PORTAL_SHARED_BUCKET
 from glasshouse.portal.models import Clip
 from glasshouse.services import Services
@@ -38,10 +39,17 @@ def _shared_clip(world: PortalWorld) -> tuple[str, str, str]:
     return request["id"], shared, kept
 
 
+def _shared_object(world: PortalWorld) -> tuple[str, dict[str, str], MediaInfo]:
+    """(request id, the shared clip's S3Object, what it resolves to for the agency)."""
+    rid, shared, _ = _shared_clip(world)
+    s3 = {"Bucket": PORTAL_SHARED_BUCKET, "Name": f"{rid}/{shared}"}
+    return rid, s3, world.svc.media.resolve_s3_object(world.agency.org_id, s3["Bucket"], s3["Name"])
+
+
 @pytest.fixture
 def settings(settings: Settings) -> Settings:
-    """The app's own job runner polls only hourly here and is never woken: jobs submitted through
-    :func:`_queue` wait until the test runs them, after whatever it changes in between."""
+    """The app's own job runner polls only hourly here and is never woken: jobs submitted through the
+    ``jobs`` node wait until the test runs them, after whatever it changes in between."""
     return settings.model_copy(update={"job_poll_seconds": 3600.0})
 
 
@@ -81,9 +89,7 @@ def test_face_detection_on_shared_footage_runs_and_face_search_stays_under_the_m
     world: PortalWorld, jobs: Services
 ) -> None:
     svc, agency = world.svc, world.agency
-    rid, shared, _ = _shared_clip(world)
-    s3 = {"Bucket": PORTAL_SHARED_BUCKET, "Name": f"{rid}/{shared}"}
-    info = svc.media.resolve_s3_object(agency.org_id, s3["Bucket"], s3["Name"])
+    _, s3, info = _shared_object(world)
     context = RequestContext(purpose="criminal_investigation", case_number="HPS-2026-0412")
     with svc.gate.guard(agency, Capability.VIDEO_FACE_DETECTION, context) as grant:
         job = submit_video_job(jobs, grant, FACE_DETECTION, info, s3_object=s3)
@@ -101,9 +107,7 @@ def test_a_queued_job_fails_when_the_agency_lost_access_before_it_ran(
     world: PortalWorld, jobs: Services
 ) -> None:
     svc, agency = world.svc, world.agency
-    rid, shared, _ = _shared_clip(world)
-    s3 = {"Bucket": PORTAL_SHARED_BUCKET, "Name": f"{rid}/{shared}"}
-    info = svc.media.resolve_s3_object(agency.org_id, s3["Bucket"], s3["Name"])
+    rid, s3, info = _shared_object(world)
     with svc.gate.guard(agency, Capability.VIDEO_FACE_DETECTION, RequestContext()) as grant:
         job = submit_video_job(jobs, grant, FACE_DETECTION, info, s3_object=s3)
     svc.portal.close_request(agency, rid)
@@ -115,8 +119,7 @@ def test_a_queued_job_fails_when_the_agency_lost_access_before_it_ran(
 
 def test_another_organisations_media_needs_a_shared_bucket(world: PortalWorld) -> None:
     svc, agency = world.svc, world.agency
-    rid, shared, _ = _shared_clip(world)
-    info = svc.media.resolve_s3_object(agency.org_id, PORTAL_SHARED_BUCKET, f"{rid}/{shared}")
+    _, _, info = _shared_object(world)
     with (
         svc.gate.guard(agency, Capability.VIDEO_FACE_DETECTION, RequestContext()) as grant,
         pytest.raises(InvalidParameterError, match="caller's own media or media shared with it"),
