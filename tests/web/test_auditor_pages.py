@@ -159,3 +159,10 @@ def test_verify_without_csrf_token_is_refused(world: World) -> None:
     client = world.client("shop-auditor")
     assert client.post("/ui/audit/verify", data={}).status_code == 403
     assert client.post("/ui/audit/verify", data={"csrf_token": "forged"}).status_code == 403
+
+
+def test_details_are_one_key_per_line(world: World) -> None:
+    """Details render as key/value lines, not one JSON string broken character by character."""
+    page = world.client("operator").get("/ui/audit").text
+    assert '<dl class="details">' in page and "<dt>" in page
+    assert 'class="details">{' not in page

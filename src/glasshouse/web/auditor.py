@@ -104,9 +104,17 @@ def _page(
         ),
         "decisions": DECISIONS,
         "verdict": verdict,
-        "details": lambda d: json.dumps(d, ensure_ascii=False, sort_keys=True),
+        "details": detail_items,
     }
     return render(request, "audit/index.html", context)
+
+
+def detail_items(details: dict[str, Any] | None) -> list[tuple[str, str]]:
+    """An entry's details as (key, value) lines: strings as they are, anything else as compact JSON."""
+    return [
+        (key, value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, sort_keys=True))
+        for key, value in sorted((details or {}).items())
+    ]
 
 
 @router.get("", response_class=HTMLResponse)
