@@ -30,6 +30,7 @@ from glasshouse.governance.actor import Actor
 from glasshouse.people.service import SESSION_ABSOLUTE, PersonInfo, SessionInfo
 from glasshouse.rest.errors import Forbidden
 from glasshouse.services import Services
+from glasshouse.web import areas
 
 SESSION_COOKIE = "glasshouse_session"
 CSRF_COOKIE = "glasshouse_csrf"
@@ -49,6 +50,7 @@ def _csrf_field(context: Context) -> Markup:
 
 
 templates.env.globals["csrf_field"] = _csrf_field
+templates.env.globals["areas_open_to"] = areas.open_to
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,7 +133,7 @@ def require_roles(*roles: str) -> Callable[[WebUser], WebUser]:
     return check
 
 
-OperatorUser = Annotated[WebUser, Depends(require_roles("operator"))]
+OperatorUser = Annotated[WebUser, Depends(require_roles(*areas.OPERATOR_CONSOLE.roles))]
 
 
 def csrf_token(request: Request) -> str:

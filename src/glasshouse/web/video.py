@@ -25,18 +25,17 @@ from glasshouse.governance.gate import PolicyDenied, RequestContext
 from glasshouse.governance.policy import PURPOSES, Capability
 from glasshouse.jobs.models import JobStatus
 from glasshouse.jobs.service import JobView
-from glasshouse.people.models import INVESTIGATOR, ORG_ADMIN
 from glasshouse.services import Services
 from glasshouse.video.decode import VideoReader
 from glasshouse.video.jobs import FACE_DETECTION, FACE_SEARCH
 from glasshouse.video.submit import submit_video_job
-from glasshouse.web import annotate
+from glasshouse.web import annotate, areas
 from glasshouse.web.deps import CsrfForm, Svc, WebUser, render, require_roles
 from glasshouse.web.deps import field as form_field
 
 router = APIRouter(prefix="/ui/video", include_in_schema=False)
 
-Investigator = Annotated[WebUser, Depends(require_roles(INVESTIGATOR, ORG_ADMIN))]
+Investigator = Annotated[WebUser, Depends(require_roles(*areas.VIDEO.roles))]
 KINDS: dict[str, tuple[str, Capability]] = {
     FACE_SEARCH: ("Face search", Capability.VIDEO_FACE_SEARCH),
     FACE_DETECTION: ("Face detection", Capability.VIDEO_FACE_DETECTION),
