@@ -42,6 +42,11 @@ def _href(name: str, **query: str) -> str:
     return f"{path}?{urlencode(query)}" if query else path
 
 
+def _sentence(done: str) -> str:
+    """A redirect's ``done`` note as the page's notice: "collection created" → "Collection created."."""
+    return f"{done[:1].upper()}{done[1:]}." if done else ""
+
+
 def _redirect(name: str | None, **query: str) -> RedirectResponse:
     path = _href(name, **query) if name else f"/ui/collections/?{urlencode(query)}"
     return RedirectResponse(path, status_code=303)
@@ -60,7 +65,7 @@ def _index_state(svc: Services, user: WebUser) -> dict[str, Any]:
 @router.get("", response_class=HTMLResponse)
 @router.get("/", response_class=HTMLResponse)
 def collections_page(request: Request, user: Manager, svc: Svc, done: str = "") -> Response:
-    return _list_page(request, svc, user, notice=done)
+    return _list_page(request, svc, user, notice=_sentence(done))
 
 
 def _list_page(
@@ -109,7 +114,7 @@ def create_collection(request: Request, user: Manager, form: CsrfForm, svc: Svc)
 def collection_page(
     request: Request, name: str, user: Manager, svc: Svc, after: str = "", done: str = ""
 ) -> Response:
-    return _collection_page(request, svc, user, name, after=after or None, notice=done)
+    return _collection_page(request, svc, user, name, after=after or None, notice=_sentence(done))
 
 
 def _collection_page(
@@ -153,7 +158,7 @@ def delete_collection(request: Request, name: str, user: Manager, form: CsrfForm
             request, svc, user, name, error="type the collection's name to delete it", status_code=400
         )
     svc.collections.delete(user.org_id, name)
-    return _redirect(None, done="deleted")
+    return _redirect(None, done="collection deleted")
 
 
 def _declarations(form: FormData, **inputs: Any) -> RequestContext:

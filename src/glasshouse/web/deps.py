@@ -163,6 +163,16 @@ async def csrf_form(request: Request, _: Annotated[WebUser | None, Depends(optio
 CsrfForm = Annotated[FormData, Depends(csrf_form)]
 
 
+def csrf_header(request: Request, user: CurrentUser) -> WebUser:
+    """The signed-in user, if the request's ``X-CSRF-Token`` header carries the session's token (scripts
+    that stream a body, which has no form field to hold it); 403 otherwise."""
+    sent = request.headers.get("x-csrf-token", "")
+    expected = csrf_token(request)
+    if not sent or not hmac.compare_digest(sent.encode(), expected.encode()):
+        raise CsrfRejected("the request's security token is missing or stale: reload the page and try again")
+    return user
+
+
 def field(form: FormData, name: str, default: str = "") -> str:
     """A text field of a posted form, stripped ("" when absent or a file)."""
     value = form.get(name)
