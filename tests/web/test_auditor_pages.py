@@ -166,3 +166,12 @@ def test_details_are_one_key_per_line(world: World) -> None:
     page = world.client("operator").get("/ui/audit").text
     assert '<dl class="details">' in page and "<dt>" in page
     assert 'class="details">{' not in page
+
+
+def test_people_are_shown_by_name_and_role_with_their_id_on_hover(world: World) -> None:
+    operator = world.people["operator"]
+    page = world.client("operator").get("/ui/audit").text  # signing in wrote an entry by the operator
+    assert (
+        f'<span class="principal" title="person:{operator.id}">Operator (operator, operators)</span>' in page
+    )
+    assert f"<td>{operator.id}<br>" not in page  # the bare id, as the page showed it before

@@ -53,6 +53,25 @@ templates.env.globals["csrf_field"] = _csrf_field
 templates.env.globals["areas_open_to"] = areas.open_to
 
 
+@pass_context
+def _who(context: Context, principal: str | None) -> Markup:
+    """A principal (``person:<id>``, ``key:<id>``, ...) as a page shows it: a person by name and roles, the
+    raw id one hover away (auditors need it); anything else as it is. Looked up once per page."""
+    if not principal:
+        return Markup("")
+    request: Request = context["request"]
+    names: dict[str, str | None] = request.state.__dict__.setdefault("principal_names", {})
+    if principal not in names:
+        names[principal] = services(request).people.describe(principal)
+    name = names[principal]
+    if name is None:
+        return Markup("<code>{}</code>").format(principal)
+    return Markup('<span class="principal" title="{}">{}</span>').format(principal, name)
+
+
+templates.env.globals["who"] = _who
+
+
 @dataclass(frozen=True, slots=True)
 class WebUser:
     person_id: str
