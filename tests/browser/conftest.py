@@ -43,11 +43,11 @@ def chromium() -> Iterator[Any]:
 
 @pytest.fixture
 def page_factory(chromium: Any) -> Iterator[Any]:
-    """New isolated browser contexts (one per person), closed after the test."""
+    """New isolated browser contexts (one per person, optionally in a time zone), closed after the test."""
     contexts: list[Any] = []
 
-    def new_page() -> Any:
-        context = chromium.new_context(viewport={"width": 1280, "height": 900})
+    def new_page(timezone_id: str | None = None) -> Any:
+        context = chromium.new_context(viewport={"width": 1280, "height": 900}, timezone_id=timezone_id)
         contexts.append(context)
         return context.new_page()
 

@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -29,6 +30,8 @@ CLIP = "video/hamilton/short_hamilton_clip.mp4"
 #: Where the owner's camera goes (the map is centred here through the page's ?lat=&lon=).
 HERE = (43.2557, -79.8711)
 CASE = "HPS-2026-0415"
+#: The people's browsers run in Hamilton's time zone: forms and pages speak local time, storage is UTC.
+ZONE = "America/Toronto"
 
 
 @pytest.fixture(scope="module")
@@ -51,8 +54,8 @@ def map_ready(page: Any, selector: str) -> Any:
 
 
 def local(moment: datetime) -> str:
-    """A ``datetime-local`` value (the forms read it as UTC)."""
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M")
+    """A ``datetime-local`` value in the browsers' time zone (the forms read it in the browser's zone)."""
+    return moment.astimezone(ZoneInfo(ZONE)).strftime("%Y-%m-%dT%H:%M")
 
 
 def test_owner_shares_a_clip_with_a_verified_agency_and_the_public_sees_the_count(
@@ -63,7 +66,7 @@ def test_owner_shares_a_clip_with_a_verified_agency_and_the_public_sees_the_coun
     original_sha = hashlib.sha256(original.read_bytes()).hexdigest()
 
     # -- the owner signs up, places a camera with a click on the map, uploads the clip ---------------------
-    owner = page_factory()
+    owner = page_factory(timezone_id=ZONE)
     owner.goto(site.url + "/ui/portal/signup")
     owner.get_by_label("Name").fill("Olu Owner")
     owner.get_by_label("Email").fill("olu@home.example")
@@ -89,15 +92,21 @@ def test_owner_shares_a_clip_with_a_verified_agency_and_the_public_sees_the_coun
 
     owner.goto(site.url + "/ui/portal/clips")
     owner.get_by_label("Video file").set_input_files(str(original))
-    owner.get_by_label("Recording started (UTC)").fill(local(now - timedelta(hours=2)))
+    assert owner.locator("[data-tz-name]").first.inner_text() == ZONE
+    started = (now - timedelta(hours=2)).replace(second=0, microsecond=0)
+    owner.get_by_label(re.compile("Recording started")).fill(local(started))
     owner.get_by_role("button", name="Upload clip").click()
     owner.wait_for_load_state()
     notice = owner.locator(".flash.notice").inner_text()
     assert original_sha in notice, notice
+    # Stored in UTC (the <time> element's datetime), shown in the owner's zone (EST or EDT).
+    recorded = owner.locator("time[data-local]").first
+    assert recorded.get_attribute("datetime") == started.strftime("%Y-%m-%dT%H:%M:%SZ")
+    assert re.search(r"E[SD]T|GMT-[45]", recorded.inner_text()), recorded.inner_text()
     assert owner.locator("video").count() == 1
 
     # -- the investigator draws a polygon around the camera and files a request ----------------------------
-    officer = page_factory()
+    officer = page_factory(timezone_id=ZONE)
     sign_in(officer, site, "ida@police.example")
     officer.goto(site.url + f"/ui/portal/requests/new?lat={lat}&lon={lon}&zoom=16")
     area_map = map_ready(officer, "#area-map")

@@ -8,6 +8,7 @@ still, not even frame by frame (the naive baseline finds him only at 852–1486 
 
 from __future__ import annotations
 
+import itertools
 from collections import defaultdict
 from pathlib import Path
 
@@ -47,9 +48,22 @@ def collection(engine: FaceEngine, folder: Path) -> tuple[list[str], np.ndarray]
     return ids, vectors
 
 
+#: Fractions of the video read, as ``analyse_video`` reported them while the module's analysis ran.
+PROGRESS: list[float] = []
+
+
 @pytest.fixture(scope="module")
 def analysis(engine: FaceEngine, folder: Path) -> VideoAnalysis:
-    return analyse_video(engine, folder / "short_hamilton_clip.mp4")
+    return analyse_video(engine, folder / "short_hamilton_clip.mp4", on_progress=PROGRESS.append)
+
+
+def test_progress_follows_the_video_from_start_to_end(analysis: VideoAnalysis) -> None:
+    """Progress is reported frame by frame as the share of the video read: it starts at 0, never goes
+    back, and reaches the last frame (so a progress bar neither sits at one value nor jumps at the end)."""
+    assert len(PROGRESS) == analysis.stats.frames_decoded
+    assert PROGRESS[0] == 0.0 and PROGRESS[-1] >= 0.95
+    assert all(b >= a for a, b in itertools.pairwise(PROGRESS))
+    assert len({round(p, 1) for p in PROGRESS}) >= 10
 
 
 def found(

@@ -175,3 +175,23 @@ def test_cli_police_search_is_refused_and_uploads_nothing(
     assert "AccessDenied" in result.output and "police-moratorium-2020" in result.output
     listing = world["client"].get("/v1/media", headers=world["headers"]["police"]).json()
     assert listing["objects"] == []
+
+
+def test_the_cli_progress_bar_names_the_phase_and_the_outcome() -> None:
+    from datetime import UTC, datetime
+
+    from glasshouse.cli.video import phase
+    from glasshouse.jobs.models import JobStatus
+    from glasshouse.jobs.service import JobView
+
+    def job(status: JobStatus, progress: int, message: str | None) -> JobView:
+        fields = {name: None for name in JobView.__dataclass_fields__}
+        now = datetime.now(UTC)
+        fields.update(status=status, progress=progress, status_message=message, created_at=now)
+        return JobView(**fields)  # type: ignore[arg-type]
+
+    assert phase(job(JobStatus.IN_PROGRESS, 0, None)) == "queued"
+    reading = "decoding and tracking faces: 40% of the video"
+    assert phase(job(JobStatus.IN_PROGRESS, 35, reading)) == reading
+    assert phase(job(JobStatus.SUCCEEDED, 100, None)) == "succeeded"
+    assert phase(job(JobStatus.FAILED, 20, "not a video")) == "failed"

@@ -159,3 +159,19 @@ def test_verify_without_csrf_token_is_refused(world: World) -> None:
     client = world.client("shop-auditor")
     assert client.post("/ui/audit/verify", data={}).status_code == 403
     assert client.post("/ui/audit/verify", data={"csrf_token": "forged"}).status_code == 403
+
+
+def test_details_are_one_key_per_line(world: World) -> None:
+    """Details render as key/value lines, not one JSON string broken character by character."""
+    page = world.client("operator").get("/ui/audit").text
+    assert '<dl class="details">' in page and "<dt>" in page
+    assert 'class="details">{' not in page
+
+
+def test_people_are_shown_by_name_and_role_with_their_id_on_hover(world: World) -> None:
+    operator = world.people["operator"]
+    page = world.client("operator").get("/ui/audit").text  # signing in wrote an entry by the operator
+    assert (
+        f'<span class="principal" title="person:{operator.id}">Operator (operator, operators)</span>' in page
+    )
+    assert f"<td>{operator.id}<br>" not in page  # the bare id, as the page showed it before

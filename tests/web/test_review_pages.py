@@ -142,6 +142,10 @@ def test_two_reviewers_confirm_a_console_search_and_the_record_says_lead(
     record = searcher.get(f"/ui/review/leads/{lead_id}/record")
     assert record.status_code == 200
     assert NOTICE in record.text and "same scar above the left eyebrow" in record.text
+    # People by name and role, the id one hover away: never a bare person:<uuid>.
+    searcher_id, rev1_id = world.people["searcher"].id, world.people["rev1"].id
+    assert f'title="person:{searcher_id}">' in record.text and f'title="person:{rev1_id}">' in record.text
+    assert f">person:{rev1_id}" not in record.text
     download = searcher.get(f"/ui/review/leads/{lead_id}/record.json")
     assert download.status_code == 200 and "attachment" in download.headers["content-disposition"]
     data = json.loads(download.text)

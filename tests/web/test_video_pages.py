@@ -122,3 +122,49 @@ def test_spans_merge_sightings_within_a_second() -> None:
     assert [(s.start_ms, s.end_ms, s.sightings) for s in spans] == [(900, 2800, 4), (4500, 4600, 2)]
     svg = person_timeline([Person("a<b", "f1", [1000, 1500])], 10_000)
     assert "a&lt;b" in svg and "a<b" not in svg
+
+
+def test_a_video_is_uploaded_from_the_page_streamed_or_as_a_form(world: World, shared_data: Path) -> None:
+    """The page's script streams the file (PUT with the session's CSRF token in a header); the plain form is
+    the fallback. Both store it for the organisation; no token, another organisation or not a video: refused,
+    nothing stored."""
+    client = world.client("studio-inv")
+    clip = (shared_data / "video/hamilton/short_hamilton_clip.mp4").read_bytes()
+    org_id = world.people["studio-inv"].org_id
+    token = csrf(client)
+
+    streamed = client.put(
+        "/ui/video/uploads/porch.mp4",
+        content=iter([clip[:100_000], clip[100_000:]]),  # chunked, as a browser streams it
+        headers={"X-CSRF-Token": token, "Content-Type": "video/mp4"},
+    )
+    assert streamed.status_code == 201, streamed.text
+    assert streamed.json()["size"] == len(clip)
+    assert "porch.mp4" in {m.name for m in world.svc.media.list(org_id)}
+
+    for headers in ({"Content-Type": "video/mp4"}, {"X-CSRF-Token": "forged", "Content-Type": "video/mp4"}):
+        refused = client.put("/ui/video/uploads/forged.mp4", content=clip, headers=headers)
+        assert refused.status_code == 403
+    not_video = client.put(
+        "/ui/video/uploads/notes.txt",
+        content=b"hello",
+        headers={"X-CSRF-Token": token, "Content-Type": "text/plain"},
+    )
+    assert not_video.status_code == 400
+    outsider = world.client("other-admin")
+    assert (
+        outsider.put("/ui/video/uploads/x.mp4", content=clip, headers={"X-CSRF-Token": token}).status_code
+        == 403
+    )
+    assert {m.name for m in world.svc.media.list(org_id)} == {"hamilton.mp4", "porch.mp4"}
+
+    posted = client.post(
+        "/ui/video/uploads",
+        data={"csrf_token": token, "name": "garden.mp4"},
+        files={"file": ("clip.mp4", clip, "video/mp4")},
+        follow_redirects=False,
+    )
+    assert posted.status_code == 303
+    page = client.get(posted.headers["location"]).text
+    assert "Stored garden.mp4." in page and '<option value="garden.mp4"' in page
+    assert "PUT /v1/media" not in page

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 from typing import Annotated
 
 import typer
@@ -28,6 +29,8 @@ app = typer.Typer(
     help="Self-hosted face recognition with accountability built in.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
+    # Plain help text: Rich markup would swallow every "[env ...]" / "[default: ...]" note as a style tag.
+    rich_markup_mode=None,
 )
 
 
@@ -55,8 +58,33 @@ def serve(
     settings = Settings()
     overrides = {k: v for k, v in {"host": host, "port": port}.items() if v is not None}
     settings = settings.model_copy(update=overrides)
+    try:
+        listener = _listen(settings.host, settings.port)
+    except OSError as exc:
+        typer.echo(
+            f"glasshouse: cannot listen on {settings.host}:{settings.port} ({exc.strerror or exc}); "
+            "choose another port with --port or GLASSHOUSE_PORT.",
+            err=True,
+        )
+        raise typer.Exit(2) from None
     # log_config=None: Glasshouse configures JSON logging itself (create_app).
-    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_config=None)
+    server = uvicorn.Server(uvicorn.Config(create_app(settings), log_config=None))
+    server.run(sockets=[listener])
+
+
+def _listen(host: str, port: int) -> socket.socket:
+    """Bind the listening socket before anything else starts, so a taken port is one clear sentence."""
+    family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+    listener = socket.socket(family, kind, proto)
+    try:
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.bind(address)
+        listener.listen(2048)
+    except OSError:
+        listener.close()
+        raise
+    listener.set_inheritable(True)
+    return listener
 
 
 @app.command()

@@ -144,9 +144,9 @@ def _follow(svc: Services, job: JobView, work: Callable[[], None], errors: list[
             if errors:
                 raise errors[0]
             current = svc.jobs.get(job.org_id, job.id)
-            bar.update(task, completed=current.progress, description=current.status_message or "queued")
+            bar.update(task, completed=current.progress, description=phase(current))
             if current.status != JobStatus.IN_PROGRESS:
-                bar.update(task, completed=100)
+                bar.update(task, completed=100 if current.status == JobStatus.SUCCEEDED else current.progress)
                 break
             if thread is None or not thread.is_alive():
                 # Claims and runs the job; returns at once if another runner holds its lease.
@@ -156,6 +156,13 @@ def _follow(svc: Services, job: JobView, work: Callable[[], None], errors: list[
     if thread is not None:
         thread.join()
     return current
+
+
+def phase(job: JobView) -> str:
+    """What the progress bar says: the job's own words while it runs, its outcome once it has one."""
+    if job.status != JobStatus.IN_PROGRESS:
+        return job.status.value.lower()
+    return job.status_message or ("queued" if job.progress == 0 else "working")
 
 
 def _results(svc: Services, job: JobView) -> list[dict[str, Any]]:

@@ -31,6 +31,7 @@ from glasshouse.services import Services
 from glasshouse.testing import api as testing_api
 from glasshouse.transparency import web as transparency_web
 from glasshouse.web import auditor, auth_pages, console, operator, portal, review, video
+from glasshouse.web import collections as collection_pages
 from glasshouse.web import errors as web_errors
 
 
@@ -88,7 +89,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     app.include_router(portal_router)
     app.include_router(testing_api.router)
     app.include_router(transparency_web.router)
-    for pages in (auth_pages, operator, review, console, auditor, video, portal):
+    for pages in (auth_pages, operator, review, console, collection_pages, auditor, video, portal):
         app.include_router(pages.router)
     # Leaflet before /static, which would shadow it.
     app.mount(portal.LEAFLET_PATH, portal.leaflet_files(), name="leaflet")

@@ -205,6 +205,18 @@ class PeopleService:
                 raise NotFoundError("person not found")
             return _info(person, _org(session, person.org_id))
 
+    def describe(self, principal: str) -> str | None:
+        """``person:<id>`` as people read it: "Name (roles, organisation)"; None for anyone else."""
+        kind, _, ident = principal.partition(":")
+        if kind != "person" or not ident:
+            return None
+        try:
+            person = self.get(ident)
+        except NotFoundError:
+            return None
+        roles = ", ".join(sorted(person.roles)) or "no role"
+        return f"{person.name} ({roles}, {person.org_name})"
+
     def get_by_email(self, email: str) -> PersonInfo:
         with self.sessions() as session:
             person = session.scalar(select(Person).where(Person.email == email.strip().lower()))

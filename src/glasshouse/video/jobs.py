@@ -30,8 +30,9 @@ def _box(box: NormBox) -> dict[str, float]:
     return {"Width": box.width, "Height": box.height, "Left": box.left, "Top": box.top}
 
 
-def _analyse(ctx: JobContext, job: JobView) -> VideoAnalysis:
-    """Copy the stored video to a temporary file (bounded memory for any store) and analyse it."""
+def _analyse(ctx: JobContext, job: JobView, until: int) -> VideoAnalysis:
+    """Copy the stored video to a temporary file (bounded memory for any store) and analyse it, reporting
+    progress from 5% to ``until``% as the video is read."""
     svc = ctx.services
     s3 = job.params.get("s3_object") or {}
     if s3.get("Bucket") in svc.media.shared_buckets:  # shared footage: is it still shared with us, now?
@@ -44,7 +45,13 @@ def _analyse(ctx: JobContext, job: JobView) -> VideoAnalysis:
         with stream, path.open("wb") as out:
             shutil.copyfileobj(stream, out, 1024 * 1024)
         ctx.progress(5, "decoding and tracking faces")
-        analysis = analyse_video(svc.face_engine, path)
+
+        def reading(fraction: float) -> None:
+            ctx.progress(
+                5 + fraction * (until - 5), f"decoding and tracking faces: {fraction:.0%} of the video"
+            )
+
+        analysis = analyse_video(svc.face_engine, path, on_progress=reading)
     ctx.summary["VideoMetadata"] = analysis.metadata.to_rekognition()
     ctx.summary["tracks"] = len(analysis.tracks)
     return analysis
@@ -52,7 +59,8 @@ def _analyse(ctx: JobContext, job: JobView) -> VideoAnalysis:
 
 def face_detection(ctx: JobContext, job: JobView) -> Iterator[Mapping[str, Any]]:
     """Rekognition's GetFaceDetection ``Faces``: every sampled sighting of every tracked face, by time."""
-    analysis = _analyse(ctx, job)
+    analysis = _analyse(ctx, job, until=95)
+    ctx.progress(95, "writing the results")
     sightings = sorted(
         ((s, t.index) for t in analysis.tracks for s in t.sightings), key=lambda x: (x[0].timestamp_ms, x[1])
     )
@@ -67,7 +75,7 @@ def face_search(ctx: JobContext, job: JobView) -> Iterator[Mapping[str, Any]]:
     """Rekognition's GetFaceSearch ``Persons``: each timestamp at which a matched person is visible."""
     svc, params = ctx.services, job.params
     collection_id = str(params["collection_id"])
-    analysis = _analyse(ctx, job)
+    analysis = _analyse(ctx, job, until=80)
     ctx.progress(80, "searching the collection")
     ids, vectors = load_vectors(svc.sessions, collection_id)
     matches = search_tracks(

@@ -25,7 +25,7 @@ Timestamps are the frames' presentation times in ms on the video's timeline (see
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import cv2
@@ -146,8 +146,11 @@ def analyse_video(
     merge_quality: float = 0.1,
     detect_max_side: int | None = None,
     sampling: Sampling | None = None,
+    on_progress: Callable[[float], None] | None = None,
 ) -> VideoAnalysis:
     """Track every face in ``source`` and embed each track's best faces.
+
+    ``on_progress(fraction)`` hears, frame by frame, how much of the video's duration has been read (0–1).
 
     ``merge_similarity``: tracks that never overlap in time and whose embeddings are at least this similar
     are one person (e.g. across a scene cut) and share an index; ``None`` keeps every track apart. Only
@@ -168,9 +171,14 @@ def analyse_video(
     state = "base"
     half_frame = 500.0 / (reader.metadata.frame_rate or 30.0)
     t_decode = time.perf_counter()
+    first_ms: float | None = None
     for frame in reader.frames():
         stats.frames_decoded += 1
         ms = frame.timestamp_ms
+        if on_progress is not None:
+            first_ms = ms if first_ms is None else first_ms
+            if reader.metadata.duration_ms > 0:
+                on_progress(min(1.0, max(0.0, (ms - first_ms) / reader.metadata.duration_ms)))
         thumb = frame.thumbnail().astype(np.int16)
         cut = prev_thumb is not None and float(np.abs(thumb - prev_thumb).mean()) >= policy.scene_cut
         prev_thumb = thumb

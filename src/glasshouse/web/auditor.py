@@ -19,13 +19,13 @@ from fastapi.responses import HTMLResponse, Response, StreamingResponse
 from glasshouse.audit.service import ALLOW, DENY, MAX_LIMIT, RECORD, AuditFilter
 from glasshouse.errors import InvalidParameterError
 from glasshouse.governance.policy import Capability
-from glasshouse.people.models import AUDITOR, OPERATOR
 from glasshouse.services import Services
+from glasshouse.web import areas
 from glasshouse.web.deps import CsrfForm, Svc, WebUser, render, require_roles
 
 router = APIRouter(prefix="/ui/audit", include_in_schema=False)
 
-Auditor = Annotated[WebUser, Depends(require_roles(AUDITOR, OPERATOR))]
+Auditor = Annotated[WebUser, Depends(require_roles(*areas.AUDIT.roles))]
 PAGE_SIZE = 50
 #: The query parameters of a search (kept in paging and export links).
 FIELDS = ("org", "action", "decision", "case", "since", "until")
@@ -104,9 +104,17 @@ def _page(
         ),
         "decisions": DECISIONS,
         "verdict": verdict,
-        "details": lambda d: json.dumps(d, ensure_ascii=False, sort_keys=True),
+        "details": detail_items,
     }
     return render(request, "audit/index.html", context)
+
+
+def detail_items(details: dict[str, Any] | None) -> list[tuple[str, str]]:
+    """An entry's details as (key, value) lines: strings as they are, anything else as compact JSON."""
+    return [
+        (key, value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, sort_keys=True))
+        for key, value in sorted((details or {}).items())
+    ]
 
 
 @router.get("", response_class=HTMLResponse)

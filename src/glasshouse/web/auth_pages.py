@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from glasshouse.people.service import AccountLockedError, AuthenticationError
+from glasshouse.web import areas
 from glasshouse.web.deps import (
     CSRF_COOKIE,
     LOGIN_PATH,
@@ -17,7 +16,6 @@ from glasshouse.web.deps import (
     CurrentUser,
     OptionalUser,
     Svc,
-    WebUser,
     csrf_form,
     field,
     render,
@@ -26,53 +24,6 @@ from glasshouse.web.deps import (
 )
 
 router = APIRouter()
-
-#: (roles any of which opens it, link, title, what it is for)
-AREAS: tuple[tuple[tuple[str, ...], str, str, str], ...] = (
-    (
-        ("operator",),
-        "/ui/operator/",
-        "Operator console",
-        "Organisations, people, access keys, and the responsible-use policy and its moratorium.",
-    ),
-    (
-        ("org-admin", "investigator", "camera-owner"),
-        "/ui/console/",
-        "Console",
-        "Your organisation's collections and searches, through the policy gate.",
-    ),
-    (
-        ("reviewer",),
-        "/ui/review/",
-        "Review queue",
-        "Confirm or reject candidate matches before anyone acts on them.",
-    ),
-    (("auditor",), "/ui/audit/", "Audit log", "Search, verify and export the tamper-evident audit log."),
-    (
-        ("camera-owner",),
-        "/ui/portal/inbox",
-        "Your cameras and footage requests",
-        "Register cameras, upload clips, and decide request by request what to share.",
-    ),
-    (
-        ("investigator",),
-        "/ui/portal/requests",
-        "Footage requests",
-        "File a public, bounded request for community footage in a case; download what residents shared.",
-    ),
-    (
-        ("operator",),
-        "/ui/portal/emergency",
-        "Emergency disclosure",
-        "Disclose clips without consent in an emergency: two operators and a written reason.",
-    ),
-)
-
-
-def areas_for(user: WebUser) -> list[dict[str, Any]]:
-    return [
-        {"href": href, "title": title, "text": text} for roles, href, title, text in AREAS if user.has(*roles)
-    ]
 
 
 @router.get("/ui/login", include_in_schema=False)
@@ -114,4 +65,4 @@ async def logout(request: Request, user: OptionalUser, svc: Svc) -> Response:
 
 @router.get("/ui/", include_in_schema=False)
 def home(request: Request, user: CurrentUser) -> Response:
-    return render(request, "home.html", {"areas": areas_for(user)})
+    return render(request, "home.html", {"areas": areas.open_to(user.roles)})

@@ -21,16 +21,15 @@ from glasshouse.faces.serialise import face_dict
 from glasshouse.governance.decision import obligations_in_words
 from glasshouse.governance.gate import PolicyDenied, RequestContext
 from glasshouse.governance.policy import PURPOSES, Capability
-from glasshouse.people.models import INVESTIGATOR, ORG_ADMIN
 from glasshouse.review.leads import search_collection
 from glasshouse.services import Services
-from glasshouse.web import annotate
+from glasshouse.web import annotate, areas
 from glasshouse.web.annotate import MATCH_COLOUR, OTHER_COLOUR, PROBE_COLOUR, Mark
 from glasshouse.web.deps import CsrfForm, Svc, WebUser, render, require_roles
 
 router = APIRouter(prefix="/ui/console", include_in_schema=False)
 
-Investigator = Annotated[WebUser, Depends(require_roles(INVESTIGATOR, ORG_ADMIN))]
+Investigator = Annotated[WebUser, Depends(require_roles(*areas.CONSOLE.roles))]
 #: The forms of the console, with the capability each one uses.
 FORMS: tuple[tuple[str, Capability, str], ...] = (
     ("detect", Capability.FACE_DETECT, "Detect faces"),

@@ -30,6 +30,7 @@ from glasshouse.governance.actor import Actor
 from glasshouse.people.service import SESSION_ABSOLUTE, PersonInfo, SessionInfo
 from glasshouse.rest.errors import Forbidden
 from glasshouse.services import Services
+from glasshouse.web import areas
 
 SESSION_COOKIE = "glasshouse_session"
 CSRF_COOKIE = "glasshouse_csrf"
@@ -49,6 +50,26 @@ def _csrf_field(context: Context) -> Markup:
 
 
 templates.env.globals["csrf_field"] = _csrf_field
+templates.env.globals["areas_open_to"] = areas.open_to
+
+
+@pass_context
+def _who(context: Context, principal: str | None) -> Markup:
+    """A principal (``person:<id>``, ``key:<id>``, ...) as a page shows it: a person by name and roles, the
+    raw id one hover away (auditors need it); anything else as it is. Looked up once per page."""
+    if not principal:
+        return Markup("")
+    request: Request = context["request"]
+    names: dict[str, str | None] = request.state.__dict__.setdefault("principal_names", {})
+    if principal not in names:
+        names[principal] = services(request).people.describe(principal)
+    name = names[principal]
+    if name is None:
+        return Markup("<code>{}</code>").format(principal)
+    return Markup('<span class="principal" title="{}">{}</span>').format(principal, name)
+
+
+templates.env.globals["who"] = _who
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,7 +152,7 @@ def require_roles(*roles: str) -> Callable[[WebUser], WebUser]:
     return check
 
 
-OperatorUser = Annotated[WebUser, Depends(require_roles("operator"))]
+OperatorUser = Annotated[WebUser, Depends(require_roles(*areas.OPERATOR_CONSOLE.roles))]
 
 
 def csrf_token(request: Request) -> str:
@@ -159,6 +180,16 @@ async def csrf_form(request: Request, _: Annotated[WebUser | None, Depends(optio
 
 
 CsrfForm = Annotated[FormData, Depends(csrf_form)]
+
+
+def csrf_header(request: Request, user: CurrentUser) -> WebUser:
+    """The signed-in user, if the request's ``X-CSRF-Token`` header carries the session's token (scripts
+    that stream a body, which has no form field to hold it); 403 otherwise."""
+    sent = request.headers.get("x-csrf-token", "")
+    expected = csrf_token(request)
+    if not sent or not hmac.compare_digest(sent.encode(), expected.encode()):
+        raise CsrfRejected("the request's security token is missing or stale: reload the page and try again")
+    return user
 
 
 def field(form: FormData, name: str, default: str = "") -> str:

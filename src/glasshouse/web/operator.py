@@ -14,6 +14,7 @@ from fastapi.responses import RedirectResponse, Response
 
 from glasshouse.errors import InvalidParameterError
 from glasshouse.governance import policy as pol
+from glasshouse.governance.decision import obligations_in_words
 from glasshouse.organisations.models import APPROVAL_KINDS
 from glasshouse.people.models import ROLES
 from glasshouse.web.deps import CsrfForm, OperatorUser, Svc, field, render
@@ -228,18 +229,22 @@ def revoke_key(access_key_id: str, user: OperatorUser, form: CsrfForm, svc: Svc)
 
 
 # -- policy ------------------------------------------------------------------------------------------------
+def display_time(at: datetime) -> str:
+    """``10 Jun 2021, 00:00 UTC``: how pages show a policy's times to people."""
+    return at.astimezone(UTC).strftime("%d %b %Y, %H:%M UTC").lstrip("0")
+
+
 def period_text(period: pol.Period) -> str:
-    end = "further notice" if period.end is None else pol.format_time(period.end)
-    return f"{pol.format_time(period.start)} until {end}"
+    end = "further notice" if period.end is None else display_time(period.end)
+    return f"from {display_time(period.start)} until {end}"
 
 
 def rule_view(rule: pol.Rule, now: datetime) -> dict[str, Any]:
-    obligations = rule.obligations.model_dump(exclude_defaults=True) if rule.obligations else {}
     return {
         "rule": rule,
         "in_force": rule.in_force(now),
         "periods": [period_text(p) for p in rule.periods],
-        "obligations": obligations,
+        "obligations": obligations_in_words(rule.obligations) if rule.obligations else [],
     }
 
 
@@ -252,7 +257,7 @@ def policy(request: Request, _: OperatorUser, svc: Svc) -> Response:
         "document": document,
         "rules": [rule_view(r, now) for r in document.rules],
         "versions": svc.policies.versions(),
-        "now": pol.format_time(now),
+        "now": display_time(now),
     }
     return render(request, "operator/policy.html", context)
 

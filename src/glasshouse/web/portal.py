@@ -15,14 +15,16 @@ import json
 import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, tzinfo
 from pathlib import Path
 from typing import Annotated, Any, BinaryIO
 from urllib.parse import quote, urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import RedirectResponse, Response, StreamingResponse
 from fastapi.staticfiles import StaticFiles
+from markupsafe import Markup
 from starlette.datastructures import FormData, UploadFile
 
 from glasshouse.config import Settings
@@ -34,6 +36,7 @@ from glasshouse.portal.models import APPROVED, PENDING
 from glasshouse.portal.views import DisclosureView, FootageRequestInput
 from glasshouse.rest.errors import status_of
 from glasshouse.services import Services
+from glasshouse.web import areas
 from glasshouse.web.deps import (
     CSRF_COOKIE,
     SESSION_COOKIE,
@@ -51,9 +54,9 @@ from glasshouse.web.errors import SECURITY_HEADERS
 
 router = APIRouter(include_in_schema=False)
 
-Owner = Annotated[WebUser, Depends(require_roles(CAMERA_OWNER))]
-Investigator = Annotated[WebUser, Depends(require_roles(INVESTIGATOR))]
-Operator = Annotated[WebUser, Depends(require_roles(OPERATOR))]
+Owner = Annotated[WebUser, Depends(require_roles(*areas.CAMERA_PORTAL.roles))]
+Investigator = Annotated[WebUser, Depends(require_roles(*areas.FOOTAGE_REQUESTS.roles))]
+Operator = Annotated[WebUser, Depends(require_roles(*areas.EMERGENCY_DISCLOSURE.roles))]
 
 #: Where Leaflet's files (from the XStatic-Leaflet package) are served.
 LEAFLET_PATH = "/static/leaflet"
@@ -78,16 +81,19 @@ def leaflet_files() -> StaticFiles:
 # -- small helpers ----------------------------------------------------------------------------------------
 
 
-def _utc(value: datetime | None) -> str:
+def _when(value: datetime | None) -> Markup:
+    """A moment as ``<time>``: written in UTC, shown in the reader's own time zone by /static/localtime.js."""
     if value is None:
-        return ""
+        return Markup("")
     if value.tzinfo is None:
         value = value.replace(tzinfo=UTC)
     value = value.astimezone(UTC)
-    return value.strftime("%Y-%m-%d %H:%M:%S UTC" if value.second else "%Y-%m-%d %H:%M UTC")
+    text = value.strftime("%Y-%m-%d %H:%M:%S UTC" if value.second else "%Y-%m-%d %H:%M UTC")
+    stamp = value.isoformat().replace("+00:00", "Z")
+    return Markup('<time datetime="{}" data-local>{}</time>').format(stamp, text)
 
 
-templates.env.filters["portal_utc"] = _utc
+templates.env.filters["portal_time"] = _when
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,15 +137,27 @@ def _page(
     return response
 
 
-def parse_utc(value: str, what: str) -> datetime:
-    """A ``datetime-local`` (or ISO 8601) form value, read as UTC when it names no zone."""
+def time_zone(form: FormData) -> tzinfo:
+    """The form's ``tz`` field: the browser's IANA time zone, filled in by /static/localtime.js (UTC when
+    the browser ran no script, as the form's label then says)."""
+    name = field(form, "tz")
+    if not name:
+        return UTC
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise InvalidParameterError(f"unknown time zone {name!r}") from None
+
+
+def parse_local(value: str, what: str, zone: tzinfo) -> datetime:
+    """A ``datetime-local`` (or ISO 8601) form value, read in ``zone`` when it names no zone; in UTC."""
     if not value:
         raise InvalidParameterError(f"{what} is required")
     try:
         moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
         raise InvalidParameterError(f"{what} must be a date and time such as 2026-01-31T14:30") from None
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+    return (moment.replace(tzinfo=zone) if moment.tzinfo is None else moment).astimezone(UTC)
 
 
 def _float(value: str, what: str) -> float:
@@ -369,7 +387,7 @@ def upload_clip(request: Request, user: Owner, form: CsrfForm, svc: Svc) -> Resp
     try:
         if not isinstance(upload, UploadFile) or not upload.filename:
             raise InvalidParameterError("choose a video file to upload")
-        started_at = parse_utc(field(form, "started_at"), "the recording's start time")
+        started_at = parse_local(field(form, "started_at"), "the recording's start time", time_zone(form))
         clip = svc.portal.upload_clip(
             user.person_id,
             field(form, "camera_id"),
@@ -520,15 +538,16 @@ def file_request(request: Request, user: Investigator, form: CsrfForm, svc: Svc)
 
 
 def _request_input(values: dict[str, str], form: FormData) -> FootageRequestInput:
+    zone = time_zone(form)
     return FootageRequestInput(
         incident_type=values["incident_type"],
         case_number=values["case_number"],
         description=values["description"],
         contact=values["contact"],
         area=area_from_form(form),
-        window_start=parse_utc(values["window_start"], "the window's start"),
-        window_end=parse_utc(values["window_end"], "the window's end"),
-        respond_by=parse_utc(values["respond_by"], "the response deadline"),
+        window_start=parse_local(values["window_start"], "the window's start", zone),
+        window_end=parse_local(values["window_end"], "the window's end", zone),
+        respond_by=parse_local(values["respond_by"], "the response deadline", zone),
         purpose=values["purpose"] or "criminal_investigation",
     )
 

@@ -23,13 +23,14 @@ from glasshouse.review.service import (
     LeadImages,
     LeadView,
 )
+from glasshouse.web import areas
 from glasshouse.web.annotate import jpeg_data_uri
 from glasshouse.web.deps import CsrfForm, Svc, WebUser, render, require_roles
 
 router = APIRouter(prefix="/ui/review", include_in_schema=False)
 
 #: Who reviews: reviewers, and organisation admins.
-Reviewer = Annotated[WebUser, Depends(require_roles(REVIEWER, ORG_ADMIN))]
+Reviewer = Annotated[WebUser, Depends(require_roles(*areas.REVIEW.roles))]
 #: Who may open a lead and its case record: also the investigator who searched.
 LeadReader = Annotated[WebUser, Depends(require_roles(REVIEWER, ORG_ADMIN, INVESTIGATOR))]
 MAX_REASON = 2000

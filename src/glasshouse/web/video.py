@@ -9,34 +9,39 @@ JavaScript); thumbnails are cut from the stored video's frames in memory and sen
 from __future__ import annotations
 
 import math
+import mimetypes
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from html import escape
 from typing import Annotated, Any
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from starlette.datastructures import FormData
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from starlette.datastructures import FormData, UploadFile
 
 from glasshouse.engine.types import Box, RGBImage
-from glasshouse.errors import InvalidInputError, InvalidParameterError, NotFoundError
+from glasshouse.errors import GlasshouseError, InvalidInputError, InvalidParameterError, NotFoundError
 from glasshouse.governance.decision import obligations_in_words
 from glasshouse.governance.gate import PolicyDenied, RequestContext
 from glasshouse.governance.policy import PURPOSES, Capability
 from glasshouse.jobs.models import JobStatus
 from glasshouse.jobs.service import JobView
-from glasshouse.people.models import INVESTIGATOR, ORG_ADMIN
+from glasshouse.rest.errors import status_of
+from glasshouse.rest.streaming import error_response, read_chunks, receive_upload
 from glasshouse.services import Services
 from glasshouse.video.decode import VideoReader
 from glasshouse.video.jobs import FACE_DETECTION, FACE_SEARCH
 from glasshouse.video.submit import submit_video_job
-from glasshouse.web import annotate
-from glasshouse.web.deps import CsrfForm, Svc, WebUser, render, require_roles
+from glasshouse.web import annotate, areas
+from glasshouse.web.deps import CsrfForm, Svc, WebUser, csrf_header, render, require_roles
 from glasshouse.web.deps import field as form_field
 
 router = APIRouter(prefix="/ui/video", include_in_schema=False)
 
-Investigator = Annotated[WebUser, Depends(require_roles(INVESTIGATOR, ORG_ADMIN))]
+Investigator = Annotated[WebUser, Depends(require_roles(*areas.VIDEO.roles))]
+#: An investigator whose streamed request carries the session's CSRF token in a header.
+Uploader = Annotated[WebUser, Depends(require_roles(*areas.VIDEO.roles)), Depends(csrf_header)]
 KINDS: dict[str, tuple[str, Capability]] = {
     FACE_SEARCH: ("Face search", Capability.VIDEO_FACE_SEARCH),
     FACE_DETECTION: ("Face detection", Capability.VIDEO_FACE_DETECTION),
@@ -273,6 +278,7 @@ def _index(
     status_code: int = 200,
     denial: str | None = None,
     error: str | None = None,
+    notice: str | None = None,
     values: dict[str, str] | None = None,
 ) -> Response:
     jobs = [j for j in svc.jobs.list(user.org_id) if j.kind in KINDS]
@@ -286,6 +292,8 @@ def _index(
         "purposes": PURPOSES,
         "denial": denial,
         "error": error,
+        "notice": notice,
+        "max_mb": svc.media.max_bytes // (1024 * 1024),
         "values": values or {},
     }
     return render(request, "video/index.html", context, status_code=status_code)
@@ -293,8 +301,8 @@ def _index(
 
 @router.get("", response_class=HTMLResponse)
 @router.get("/", response_class=HTMLResponse)
-def index(request: Request, svc: Svc, user: Investigator) -> Response:
-    return _index(request, svc, user)
+def index(request: Request, svc: Svc, user: Investigator, uploaded: str = "") -> Response:
+    return _index(request, svc, user, notice=f"Stored {uploaded}." if uploaded else None)
 
 
 def _threshold(form: FormData) -> float:
@@ -329,6 +337,50 @@ def submit(svc: Services, user: WebUser, kind: str, form: FormData) -> JobView:
     threshold = _threshold(form)
     with svc.gate.guard(user.actor, KINDS[kind][1], context) as grant:
         return submit_video_job(svc, grant, kind, video, collection=collection or None, threshold=threshold)
+
+
+def _video_type(content_type: str | None, filename: str) -> str:
+    """The upload's media type, if it is a video (the jobs analyse nothing else)."""
+    kind = (content_type or "").split(";")[0].strip() or mimetypes.guess_type(filename)[0] or ""
+    if not kind.startswith("video/"):
+        raise InvalidParameterError("choose a video file (MP4, MOV, WebM or AVI)")
+    return kind
+
+
+@router.put("/uploads/{name:path}")
+async def stream_upload(name: str, request: Request, svc: Svc, user: Uploader) -> Response:
+    """A video streamed by the page's script (progress shown as it goes) straight into the media store."""
+    try:
+        content_type = _video_type(request.headers.get("content-type"), name)
+    except InvalidParameterError as exc:
+        return error_response(400, exc.code, exc.message)
+    try:
+        info = await receive_upload(
+            request,
+            svc.media.max_bytes,
+            "videos",
+            lambda chunks: svc.media.upload(user.actor, name, chunks, content_type),
+        )
+    except GlasshouseError as exc:  # the script shows the message
+        return error_response(status_of(exc), exc.code, exc.message)
+    if isinstance(info, JSONResponse):
+        return info
+    return JSONResponse(info.view(), status_code=201)
+
+
+@router.post("/uploads", response_class=HTMLResponse)
+def form_upload(request: Request, svc: Svc, user: Investigator, form: CsrfForm) -> Response:
+    """The same upload from the plain form (no script): the spooled file is streamed into the store."""
+    upload = form.get("file")
+    try:
+        if not isinstance(upload, UploadFile) or not upload.filename:
+            raise InvalidParameterError("choose a video file to upload")
+        name = form_field(form, "name") or upload.filename
+        content_type = _video_type(upload.content_type, upload.filename)
+        svc.media.upload(user.actor, name, read_chunks(upload.file), content_type)
+    except InvalidInputError as exc:
+        return _index(request, svc, user, status_code=status_of(exc), error=exc.message)
+    return RedirectResponse(f"/ui/video/?{urlencode({'uploaded': name})}", status_code=303)
 
 
 def _start(request: Request, svc: Services, user: WebUser, form: FormData, kind: str) -> Response:
