@@ -150,3 +150,19 @@ def test_serve_publishes_checkpoints_in_its_periodic_sweep(
         assert published.signature_ok(base64.b64decode(svc.checkpoints.public_key))
     finally:
         svc.close()
+
+
+def test_a_torn_line_after_a_crash_neither_blocks_publishing_nor_verifying(
+    svc: Services, make_event: MakeEvent
+) -> None:
+    _fill(svc, make_event, 2)
+    svc.checkpoints.publish()
+    path = svc.settings.audit_checkpoint_path
+    with path.open("a") as fh:
+        fh.write('{"origin": "glasshouse-audit-log", "size": 2, "head_')  # the process died mid-write
+    _fill(svc, make_event, 1, start=2)
+    latest = svc.checkpoints.publish()
+    assert latest.size == 3 and svc.checkpoints.latest() == latest
+    assert path.read_text().count("\n") == 3  # the new checkpoint starts a line of its own
+    report = svc.checkpoints.verify()
+    assert report.ok and report.checkpoints == 2 and report.unreadable == 1

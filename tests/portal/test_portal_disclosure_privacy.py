@@ -224,3 +224,23 @@ def test_an_agency_learns_only_what_the_owner_chose_to_share(world: PortalWorld,
     # The Rekognition object an agency names is the request and the clip, resolved only for it.
     info = world.svc.media.resolve_s3_object(world.agency.org_id, "portal-shared", f"{rid}/{clip}")
     assert info.sha256 == seen["rest_clip"]["sha256"]
+
+
+def test_a_disclosure_approved_before_the_grid_is_shown_as_cells(world: PortalWorld) -> None:
+    """Rows written by earlier versions hold a 50 m circle on the camera and the reason in the description:
+    every view shows the cells covering that circle and the fixed public description instead."""
+    from glasshouse.portal.models import DISCLOSURE_DESCRIPTION, FootageRequest
+    from glasshouse.portal.views import RequestView
+
+    now = world.clock.now
+    row = FootageRequest(
+        id="legacy", kind="emergency", agency_org_id=world.agency.org_id, created_by="x", incident_type="other",
+        case_number="OLD-1", description=f"Emergency disclosure without consent: {REASON}", contact="",
+        area={"type": "circle", "center": [LAT, LON], "radius_m": 50.0}, area_sq_mi=0.003,
+        window_start=now, window_end=now, respond_by=now, status="open", created_at=now,
+    )  # fmt: skip
+    view = RequestView.of(row, "hamilton-police", 1, 0, 0, 1, 1)
+    area = rules.parse_area(view.area)
+    assert isinstance(area, rules.Polygon) and view.area_sq_mi >= rules.MIN_AREA_SQ_MI
+    assert rules.contains(area, LAT, LON) and view.description == DISCLOSURE_DESCRIPTION
+    assert REASON not in json.dumps(view.area) and "12 Elm" not in view.description

@@ -180,17 +180,33 @@ class CheckpointFile:
     def append(self, checkpoint: Checkpoint) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         line = (json.dumps(checkpoint.to_json(), separators=(",", ":")) + "\n").encode()
-        fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o644)
         try:
+            size = os.fstat(fd).st_size
+            if size and os.pread(fd, 1, size - 1) != b"\n":
+                line = b"\n" + line  # after a torn last line (a crash mid-write), start a fresh one
             os.write(fd, line)  # one write of one line: appends from several processes do not interleave
             os.fsync(fd)
         finally:
             os.close(fd)
 
-    def all(self) -> list[Checkpoint]:
+    def read(self) -> tuple[list[Checkpoint], int]:
+        """Every checkpoint in the file, and how many lines could not be read (a torn line after a crash
+        can hold no valid checkpoint, so it is counted, not fatal)."""
         if not self.path.exists():
-            return []
-        return parse_checkpoints(self.path.read_text(encoding="utf-8"), str(self.path))
+            return [], 0
+        found: list[Checkpoint] = []
+        unreadable = 0
+        for line in self.path.read_text(encoding="utf-8", errors="replace").splitlines():
+            if line.strip():
+                try:
+                    found.extend(parse_checkpoints(line, str(self.path)))
+                except CheckpointError:
+                    unreadable += 1
+        return found, unreadable
+
+    def all(self) -> list[Checkpoint]:
+        return self.read()[0]
 
     def latest(self) -> Checkpoint | None:
         """The last line's checkpoint (read from the end: the file grows with every interval)."""
@@ -199,8 +215,13 @@ class CheckpointFile:
         with self.path.open("rb") as fh:
             fh.seek(0, os.SEEK_END)
             fh.seek(max(0, fh.tell() - _TAIL_BYTES))
-            lines = [line for line in fh.read().splitlines() if line.strip()]
-        return parse_checkpoints(lines[-1].decode("utf-8"), str(self.path))[-1] if lines else None
+            lines = fh.read().splitlines()
+        for line in reversed(lines):
+            try:
+                return parse_checkpoints(line.decode("utf-8", errors="replace"), str(self.path))[-1]
+            except (CheckpointError, IndexError):
+                continue  # blank or torn
+        return None
 
 
 @dataclass(frozen=True)
@@ -212,6 +233,8 @@ class CheckpointReport:
     checkpoints: int
     sources: tuple[str, ...]
     largest: Checkpoint | None
+    #: Lines of the server's checkpoint file that hold no readable checkpoint.
+    unreadable: int = 0
 
     @property
     def ok(self) -> bool:
@@ -223,6 +246,7 @@ class CheckpointReport:
             "checkpoints": self.checkpoints,
             "checkpoint_sources": list(self.sources),
             "checkpoint": self.largest.to_json() if self.largest else None,
+            "unreadable_checkpoint_lines": self.unreadable,
         }
 
 
@@ -279,7 +303,8 @@ class AuditCheckpoints:
         """Verify the chain against every checkpoint in the file and in ``kept`` (``(source, checkpoints)``
         an outside party kept). A checkpoint whose signature does not verify with this server's key, two
         that disagree, a log shorter than one, or an entry that differs from one: not ok."""
-        sources = [(str(self.file.path), self.file.all()), *kept]
+        own, unreadable = self.file.read()
+        sources = [(str(self.file.path), own), *kept]
         found = [(source, c) for source, checkpoints in sources for c in checkpoints]
         anchors: dict[int, str] = {}
         for source, checkpoint in found:
@@ -293,8 +318,9 @@ class AuditCheckpoints:
                 problem = f"two checkpoints of size {checkpoint.size} name different entries (log forked)"
             if problem is not None:
                 bad = VerifyReport(False, 0, checkpoint.size or 1, problem)
-                return CheckpointReport(bad, len(found), tuple(s for s, _ in sources), checkpoint)
+                names = tuple(s for s, _ in sources)
+                return CheckpointReport(bad, len(found), names, checkpoint, unreadable)
         anchors.pop(0, None)  # an empty log: nothing to anchor (its head is the genesis hash)
         largest = max((c for _, c in found), key=lambda c: (c.size, c.timestamp), default=None)
         report = self.audit.verify(anchor, anchors=anchors)
-        return CheckpointReport(report, len(found), tuple(s for s, _ in sources), largest)
+        return CheckpointReport(report, len(found), tuple(s for s, _ in sources), largest, unreadable)
