@@ -201,8 +201,9 @@ DISCLOSURE_CELL_M: Final = 500.0
 
 
 def _grid_step(degrees_per_cell: float, span: float) -> float:
-    """A step that divides ``span`` degrees into whole cells at least ``degrees_per_cell`` wide."""
-    return span / max(1, math.floor(span / degrees_per_cell))
+    """A step that divides ``span`` degrees into whole cells at least ``degrees_per_cell`` wide (at least
+    four: the rows at the poles are cut into quarters rather than one degenerate ring)."""
+    return span / max(4, math.floor(span / degrees_per_cell))
 
 
 def grid_cell(lat: float, lon: float) -> tuple[float, float, float, float]:

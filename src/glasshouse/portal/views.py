@@ -81,7 +81,7 @@ class CameraView:
 
 @dataclass(frozen=True, slots=True)
 class ClipView:
-    """A clip's metadata. The owner is not named: agencies see a clip, its camera and its hash."""
+    """A clip's metadata with its camera, for its owner only (an agency gets :class:`AgencyClipView`)."""
 
     id: str
     camera_id: str
