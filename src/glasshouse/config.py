@@ -151,6 +151,14 @@ class Settings(BaseSettings):
         description="Map tile server URL template for the portal's maps, e.g. "
         "https://tile.example.org/{z}/{x}/{y}.png (empty: no tiles; areas and cameras are still drawn).",
     )
+    audit_checkpoint_file: Path | None = Field(
+        default=None,
+        description="Append-only file of signed audit-chain checkpoints (default "
+        "<data_dir>/audit-checkpoints.jsonl); also served at /transparency/checkpoint.json.",
+    )
+    audit_checkpoint_seconds: int = Field(
+        default=3600, ge=0, description="How often `serve` publishes a signed audit checkpoint (0: never)."
+    )
     org: str = Field(default="local", description="The organisation the CLI acts as (`glasshouse --org`).")
     log_level: str = Field(default="INFO")
 
@@ -164,6 +172,11 @@ class Settings(BaseSettings):
     def media_path(self) -> Path:
         """Root of the local media store: ``media_dir`` or ``<data_dir>/media``."""
         return self.media_dir or self.data_dir / "media"
+
+    @property
+    def audit_checkpoint_path(self) -> Path:
+        """The checkpoint file: ``audit_checkpoint_file`` or ``<data_dir>/audit-checkpoints.jsonl``."""
+        return self.audit_checkpoint_file or self.data_dir / "audit-checkpoints.jsonl"
 
     @property
     def models_path(self) -> Path:

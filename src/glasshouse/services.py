@@ -14,6 +14,8 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from glasshouse import db
+from glasshouse.audit.checkpoints import KEY_PURPOSE as CHECKPOINT_KEY_PURPOSE
+from glasshouse.audit.checkpoints import AuditCheckpoints, CheckpointFile, CheckpointSigner
 from glasshouse.audit.service import KEY_PURPOSE as AUDIT_KEY_PURPOSE
 from glasshouse.audit.service import AuditLog
 from glasshouse.collections.index import SearchIndex
@@ -119,6 +121,13 @@ class Services:
     @cached_property
     def audit(self) -> AuditLog:
         return AuditLog(self.sessions, self.secret_box.derive(AUDIT_KEY_PURPOSE), clock=self.clock)
+
+    @cached_property
+    def checkpoints(self) -> AuditCheckpoints:
+        """Signed checkpoints of the audit chain, published to a file outside the database."""
+        signer = CheckpointSigner(self.secret_box.derive(CHECKPOINT_KEY_PURPOSE))
+        file = CheckpointFile(self.settings.audit_checkpoint_path)
+        return AuditCheckpoints(self.audit, signer, file, clock=self.clock)
 
     @cached_property
     def organisations(self) -> OrganisationService:

@@ -152,9 +152,13 @@ def test_owner_shares_a_clip_with_a_verified_agency_and_the_public_sees_the_coun
 
     # -- the investigator downloads it: same bytes as the original ------------------------------------------
     officer.goto(request_url)
-    assert original_sha in officer.locator("table.shared-clips").inner_text()
+    received = officer.locator("table.shared-clips").inner_text()
+    assert original_sha in received and "shared by the owner" in received
+    # Only what the owner chose to share: neither the camera's name nor the owner's file name.
+    assert "Porch camera" not in officer.content() and "short_hamilton_clip" not in officer.content()
     with officer.expect_download() as info:
-        officer.get_by_role("link", name="Download short_hamilton_clip.mp4").click()
+        officer.get_by_role("link", name=re.compile(r"^Download [0-9a-f-]{36}\.mp4$")).click()
+    assert re.fullmatch(r"[0-9a-f-]{36}\.mp4", info.value.suggested_filename)
     saved = tmp_path / "downloaded.mp4"
     info.value.save_as(saved)
     assert hashlib.sha256(saved.read_bytes()).hexdigest() == original_sha

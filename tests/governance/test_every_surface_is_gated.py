@@ -35,7 +35,7 @@ NOT_BIOMETRIC_COMMANDS = {
     "serve", "version", "collection create", "collection list", "collection delete",
     "keys create", "keys list", "keys revoke", "org create", "org list", "org update", "org approve",
     "policy show", "policy versions", "policy lift", "policy reimpose", "policy extend",
-    "retention sweep", "retention forget", "audit verify", "audit export",
+    "retention sweep", "retention forget", "audit verify", "audit export", "audit checkpoint",
     "people create", "people list", "people roles",
     "transparency report",  # counts from the audit log: organisations and numbers, no biometric data
     # The engine on the operator's own labelled data sets, not on people's images in a collection:

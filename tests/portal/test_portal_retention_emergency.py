@@ -124,7 +124,11 @@ def test_emergency_disclosure_needs_two_operators_and_notifies_the_owner(world: 
     # The owner is told, in their inbox, why and when.
     [item] = world.client.get("/v1/portal/inbox", headers=alice).json()["items"]
     assert item["request"]["kind"] == "emergency" and item["notified_at"]
-    assert body["reason"] in item["request"]["description"] and item["shared_clip_ids"] == [clip]
+    assert item["status"] == "disclosed" and item["shared_clip_ids"] == [clip]
+    assert (
+        item["disclosure"]["reason"] == body["reason"]
+        and item["disclosure"]["case_number"] == "HPS-2026-9001"
+    )
     # The agency downloads through the emergency request; it is public like every request.
     rid = approved["request_id"]
     listed = world.client.get(f"/v1/portal/requests/{rid}/clips", headers=world.agency_headers).json()[
@@ -138,7 +142,9 @@ def test_emergency_disclosure_needs_two_operators_and_notifies_the_owner(world: 
         == 200
     )
     feed = world.client.get("/v1/portal/requests").json()["requests"]
-    assert [(f["kind"], f["shared_owner_count"]) for f in feed] == [("emergency", 1)]
+    assert [(f["kind"], f["shared_owner_count"], f["disclosed_owner_count"]) for f in feed] == [
+        ("emergency", 0, 1)
+    ]
 
     [entry] = world.audit("footage.emergency_disclosure")
     assert (

@@ -216,3 +216,25 @@ def test_requests_about_protest_are_refused(text: str) -> None:
 )
 def test_ordinary_descriptions_pass(text: str) -> None:
     rules.check_description(text)
+
+
+@pytest.mark.parametrize(
+    "point",
+    [
+        (43.2557, -79.8711),
+        (51.47847, 0.00021),
+        (0.0, 0.0),
+        (-33.87, 151.21),
+        (64.14, -21.94),
+        (89.99, 179.99),
+    ],
+)
+def test_a_disclosure_cell_holds_the_camera_is_larger_than_any_request_and_ignores_its_position(
+    point: tuple[float, float],
+) -> None:
+    area = rules.disclosure_area([point])
+    assert rules.contains(area, *point) and rules.area_sq_mi(area) >= rules.MIN_AREA_SQ_MI
+    south, west, north, east = rules.grid_cell(*point)
+    # Anywhere else in the same cell gives the very same area: nothing in it depends on the camera.
+    inside = (south + (north - south) * 0.9, west + (east - west) * 0.1)
+    assert rules.disclosure_area([inside]) == area

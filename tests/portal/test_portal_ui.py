@@ -315,7 +315,7 @@ def test_emergency_disclosure_needs_a_second_operator_and_the_owner_is_told(site
     assert done.status_code == 200 and "Ola Operator" in done.text and "Omar Operator" in done.text
     assert site.svc.portal.emergency_disclosures(SETUP)[0].status == "approved"
     inbox = owner.get("/ui/portal/inbox").text
-    assert "emergency-notice" in inbox and "without asking you first" in inbox
+    assert "emergency-notice" in inbox and "disclosed without your consent" in inbox
     assert "emergency disclosure" in site.client.get("/portal").text
     assert site.svc.audit.search(AuditFilter(action="footage.emergency_disclosure"))
 

@@ -284,12 +284,36 @@ class AuditLog:
 
     # -- checking -----------------------------------------------------------------------------------
 
-    def verify(self, anchor: tuple[int, str] | None = None, batch: int = VERIFY_BATCH) -> VerifyReport:
+    def head(self) -> tuple[int, str]:
+        """``(last_seq, last_hash)`` of the chain's head row."""
+        with db.transaction(self._sessions) as session:
+            row = session.execute(select(_head.c.last_seq, _head.c.last_hash).where(_head.c.id == HEAD_ID))
+            found = row.one_or_none()
+        if found is None:
+            raise AuditLogError("the audit_head row is missing; run the database migrations")
+        return int(found[0]), str(found[1])
+
+    def hash_at(self, seq: int) -> str | None:
+        """The stored hash of entry ``seq`` (``None`` if there is none)."""
+        with db.transaction(self._sessions) as session:
+            return session.execute(select(_entries.c.hash).where(_entries.c.seq == seq)).scalar_one_or_none()
+
+    def verify(
+        self,
+        anchor: tuple[int, str] | None = None,
+        batch: int = VERIFY_BATCH,
+        *,
+        anchors: Mapping[int, str] | None = None,
+    ) -> VerifyReport:
         """Recompute every hash and link up to the current head, in batches of ``batch`` entries.
 
-        ``anchor`` = ``(seq, hash)`` noted from an earlier report: the entry at ``seq`` must still have
-        that hash (catches the whole log being swapped for an older or empty one).
+        ``anchor`` = ``(seq, hash)`` noted from an earlier report (``anchors``: several, e.g. published
+        checkpoints, ``{seq: hash}``): the entry at each ``seq`` must still have that hash, and the log must
+        reach it (catches the whole log being swapped for an older or empty one).
         """
+        expected = dict(anchors or {})
+        if anchor is not None:
+            expected[anchor[0]] = anchor[1]
         with db.transaction(self._sessions) as session:
             head = session.execute(select(_head).where(_head.c.id == HEAD_ID)).one_or_none()
         if head is None:
@@ -297,7 +321,7 @@ class AuditLog:
         last_seq, last_hash = int(head.last_seq), str(head.last_hash)
         walk = _Walk()
         try:  # walk first: an edited or inserted entry is named even when the head was rewritten too
-            self._walk(walk, last_seq, last_hash, anchor, batch)
+            self._walk(walk, last_seq, last_hash, expected, batch)
             self._check_head(last_seq, last_hash, head.mac)
             self._check_nothing_beyond_head()
         except _Bad as bad:
@@ -315,7 +339,7 @@ class AuditLog:
             )
 
     def _walk(
-        self, walk: _Walk, last_seq: int, last_hash: str, anchor: tuple[int, str] | None, batch: int
+        self, walk: _Walk, last_seq: int, last_hash: str, anchors: Mapping[int, str], batch: int
     ) -> None:
         prev_hash = GENESIS_HASH
         for entry in self._entries_up_to(last_seq, batch):
@@ -328,16 +352,22 @@ class AuditLog:
                 raise _Bad(entry.seq, f"entry {entry.seq} does not link to entry {expected - 1} (moved?)")
             if not hmac.compare_digest(entry.hash, self._entry_hash(entry)):
                 raise _Bad(entry.seq, f"entry {entry.seq} does not match its hash (edited or forged)")
-            if anchor is not None and entry.seq == anchor[0] and entry.hash != anchor[1]:
-                raise _Bad(entry.seq, f"entry {entry.seq} differs from the anchor (log replaced)")
+            if entry.seq in anchors and entry.hash != anchors[entry.seq]:
+                raise _Bad(
+                    entry.seq, f"entry {entry.seq} differs from the checkpoint or anchor (log replaced)"
+                )
             prev_hash = entry.hash
             walk.checked += 1
         if walk.checked != last_seq:
             raise _Bad(walk.checked + 1, f"entries {walk.checked + 1}..{last_seq} are missing (tail deleted)")
         if prev_hash != last_hash:
             raise _Bad(last_seq, f"the audit head does not match entry {last_seq}")
-        if anchor is not None and anchor[0] > last_seq:
-            problem = f"the log ends at {last_seq}, before the anchor {anchor[0]} (log truncated)"
+        beyond = max((seq for seq in anchors if seq > last_seq), default=None)
+        if beyond is not None:
+            problem = (
+                f"the log ends at {last_seq}, shorter than a checkpoint or anchor of {beyond} entries "
+                "(log truncated or wiped)"
+            )
             raise _Bad(last_seq + 1, problem)
 
     def _entries_up_to(self, last_seq: int, batch: int) -> Iterator[AuditEntryView]:

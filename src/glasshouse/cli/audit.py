@@ -1,4 +1,5 @@
-"""``glasshouse audit verify|export``: check the audit chain and export entries as JSON lines."""
+"""``glasshouse audit verify|checkpoint|export``: check the audit chain (against its signed checkpoints),
+publish a checkpoint, and export entries as JSON lines."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import typer
 from sqlalchemy.orm import Session, sessionmaker
 
 from glasshouse import db
+from glasshouse.audit.checkpoints import Checkpoint, CheckpointError, parse_checkpoints
 from glasshouse.audit.service import AuditFilter
 from glasshouse.cli.common import err_console, print_json, services
 from glasshouse.errors import NotFoundError
@@ -39,20 +41,55 @@ def _anchor(text: str | None) -> tuple[int, str] | None:
     return int(seq), hash_.lower()
 
 
+def _kept(paths: list[Path]) -> list[tuple[str, list[Checkpoint]]]:
+    out = []
+    for path in paths:
+        try:
+            out.append((str(path), parse_checkpoints(path.read_text(encoding="utf-8"), str(path))))
+        except OSError as exc:
+            raise typer.BadParameter(
+                f"cannot read {path}: {exc.strerror}", param_hint="--checkpoint"
+            ) from None
+        except CheckpointError as exc:
+            raise typer.BadParameter(exc.message, param_hint="--checkpoint") from None
+    return out
+
+
 @audit_app.command("verify")
 def verify(
     anchor: Annotated[
         str | None,
         typer.Option(help="SEQ:HASH from an earlier verify (last_seq:last_hash), kept outside the database."),
     ] = None,
+    checkpoint: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--checkpoint",
+            help="A file of checkpoints kept outside this server (from /transparency/checkpoint.json); "
+            "repeatable. The server's own checkpoint file is always read.",
+        ),
+    ] = None,
 ) -> None:
-    """Recompute the whole chain; prints the verdict as JSON and exits 1 if the log was tampered with."""
+    """Recompute the whole chain and check it against every signed checkpoint found (the checkpoint file
+    and any --checkpoint): a log shorter than a checkpoint, or whose entry at a checkpoint's size has
+    another hash, fails. Prints the verdict as JSON and exits 1 if the log was tampered with."""
     expected = _anchor(anchor)
+    kept = _kept(checkpoint or [])
     with services() as svc:
-        report = svc.audit.verify(anchor=expected)
+        report = svc.checkpoints.verify(kept, anchor=expected)
     print_json(report.to_json())
     if not report.ok:
         raise typer.Exit(1)
+
+
+@audit_app.command("checkpoint")
+def checkpoint_now() -> None:
+    """Sign the audit chain's head now and append it to the checkpoint file (`serve` does so every
+    GLASSHOUSE_AUDIT_CHECKPOINT_SECONDS); prints the checkpoint. Refused if the log no longer extends
+    the largest checkpoint published."""
+    with services() as svc:
+        published = svc.checkpoints.publish()
+        print_json({**published.to_json(), "file": str(svc.checkpoints.file.path)})
 
 
 @audit_app.command("export")

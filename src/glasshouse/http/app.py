@@ -18,6 +18,7 @@ from starlette.concurrency import run_in_threadpool
 
 from glasshouse import __version__, web
 from glasshouse.config import Settings
+from glasshouse.errors import GlasshouseError
 from glasshouse.http.observability import Metrics, configure_logging
 from glasshouse.http.throttle import TokenBuckets
 from glasshouse.jobs.runner import InProcessRunner
@@ -59,6 +60,23 @@ async def _sweep_retention(svc: Services, every: int) -> None:
         await asyncio.sleep(every)
 
 
+async def _publish_checkpoints(svc: Services, every: int) -> None:
+    """Sign the audit chain's head into the checkpoint file (served on the transparency page), now and
+    every ``every`` seconds: the published heads catch a log wiped or swapped in the database."""
+    if every <= 0:
+        return
+    log = logging.getLogger("glasshouse.audit")
+    while True:
+        try:
+            checkpoint = await run_in_threadpool(svc.checkpoints.publish)
+            log.info("audit checkpoint published: %d entries", checkpoint.size)
+        except GlasshouseError as exc:  # refused: the log no longer extends what was published
+            log.error("audit checkpoint refused: %s", exc.message)
+        except Exception:
+            log.exception("audit checkpoint not published; retrying at the next interval")
+        await asyncio.sleep(every)
+
+
 def create_app(settings: Settings | None = None, services: Services | None = None) -> FastAPI:
     settings = settings or (services.settings if services else Settings())
     svc = services or Services(settings)
@@ -71,10 +89,12 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         validation.preload()  # compile every request validator before the first request
         svc.policies.load_file()  # a new policy version if the policy file changed since it was loaded
         sweeper = asyncio.create_task(_sweep_retention(svc, settings.retention_sweep_seconds))
+        checkpoints = asyncio.create_task(_publish_checkpoints(svc, settings.audit_checkpoint_seconds))
         # Background jobs run here unless `glasshouse worker` processes run them (job_backend=celery).
         runner = InProcessRunner.start_for(svc) if settings.job_backend == "inprocess" else None
         yield
         sweeper.cancel()
+        checkpoints.cancel()
         if runner is not None:
             await run_in_threadpool(runner.stop)
         if services is None:

@@ -22,7 +22,16 @@ from glasshouse.media.service import MediaService
 from glasshouse.organisations import service as organisations
 from glasshouse.organisations.models import Organisation
 from glasshouse.people.service import PeopleService
-from glasshouse.portal.models import OPEN, RESIDENTS_ORG, Clip, FootageRequest, RequestRecipient, Share
+from glasshouse.portal.models import (
+    CONSENT,
+    EMERGENCY,
+    OPEN,
+    RESIDENTS_ORG,
+    Clip,
+    FootageRequest,
+    RequestRecipient,
+    Share,
+)
 from glasshouse.portal.views import RequestView
 
 #: Sector of the residents' organisation (the policy's baseline lets every sector share footage).
@@ -158,8 +167,9 @@ class PortalBase:
         return session.scalar(query) is not None
 
     # -- requests as views (agencies, owners' inboxes, the public) ------------------------------------------
-    def _counts(self, session: Session, request_ids: Sequence[str]) -> dict[str, tuple[int, int, int]]:
-        """(recipients, owners who shared, clips shared) per request."""
+    def _counts(self, session: Session, request_ids: Sequence[str]) -> dict[str, tuple[int, ...]]:
+        """(recipients, owners who shared, clips shared, owners disclosed, clips disclosed) per request:
+        consented shares and emergency disclosures are counted apart."""
         if not request_ids:
             return {}
         recipients = pairs(
@@ -169,15 +179,22 @@ class PortalBase:
                 .group_by(RequestRecipient.request_id)
             )
         )
-        shares = {
-            rid: (owners, clips)
-            for rid, owners, clips in session.execute(
-                select(Share.request_id, func.count(func.distinct(Share.owner_id)), func.count())
+        shares: dict[tuple[str, str], tuple[int, int]] = {
+            (rid, kind): (owners, clips)
+            for rid, kind, owners, clips in session.execute(
+                select(Share.request_id, Share.kind, func.count(func.distinct(Share.owner_id)), func.count())
                 .where(Share.request_id.in_(request_ids))
-                .group_by(Share.request_id)
+                .group_by(Share.request_id, Share.kind)
             )
         }
-        return {rid: (recipients.get(rid, 0), *shares.get(rid, (0, 0))) for rid in request_ids}
+        return {
+            rid: (
+                recipients.get(rid, 0),
+                *shares.get((rid, CONSENT), (0, 0)),
+                *shares.get((rid, EMERGENCY), (0, 0)),
+            )
+            for rid in request_ids
+        }
 
     def _views(self, session: Session, rows: Sequence[FootageRequest]) -> list[RequestView]:
         counts = self._counts(session, [r.id for r in rows])

@@ -27,10 +27,11 @@ from glasshouse.portal.common import (
 )
 from glasshouse.portal.models import (
     APPROVED,
+    DISCLOSED,
+    DISCLOSURE_DESCRIPTION,
     EMERGENCY,
     OPEN,
     PENDING,
-    SHARED,
     Camera,
     Clip,
     EmergencyDisclosure,
@@ -138,19 +139,17 @@ class EmergencyPortal(PortalBase):
             )
             if not clips:
                 raise NotFoundError("the clips of this disclosure no longer exist")
-            lat = sum(cam.latitude for _, cam in clips) / len(clips)
-            lon = sum(cam.longitude for _, cam in clips) / len(clips)
-            radius = max(
-                50.0, *(rules.distance_m((lat, lon), (cam.latitude, cam.longitude)) + 10 for _, cam in clips)
-            )
-            area = rules.Circle(lat, lon, radius)
+            # Never the cameras' own position: the grid cells holding them (see rules.disclosure_area).
+            area = rules.disclosure_area([(cam.latitude, cam.longitude) for _, cam in clips])
             request = FootageRequest(
                 kind=EMERGENCY,
                 agency_org_id=org.id,
                 created_by=row.requested_by,
                 incident_type="other",
                 case_number=row.case_number,
-                description=f"Emergency disclosure without consent: {row.reason}",
+                # Public (the feed): the operators' reason may name people or places, so it stays out;
+                # the owners read it in their inbox (from the disclosure row).
+                description=DISCLOSURE_DESCRIPTION,
                 contact="",
                 area=area.to_json(),
                 area_sq_mi=rules.area_sq_mi(area),
@@ -168,8 +167,8 @@ class EmergencyPortal(PortalBase):
                     RequestRecipient(
                         request_id=request.id,
                         owner_id=owner_id,
-                        status=SHARED,
-                        responded_at=now,
+                        status=DISCLOSED,
+                        responded_at=None,
                         notified_at=now,
                     )
                 )

@@ -36,6 +36,13 @@ CLOSED: Final = "closed"
 PENDING: Final = "pending"
 SHARED: Final = "shared"
 DECLINED: Final = "declined"
+#: What an emergency request says in public; the operators' reason (which may name people or places) is
+#: for the owners, in their inbox, and for the auditors.
+DISCLOSURE_DESCRIPTION: Final = (
+    "Emergency disclosure: footage handed over without the owners' consent, approved by two operators."
+)
+#: An owner's inbox status when two operators disclosed their clips without asking them.
+DISCLOSED: Final = "disclosed"
 APPROVED: Final = "approved"
 
 

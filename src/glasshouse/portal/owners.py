@@ -26,7 +26,9 @@ from glasshouse.governance.actor import Actor
 from glasshouse.governance.audit_events import change_event
 from glasshouse.governance.gate import RequestContext
 from glasshouse.governance.policy import Capability
+from glasshouse.keys.models import AccessKey
 from glasshouse.media.models import MediaObject
+from glasshouse.organisations.models import Organisation
 from glasshouse.people.models import CAMERA_OWNER, Person
 from glasshouse.people.service import PersonInfo
 from glasshouse.portal import rules, upload
@@ -44,11 +46,13 @@ from glasshouse.portal.common import (
 from glasshouse.portal.models import (
     CONSENT,
     DECLINED,
+    DISCLOSED,
     EMERGENCY,
     OPEN,
     SHARED,
     Camera,
     Clip,
+    EmergencyDisclosure,
     FootageRequest,
     OwnerSettings,
     RequestRecipient,
@@ -57,6 +61,7 @@ from glasshouse.portal.models import (
 from glasshouse.portal.views import (
     CameraView,
     ClipView,
+    DisclosureNotice,
     InboxItem,
     OwnerSettingsView,
     ShareView,
@@ -68,6 +73,20 @@ from glasshouse.video.decode import InvalidVideoError
 MAX_RETENTION_DAYS: Final = 3650
 #: How far ahead of the server's clock a clip's start may lie (camera clocks drift).
 CLOCK_SKEW: Final = timedelta(minutes=5)
+
+
+def _principal_org(session: Session, principal: str | None) -> str:
+    """The organisation's name behind an actor's principal (``person:<id>``, ``key:<id>``, ``ui:<org>``)."""
+    kind, _, ident = (principal or "").partition(":")
+    org_id = None
+    if kind == "person":
+        org_id = session.scalar(select(Person.org_id).where(Person.id == ident))
+    elif kind == "key":
+        org_id = session.scalar(select(AccessKey.org_id).where(AccessKey.access_key_id == ident))
+    elif ident:
+        return ident  # an unattributed call records its organisation's name
+    name = session.scalar(select(Organisation.name).where(Organisation.id == org_id)) if org_id else None
+    return name or "an organisation since deleted"
 
 
 class OwnerPortal(PortalBase):
@@ -398,7 +417,9 @@ class OwnerPortal(PortalBase):
                         )
                     )
                 )
+                notice = None
                 if request.kind == EMERGENCY:
+                    notice = self._disclosure_notice(session, request.id)
                     clips = [
                         (c, cam)
                         for c, cam in session.execute(
@@ -412,14 +433,32 @@ class OwnerPortal(PortalBase):
                 items.append(
                     InboxItem(
                         request=views[request.id],
-                        status=recipient.status,
-                        responded_at=aware_or_none(recipient.responded_at),
+                        # Never "shared" for a disclosure (rows from before this status existed say so).
+                        status=DISCLOSED if request.kind == EMERGENCY else recipient.status,
+                        responded_at=None
+                        if request.kind == EMERGENCY
+                        else aware_or_none(recipient.responded_at),
                         notified_at=aware_or_none(recipient.notified_at),
                         clips=tuple(ClipView.of(c, cam) for c, cam in clips),
                         shared_clip_ids=shared,
+                        disclosure=notice,
                     )
                 )
             return items
+
+    @staticmethod
+    def _disclosure_notice(session: Session, request_id: str) -> DisclosureNotice | None:
+        """Why and by whom the clips behind an emergency request were disclosed (for their owner)."""
+        row = session.scalar(select(EmergencyDisclosure).where(EmergencyDisclosure.request_id == request_id))
+        if row is None:
+            return None
+        return DisclosureNotice(
+            reason=row.reason,
+            case_number=row.case_number,
+            requested_by_org=_principal_org(session, row.requested_by),
+            approved_by_org=_principal_org(session, row.approved_by),
+            approved_at=aware_or_none(row.approved_at),
+        )
 
     def _recipient(
         self, session: Session, owner_id: str, request_id: str

@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 from glasshouse import db
 from glasshouse.errors import NotFoundError
 from glasshouse.governance.actor import Actor
-from glasshouse.governance.audit_events import event
+from glasshouse.governance.audit_events import change_event, event
 from glasshouse.governance.gate import RequestContext
 from glasshouse.governance.policy import Capability, Sector
 from glasshouse.media.models import MediaObject
@@ -48,9 +48,18 @@ from glasshouse.portal.models import (
     RequestRecipient,
     Share,
 )
-from glasshouse.portal.views import ClipView, FootageRequestInput, RequestView, SharedClip, ShareView, aware
+from glasshouse.portal.views import (
+    AgencyClipView,
+    FootageRequestInput,
+    RequestView,
+    SharedClip,
+    ShareView,
+    aware,
+)
 
 ACTION_REQUEST: Final = "footage.request"
+#: The owners a request reached (a count), recorded for the operator's auditors, not the agency's.
+ACTION_MATCH: Final = "footage.request_match"
 
 
 class RequestPortal(PortalBase):
@@ -118,7 +127,13 @@ class RequestPortal(PortalBase):
                 for owner_id in owners:
                     session.add(RequestRecipient(request_id=row.id, owner_id=owner_id, status=PENDING))
                 session.flush()
-                grant.note(request_id=row.id, recipients=len(owners))
+                grant.note(request_id=row.id)
+                # How many owners were asked is not the agency's to know (filing areas and reading counts
+                # would map cameras): recorded under the residents' organisation, out of the agency's view.
+                residents = self._residents(session)
+                by = Actor(org_id=residents.id, org_name=residents.name, surface=actor.surface)
+                details = {"request_id": row.id, "recipients": len(owners)}
+                self.audit.append(session, change_event(by, ACTION_MATCH, details))
                 return RequestView.of(row, org.name, len(owners), 0, 0)
 
     def _matching_owners(
@@ -175,29 +190,27 @@ class RequestPortal(PortalBase):
         with self.sessions() as session:
             request = self._agency_request(session, actor, request_id)
             rows = session.execute(
-                select(Share, Clip, Camera)
+                select(Share, Clip)
                 .join(Clip, Share.clip_id == Clip.id)
-                .join(Camera, Clip.camera_id == Camera.id)
                 .where(Share.request_id == request_id)
                 .order_by(Share.shared_at, Share.id)
             )
             return [
                 SharedClip(
-                    ClipView.of(clip, camera), ShareView.of(share), self._accessible(request, share, now)
+                    AgencyClipView.of(clip), ShareView.of(share), self._accessible(request, share, now)
                 )
-                for share, clip, camera in rows
+                for share, clip in rows
             ]
 
     def _accessible_share(
         self, session: Session, agency_org_id: str, request_id: str, clip_id: str
-    ) -> tuple[FootageRequest, Share, Clip, Camera]:
+    ) -> tuple[FootageRequest, Share, Clip]:
         """The share of ``clip_id`` in the agency's request, if the agency may read it now; else the same
         not-found error whatever the reason (no such clip, not shared, another request, access over)."""
         request = session.get(FootageRequest, request_id)
         found = session.execute(
-            select(Share, Clip, Camera)
+            select(Share, Clip)
             .join(Clip, Share.clip_id == Clip.id)
-            .join(Camera, Clip.camera_id == Camera.id)
             .where(Share.request_id == request_id, Share.clip_id == clip_id)
         ).one_or_none()
         if (
@@ -207,13 +220,13 @@ class RequestPortal(PortalBase):
             or not self._accessible(request, found[0], self.clock())
         ):
             raise clip_not_found(clip_id)
-        return request, found[0], found[1], found[2]
+        return request, found[0], found[1]
 
-    def download(self, actor: Actor, request_id: str, clip_id: str) -> tuple[ClipView, BinaryIO]:
+    def download(self, actor: Actor, request_id: str, clip_id: str) -> tuple[AgencyClipView, BinaryIO]:
         """A shared clip's metadata and bytes for the agency; audited as ``footage.download``."""
         with db.transaction(self.sessions) as session:
-            request, share, clip, camera = self._accessible_share(session, actor.org_id, request_id, clip_id)
-            view = ClipView.of(clip, camera)
+            request, share, clip = self._accessible_share(session, actor.org_id, request_id, clip_id)
+            view = AgencyClipView.of(clip)
             details = {
                 "request_id": request_id,
                 "clip_id": clip_id,
@@ -234,7 +247,7 @@ class RequestPortal(PortalBase):
         decision's audit entry names the object, so the chain of custody records every use."""
         request_id, _, clip_id = name.partition("/")
         with self.sessions() as session:
-            _, _, clip, _ = self._accessible_share(session, agency_org_id, request_id, clip_id)
+            _, _, clip = self._accessible_share(session, agency_org_id, request_id, clip_id)
             row = session.get(MediaObject, clip.media_id)
             if row is None:
                 raise clip_not_found(clip_id)
@@ -243,7 +256,7 @@ class RequestPortal(PortalBase):
     def mark_evidence(self, actor: Actor, request_id: str, clip_id: str, evidence: bool = True) -> ShareView:
         """Mark (or unmark) a shared clip as evidence in the case: it is then kept and stays available."""
         with db.transaction(self.sessions) as session:
-            request, share, _, _ = self._accessible_share(session, actor.org_id, request_id, clip_id)
+            request, share, _ = self._accessible_share(session, actor.org_id, request_id, clip_id)
             share.evidence = evidence
             session.flush()
             details = {"request_id": request_id, "clip_id": clip_id, "evidence": evidence}

@@ -15,7 +15,6 @@ Errors use the REST shape ``{"error": {"code", "message"}}``.
 
 from __future__ import annotations
 
-import mimetypes
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -25,7 +24,7 @@ from pydantic import BaseModel, Field
 
 from glasshouse.governance import policy as pol
 from glasshouse.people.service import AuthenticationError
-from glasshouse.portal.views import ClipView, FootageRequestInput
+from glasshouse.portal.views import AgencyClipView, ClipView, FootageRequestInput
 from glasshouse.rest.auth import CurrentActor, Operator, Svc
 from glasshouse.rest.errors import Unauthenticated
 from glasshouse.rest.streaming import BINARY, read_chunks, receive_upload
@@ -72,12 +71,12 @@ def owner_id(request: Request, svc: Svc) -> str:
 Owner = Annotated[str, Depends(owner_id)]
 
 
-def _stream(view: ClipView, stream: Any) -> StreamingResponse:
+def _stream(view: ClipView | AgencyClipView, stream: Any) -> StreamingResponse:
     headers = {
         "Content-Length": str(view.size),
         "ETag": f'"{view.sha256}"',
         "X-SHA256": view.sha256,
-        "Content-Disposition": f'attachment; filename="{view.id}{mimetypes.guess_extension(view.content_type) or ""}"',
+        "Content-Disposition": f'attachment; filename="{view.download_name}"',
     }
     return StreamingResponse(read_chunks(stream), media_type=view.content_type, headers=headers)
 

@@ -196,6 +196,49 @@ def contains(area: Area, lat: float, lon: float) -> bool:
     return inside
 
 
+#: Side of the grid cell that stands for a camera's position in public (about 4x the smallest request area).
+DISCLOSURE_CELL_M: Final = 500.0
+
+
+def _grid_step(degrees_per_cell: float, span: float) -> float:
+    """A step that divides ``span`` degrees into whole cells at least ``degrees_per_cell`` wide (at least
+    four: the rows at the poles are cut into quarters rather than one degenerate ring)."""
+    return span / max(4, math.floor(span / degrees_per_cell))
+
+
+def grid_cell(lat: float, lon: float) -> tuple[float, float, float, float]:
+    """The fixed grid cell holding a point: ``(south, west, north, east)`` in degrees.
+
+    Rows are ``DISCLOSURE_CELL_M`` tall; each row is cut into whole cells at least that wide at the row's
+    poleward edge, so every cell covers at least ``DISCLOSURE_CELL_M`` squared and the grid never depends on
+    where inside a cell a point lies: every disclosure of the same camera shows the same cell, and
+    intersecting many of them reveals nothing finer than one cell.
+    """
+    check_coordinates(lat, lon)
+    metres_per_degree = EARTH_RADIUS_M * math.pi / 180
+    lat_step = _grid_step(DISCLOSURE_CELL_M / metres_per_degree, 180.0)
+    row = min(math.floor((lat + 90.0) / lat_step), round(180.0 / lat_step) - 1)
+    south = -90.0 + row * lat_step
+    north = min(90.0, south + lat_step)
+    narrowest = math.cos(math.radians(max(abs(south), abs(north))))
+    lon_step = _grid_step(DISCLOSURE_CELL_M / (metres_per_degree * max(narrowest, 1e-9)), 360.0)
+    column = min(math.floor((lon + 180.0) / lon_step), round(360.0 / lon_step) - 1)
+    west = -180.0 + column * lon_step
+    return south, west, north, min(180.0, west + lon_step)
+
+
+def disclosure_area(points: Sequence[tuple[float, float]]) -> Polygon:
+    """What the public (and the agency) see of where disclosed cameras are: the smallest box of whole grid
+    cells (:func:`grid_cell`) holding every point, never a shape centred on a camera. Each cell is larger
+    than the smallest area a request may cover."""
+    if not points:
+        raise ValueError("a disclosure area needs at least one point")
+    cells = [grid_cell(lat, lon) for lat, lon in points]
+    south, west = min(c[0] for c in cells), min(c[1] for c in cells)
+    north, east = max(c[2] for c in cells), max(c[3] for c in cells)
+    return Polygon(((south, west), (south, east), (north, east), (north, west)))
+
+
 def check_area_size(area: Area) -> float:
     """The area's size, or ``area-too-small`` / ``area-too-large``."""
     size = area_sq_mi(area)

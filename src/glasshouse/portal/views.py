@@ -2,12 +2,24 @@
 
 from __future__ import annotations
 
+import math
+import mimetypes
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
 from typing import Any, Final
 
-from glasshouse.portal.models import Camera, Clip, EmergencyDisclosure, FootageRequest, OwnerSettings, Share
+from glasshouse.portal import rules
+from glasshouse.portal.models import (
+    DISCLOSURE_DESCRIPTION,
+    EMERGENCY,
+    Camera,
+    Clip,
+    EmergencyDisclosure,
+    FootageRequest,
+    OwnerSettings,
+    Share,
+)
 
 
 def aware(moment: datetime) -> datetime:
@@ -41,6 +53,12 @@ def _json(
     }
 
 
+def _download_name(clip_id: str, content_type: str) -> str:
+    """The file name a download carries: the clip id, never the owner's own file name (which may say where
+    or whose the camera is)."""
+    return clip_id + (mimetypes.guess_extension(content_type) or "")
+
+
 @dataclass(frozen=True, slots=True)
 class CameraView:
     id: str
@@ -63,7 +81,7 @@ class CameraView:
 
 @dataclass(frozen=True, slots=True)
 class ClipView:
-    """A clip's metadata. The owner is not named: agencies see a clip, its camera and its hash."""
+    """A clip's metadata with its camera, for its owner only (an agency gets :class:`AgencyClipView`)."""
 
     id: str
     camera_id: str
@@ -96,6 +114,44 @@ class ClipView:
             row.duration_seconds,
             aware(row.created_at),
         )
+
+    @property
+    def download_name(self) -> str:
+        return _download_name(self.id, self.content_type)
+
+    def to_json(self) -> dict[str, Any]:
+        return _json(self)
+
+
+@dataclass(frozen=True, slots=True)
+class AgencyClipView:
+    """A shared clip as its agency sees it: the file and when it was recorded, nothing the owner did not
+    choose to share (no camera, name, position or file name; the owner's contact is on the share record,
+    only if they opted in)."""
+
+    id: str
+    content_type: str
+    size: int
+    sha256: str
+    started_at: datetime
+    ends_at: datetime
+    duration_seconds: float
+
+    @classmethod
+    def of(cls, row: Clip) -> AgencyClipView:
+        return cls(
+            row.id,
+            row.content_type,
+            row.size,
+            row.sha256,
+            aware(row.started_at),
+            aware(row.ends_at),
+            row.duration_seconds,
+        )
+
+    @property
+    def download_name(self) -> str:
+        return _download_name(self.id, self.content_type)
 
     def to_json(self) -> dict[str, Any]:
         return _json(self)
@@ -155,13 +211,27 @@ class RequestView:
     access_until: datetime | None
     created_at: datetime
     recipient_count: int
+    #: Owners (clips) who shared with their consent; ``disclosed_*``: disclosed without it (emergency).
     shared_owner_count: int
     shared_clip_count: int
+    disclosed_owner_count: int = 0
+    disclosed_clip_count: int = 0
 
     @classmethod
     def of(
-        cls, row: FootageRequest, agency_name: str, recipients: int, owners: int, clips: int
+        cls,
+        row: FootageRequest,
+        agency_name: str,
+        recipients: int,
+        owners: int,
+        clips: int,
+        disclosed_owners: int = 0,
+        disclosed_clips: int = 0,
     ) -> RequestView:
+        area, area_sq_mi, description = dict(row.area), row.area_sq_mi, row.description
+        if row.kind == EMERGENCY:
+            area, area_sq_mi = _disclosure_area(area, area_sq_mi)
+            description = DISCLOSURE_DESCRIPTION
         return cls(
             row.id,
             row.kind,
@@ -170,10 +240,10 @@ class RequestView:
             row.created_by,
             row.incident_type,
             row.case_number,
-            row.description,
+            description,
             row.contact,
-            dict(row.area),
-            row.area_sq_mi,
+            area,
+            area_sq_mi,
             aware(row.window_start),
             aware(row.window_end),
             aware(row.respond_by),
@@ -184,11 +254,30 @@ class RequestView:
             recipients,
             owners,
             clips,
+            disclosed_owners,
+            disclosed_clips,
         )
 
     def to_json(self) -> dict[str, Any]:
-        data = _json(self, hide={"agency_org_id", "created_by"}, rename=_AGENCY)
+        # How many owners were asked stays out: an agency filing areas and reading counts would map cameras.
+        data = _json(self, hide={"agency_org_id", "created_by", "recipient_count"}, rename=_AGENCY)
         return {**data, "area_sq_mi": round(self.area_sq_mi, 4)}
+
+
+def _disclosure_area(area: dict[str, Any], area_sq_mi: float) -> tuple[dict[str, Any], float]:
+    """An emergency request's area as grid cells. Requests approved before disclosures were published as
+    cells hold a circle centred on the cameras: shown as the cells covering that circle instead."""
+    if area.get("type") != "circle":
+        return area, area_sq_mi
+    (lat, lon), radius = area["center"], float(area["radius_m"])
+    dlat = math.degrees(radius / rules.EARTH_RADIUS_M)
+    dlon = dlat / max(1e-9, math.cos(math.radians(lat)))
+    corners = [
+        (max(-90.0, lat - dlat), max(-180.0, lon - dlon)),
+        (min(90.0, lat + dlat), min(180.0, lon + dlon)),
+    ]
+    cells = rules.disclosure_area(corners)
+    return cells.to_json(), rules.area_sq_mi(cells)
 
 
 @dataclass(frozen=True, slots=True)
@@ -208,7 +297,9 @@ class PublicRequestView:
     respond_by: datetime
     status: str
     created_at: datetime
+    #: Owners who shared with their consent; and owners whose clips were disclosed without it.
     shared_owner_count: int
+    disclosed_owner_count: int
 
     @classmethod
     def of(cls, view: RequestView) -> PublicRequestView:
@@ -245,7 +336,7 @@ class ShareView:
 class SharedClip:
     """A clip shared into a request, with its share record; ``accessible``: downloadable now."""
 
-    clip: ClipView
+    clip: AgencyClipView
     share: ShareView
     accessible: bool
 
@@ -254,10 +345,25 @@ class SharedClip:
 
 
 @dataclass(frozen=True, slots=True)
+class DisclosureNotice:
+    """What an owner is told of an emergency disclosure of their clips: why, for which case, and the
+    organisations of the operator who asked and of the one who approved."""
+
+    reason: str
+    case_number: str
+    requested_by_org: str
+    approved_by_org: str
+    approved_at: datetime | None
+
+    def to_json(self) -> dict[str, Any]:
+        return _json(self)
+
+
+@dataclass(frozen=True, slots=True)
 class InboxItem:
     """A request in an owner's inbox: the request, the owner's clips that match it, and their answer.
-    ``request.kind == "emergency"``: the clips were disclosed without consent (``notified_at`` says when the
-    owner was told; ``reason`` says why)."""
+    ``request.kind == "emergency"``: the clips were disclosed without consent (status ``disclosed``;
+    ``notified_at`` says when the owner was told, ``disclosure`` why and by whom)."""
 
     request: RequestView
     status: str
@@ -265,6 +371,7 @@ class InboxItem:
     notified_at: datetime | None
     clips: tuple[ClipView, ...]
     shared_clip_ids: frozenset[str] = field(default_factory=frozenset)
+    disclosure: DisclosureNotice | None = None
 
     @property
     def open(self) -> bool:
@@ -278,6 +385,7 @@ class InboxItem:
             "notified_at": _iso(self.notified_at),
             "clips": [c.to_json() for c in self.clips],
             "shared_clip_ids": sorted(self.shared_clip_ids),
+            "disclosure": self.disclosure.to_json() if self.disclosure else None,
         }
 
 

@@ -3,10 +3,14 @@
 All three take the same query parameters: ``period`` (month, quarter, year), ``sector``, ``org``
 (an organisation's name), ``from`` and ``to`` (ISO dates, both inclusive, or ISO times, ``to``
 exclusive; UTC when no zone is given). A bad parameter answers 400.
+
+``/transparency/checkpoint.json`` is the latest signed checkpoint of the audit chain
+(:mod:`glasshouse.audit.checkpoints`), also shown on the page.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -16,6 +20,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
 from markupsafe import Markup
 
+from glasshouse.audit.checkpoints import Checkpoint, CheckpointError
 from glasshouse.errors import InvalidParameterError
 from glasshouse.transparency.charts import Group, grouped_bar_chart
 from glasshouse.transparency.report import PERIODS, SECTORS, Period, Report
@@ -34,8 +39,12 @@ FIGURES: tuple[tuple[str, str], ...] = (
     ("Reviews confirmed", "candidate matches that a human reviewer confirmed as a lead worth investigating."),
     ("Reviews rejected", "candidate matches that a human reviewer rejected."),
     ("Footage requests", "requests by law-enforcement organisations to camera owners for footage."),
-    ("Footage shares", "footage that camera owners shared."),
-    ("Emergency disclosures", "footage disclosed without the usual request, because of an emergency."),
+    ("Footage shares", "clips camera owners chose to share with an agency, answering its request."),
+    (
+        "Emergency disclosures without consent",
+        "footage two operators handed to an agency without asking its owners, because of an emergency "
+        "(never counted as a share).",
+    ),
     (
         "Policy changes",
         "new versions of the responsible-use policy (including lifting or re-imposing a moratorium).",
@@ -123,7 +132,14 @@ def _charts(report: Report) -> dict[str, Markup]:
 
 def _page(request: Request, svc: Svc, context: dict[str, Any], status: int = 200) -> HTMLResponse:
     orgs = svc.transparency.organisations()
-    base = {"periods": PERIODS, "sectors": SECTORS, "organisations": orgs, "figures": FIGURES}
+    base = {
+        "periods": PERIODS,
+        "sectors": SECTORS,
+        "organisations": orgs,
+        "figures": FIGURES,
+        "checkpoint": _latest_checkpoint(svc),
+        "checkpoint_key": {"public_key": svc.checkpoints.public_key, "key_id": svc.checkpoints.key_id},
+    }
     return render(request, "transparency/report.html", {**base, **context}, status)
 
 
@@ -174,3 +190,23 @@ def transparency_csv(request: Request, svc: Svc) -> Response:
         media_type="text/csv; charset=utf-8",
         headers={"content-disposition": 'attachment; filename="glasshouse-transparency.csv"'},
     )
+
+
+def _latest_checkpoint(svc: Svc) -> Checkpoint | None:
+    try:
+        return svc.checkpoints.latest()
+    except CheckpointError:  # an unreadable file is the operator's problem; the page still renders
+        return None
+
+
+@router.get("/transparency/checkpoint.json")
+def audit_checkpoint(svc: Svc) -> Response:
+    """The latest signed checkpoint of the audit chain (entries, head hash, time, Ed25519 signature and
+    public key), one line of JSON: poll it and keep every answer (see the README), then check the log
+    with ``glasshouse audit verify --checkpoint FILE``."""
+    latest = _latest_checkpoint(svc)
+    if latest is None:
+        error = {"code": "NotFound", "message": "no audit checkpoint has been published yet"}
+        return JSONResponse({"error": error}, status_code=404)
+    body = json.dumps(latest.to_json(), separators=(",", ":")) + "\n"
+    return Response(body, media_type="application/json", headers={"cache-control": "no-cache"})

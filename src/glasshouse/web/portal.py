@@ -263,9 +263,18 @@ def _media_response(
 # -- public -------------------------------------------------------------------------------------------------
 
 
+def _public_lists(requests: Sequence[Any]) -> dict[str, Any]:
+    """Footage requests (answered by consent) and emergency disclosures (without it), listed and counted
+    apart on the public pages."""
+    return {
+        "requests": [r for r in requests if r.kind != "emergency"],
+        "disclosures": [r for r in requests if r.kind == "emergency"],
+    }
+
+
 @router.get("/portal")
 def feed(request: Request, svc: Svc, user: OptionalUser) -> Response:
-    return _page(request, svc, "portal/feed.html", {"requests": svc.portal.public_feed()})
+    return _page(request, svc, "portal/feed.html", _public_lists(svc.portal.public_feed()))
 
 
 @router.get("/portal/agencies/{name}")
@@ -275,7 +284,8 @@ def agency(request: Request, name: str, svc: Svc, user: OptionalUser) -> Respons
     except NotFoundError:
         message = "there is no such agency"
         return _page(request, svc, "error.html", {"status_code": 404, "message": message}, status_code=404)
-    return _page(request, svc, "portal/agency.html", {"agency": profile, "requests": profile.requests})
+    context = {"agency": profile, **_public_lists(profile.requests)}
+    return _page(request, svc, "portal/agency.html", context)
 
 
 # -- camera owners ------------------------------------------------------------------------------------------
@@ -426,6 +436,7 @@ def inbox(request: Request, user: Owner, svc: Svc) -> Response:
                 "status": item.status,
                 "open": item.open,
                 "notified_at": item.notified_at,
+                "disclosure": item.disclosure,
                 "clips": item.clips,
                 "shared": [clip for clip in item.clips if clip.id in item.shared_clip_ids],
                 "markers": markers,
@@ -563,9 +574,8 @@ def request_page(request: Request, user: Investigator, request_id: str, svc: Svc
 @router.get("/ui/portal/requests/{request_id}/clips/{clip_id}/download")
 def download(request: Request, user: Investigator, request_id: str, clip_id: str, svc: Svc) -> Response:
     clip, fh = svc.portal.download(user.actor, request_id, clip_id)
-    filename = clip.filename.replace('"', "")
     headers = {
-        "content-disposition": f"attachment; filename=\"{filename}\"; filename*=UTF-8''{quote(clip.filename)}",
+        "content-disposition": f'attachment; filename="{clip.download_name}"',
         "x-sha256": clip.sha256,
     }
     return _media_response(request, fh, clip.size, clip.content_type, headers)
