@@ -529,7 +529,7 @@ def _request_input(values: dict[str, str], form: FormData) -> FootageRequestInpu
         window_start=parse_utc(values["window_start"], "the window's start"),
         window_end=parse_utc(values["window_end"], "the window's end"),
         respond_by=parse_utc(values["respond_by"], "the response deadline"),
-        purpose=values["purpose"] or "criminal_investigation",
+        purpose=values["purpose"],
     )
 
 
