@@ -330,6 +330,8 @@ def test_emergency_disclosure_needs_a_second_operator_and_the_owner_is_told(site
     site.upload(owner, camera, make_video())
     clip = site.svc.portal.list_clips(person)[0]
     ola, omar = site.user("ola@ops.example"), site.user("omar@ops.example")
+    agencies = re.search(r'<select id="em-agency".*?</select>', ola.get("/ui/portal/emergency").text, re.S)
+    assert agencies is not None and re.findall(r'<option value="([^"]*)"\s*selected', agencies[0]) == [""]
     form = {
         "agency": "hamilton-police",
         "case_number": "HPS-EMERG-1",
