@@ -61,6 +61,12 @@ class Settings(BaseSettings):
         description="Independent-testing runs per organisation per rolling hour (0: no limit).",
     )
     testing_max_pairs: int = Field(default=2_000, ge=1, description="Most pairs in one testing run.")
+    testing_min_group_pairs: int = Field(
+        default=50,
+        ge=10,
+        description="Fewest pairs in a testing run and in each of its subgroups, so that aggregate figures "
+        "never stand in for a single face comparison.",
+    )
     testing_max_images: int = Field(
         default=2_000, ge=1, description="Most distinct images in one testing run."
     )

@@ -29,6 +29,7 @@ from glasshouse.db import utcnow
 from glasshouse.engine.pipeline import FaceEngine
 from glasshouse.faces.service import FaceAnalyser
 from glasshouse.governance.actor import Actor
+from glasshouse.governance.duties import Duties
 from glasshouse.governance.gate import Gate
 from glasshouse.governance.store import PolicyStore
 from glasshouse.idempotency.service import IdempotencyService
@@ -146,8 +147,13 @@ class Services:
         return Gate(self.sessions, self.audit, self.policies, self.organisations, clock=self.clock)
 
     @cached_property
+    def duties(self) -> Duties:
+        """Separation of duties: four-eyes steps need distinct people holding the policy's roles."""
+        return Duties(self.audit, self.policies)
+
+    @cached_property
     def reviews(self) -> ReviewService:
-        return ReviewService(self.sessions, self.audit)
+        return ReviewService(self.sessions, self.audit, self.duties)
 
     @cached_property
     def transparency(self) -> TransparencyService:
@@ -162,7 +168,7 @@ class Services:
     @cached_property
     def testing(self) -> TestingService:
         """Independent accuracy testing on a caller's own labelled pairs (audited, rate-limited)."""
-        return TestingService(self.settings, self.sessions, self.audit, clock=self.clock)
+        return TestingService(self.settings, self.sessions, self.audit, self.gate, clock=self.clock)
 
     @cached_property
     def media(self) -> MediaService:
@@ -188,6 +194,7 @@ class Services:
             self.audit,
             self.gate,
             self.people,
+            self.duties,
             spool_dir=self.settings.data_dir / "portal-spool",
             max_clip_bytes=self.settings.portal_clip_max_bytes,
             default_retention_days=self.settings.portal_default_retention_days,

@@ -22,6 +22,7 @@ from glasshouse.governance.actor import Actor
 from glasshouse.services import Services
 
 MORATORIUM = "police-moratorium-2020"
+PASSWORD = "correct horse battery staple"
 OBLIGATIONS = {
     "X-Glasshouse-Purpose": "child_exploitation_investigation",
     "X-Glasshouse-Case": "CASE-2026-0042",
@@ -40,8 +41,21 @@ def world(tmp_path_factory: pytest.TempPathFactory, model_cache_dir: Path) -> It
         "shop": svc.organisations.create(cli, "shop", sector="commercial"),
     }
     keys = {name: svc.keys.create(org.id) for name, org in orgs.items()}
-    keys["icac-reviewer-1"] = svc.keys.create(orgs["icac"].id)
-    keys["icac-reviewer-2"] = svc.keys.create(orgs["icac"].id)
+    # Organisation-wide keys #2 and #3 of the unit: they are no person, so they may never review.
+    keys["icac-org-2"] = svc.keys.create(orgs["icac"].id)
+    keys["icac-org-3"] = svc.keys.create(orgs["icac"].id)
+    # Keys issued to people act as those people (two keys of one reviewer are still one reviewer).
+    people = {
+        "icac-reviewer-1": ("rev1@icac.example", ["reviewer"]),
+        "icac-reviewer-2": ("rev2@icac.example", ["reviewer"]),
+        "icac-investigator-1": ("inv1@icac.example", ["investigator"]),
+        "icac-investigator-2": ("inv2@icac.example", ["investigator"]),
+    }
+    for name, (email, roles) in people.items():
+        person = svc.people.create(cli, orgs["icac"], email, name, PASSWORD, roles)
+        keys[name] = svc.keys.create(orgs["icac"].id, person_id=person.id)
+        if name == "icac-reviewer-1":
+            keys["icac-reviewer-1-second-key"] = svc.keys.create(orgs["icac"].id, person_id=person.id)
     svc.close()
     with live_server(data, model_cache_dir, throttle_rate="0") as server:
         yield {"server": server, "keys": keys, "data": data, "model_cache": model_cache_dir}
@@ -156,15 +170,16 @@ def test_exempt_child_protection_unit_works_under_obligations(
     own = searcher.post(
         f"/leads/{lead_id}/candidates/{candidate}/review", json={"decision": "confirm", "reason": "me"}
     )
-    assert own.status_code == 409
+    assert own.status_code == 403 and own.json()["error"]["code"] == "SeparationOfDuties"
     ok = first.post(
         f"/leads/{lead_id}/candidates/{candidate}/review", json={"decision": "confirm", "reason": "same scar"}
     )
     assert ok.status_code == 200 and ok.json()["status"] == "pending"  # policy asks for two reviewers
-    again = first.post(
-        f"/leads/{lead_id}/candidates/{candidate}/review", json={"decision": "confirm", "reason": "x"}
-    )
-    assert again.status_code == 409
+    for same_person in (first, rest(world, "icac-reviewer-1-second-key")):  # people, not keys, are counted
+        again = same_person.post(
+            f"/leads/{lead_id}/candidates/{candidate}/review", json={"decision": "confirm", "reason": "x"}
+        )
+        assert again.status_code == 403 and "different person" in again.json()["error"]["message"]
     assert first.get(f"/leads/{lead_id}/export").status_code == 409
     done = second.post(
         f"/leads/{lead_id}/candidates/{candidate}/review", json={"decision": "confirm", "reason": "agree"}
@@ -174,6 +189,58 @@ def test_exempt_child_protection_unit_works_under_obligations(
     assert record["notice"].startswith("INVESTIGATIVE LEAD - NOT AN IDENTIFICATION")
     # Another organisation cannot see the lead at all.
     assert rest(world, "shop").get(f"/leads/{lead_id}").status_code == 404
+
+
+def _lead(world: dict[str, Any], photos: dict[str, bytes], searcher: str) -> tuple[str, str]:
+    """A lead (and its first candidate) from a search through ``searcher``'s key in the unit's collection."""
+    found = client(world, searcher, OBLIGATIONS).search_faces_by_image(
+        CollectionId="victims", Image={"Bytes": photos["obama.jpg"]}
+    )
+    lead_id = found["ResponseMetadata"]["HTTPHeaders"]["x-glasshouse-lead-id"]
+    lead = rest(world, "icac-reviewer-1").get(f"/leads/{lead_id}").json()
+    return lead_id, lead["candidates"][0]["candidate_id"]
+
+
+def _refused_review(world: dict[str, Any], key: str, lead_id: str, candidate: str) -> str:
+    """``key`` tries to confirm; asserts the typed refusal and its audit entry, returns the message."""
+    answer = rest(world, key).post(
+        f"/leads/{lead_id}/candidates/{candidate}/review",
+        json={"decision": "confirm", "reason": "looks alike"},
+    )
+    assert answer.status_code == 403, answer.text
+    assert answer.json()["error"]["code"] == "SeparationOfDuties"
+    key_id = world["keys"][key].access_key_id
+    [entry] = audit(world, action="review.confirm", decision="deny", actor_key=key_id)
+    assert entry.rule == "separation-of-duties" and entry.details["lead_id"] == lead_id
+    assert entry.details["reason"] == answer.json()["error"]["message"]
+    return str(answer.json()["error"]["message"])
+
+
+def test_organisation_keys_never_review_a_lead(world: dict[str, Any], photos: dict[str, bytes]) -> None:
+    """Four-eyes, path 1 of issue 12: a lead created through organisation key #1, confirmed through the
+    organisation's keys #2 and #3 (bound to no person), then exported by the searcher's key."""
+    lead_id, candidate = _lead(world, photos, "icac")
+    for key in ("icac-org-2", "icac-org-3"):
+        assert "not issued to a person" in _refused_review(world, key, lead_id, candidate)
+    assert rest(world, "icac").get(f"/leads/{lead_id}").json()["status"] == "pending"
+    assert rest(world, "icac").get(f"/leads/{lead_id}/export").status_code == 409
+
+
+def test_an_investigator_never_reviews_a_colleagues_lead(
+    world: dict[str, Any], photos: dict[str, bytes]
+) -> None:
+    """Four-eyes, path 2: a key bound to a person with only the investigator role confirms a colleague's
+    lead over REST. The searcher's own person key is refused too; two reviewers complete it."""
+    lead_id, candidate = _lead(world, photos, "icac-investigator-1")
+    assert "requires the role reviewer" in _refused_review(world, "icac-investigator-2", lead_id, candidate)
+    assert rest(world, "icac-investigator-1").get(f"/leads/{lead_id}/export").status_code == 409
+    for reviewer in ("icac-reviewer-1", "icac-reviewer-2"):
+        done = rest(world, reviewer).post(
+            f"/leads/{lead_id}/candidates/{candidate}/review", json={"decision": "confirm", "reason": "scar"}
+        )
+        assert done.status_code == 200
+    assert done.json()["status"] == "confirmed"
+    assert rest(world, "icac-investigator-1").get(f"/leads/{lead_id}/export").status_code == 200
 
 
 def test_commercial_use_is_unaffected(world: dict[str, Any], photos: dict[str, bytes]) -> None:

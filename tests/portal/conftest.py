@@ -81,6 +81,8 @@ class PortalWorld:
     operator_b: Actor
     operator_a_headers: dict[str, str]
     operator_b_headers: dict[str, str]
+    #: Two organisation-wide keys of the operators' organisation (bound to no person).
+    operator_org_headers: tuple[dict[str, str], dict[str, str]]
     owners: dict[str, str] = field(default_factory=dict)  # email -> person id
     tokens: dict[str, dict[str, str]] = field(default_factory=dict)  # email -> headers
 
@@ -142,6 +144,7 @@ class PortalWorld:
             "window_start": (now - timedelta(hours=3)).isoformat(),
             "window_end": (now - timedelta(hours=1)).isoformat(),
             "respond_by": (now + timedelta(days=7)).isoformat(),
+            "purpose": "criminal_investigation",
         }
         body.update(overrides)
         return body
@@ -182,16 +185,24 @@ def _org(
     return actor, {"Authorization": f"Bearer {key.access_key_id}:{key.secret}"}
 
 
-def _second_key(svc: Services, actor: Actor) -> tuple[Actor, dict[str, str]]:
-    key = svc.keys.create(actor.org_id)
-    other = Actor(
-        org_id=actor.org_id,
-        org_name=actor.org_name,
+def _operator_person(svc: Services, org: Actor, name: str) -> tuple[Actor, dict[str, str]]:
+    """An operator (a person with the operator role) and a key issued to them."""
+    person = svc.people.create(SETUP, org.org_id, f"{name}@ops.example", name, PASSWORD, ["operator"])
+    key = svc.keys.create(org.org_id, person_id=person.id)
+    actor = Actor(
+        org_id=org.org_id,
+        org_name=org.org_name,
         surface="rest",
         key_id=key.access_key_id,
+        person=person.id,
         is_operator=True,
     )
-    return other, {"Authorization": f"Bearer {key.access_key_id}:{key.secret}"}
+    return actor, {"Authorization": f"Bearer {key.access_key_id}:{key.secret}"}
+
+
+def _org_key(svc: Services, org: Actor) -> dict[str, str]:
+    key = svc.keys.create(org.org_id)
+    return {"Authorization": f"Bearer {key.access_key_id}:{key.secret}"}
 
 
 @pytest.fixture
@@ -206,8 +217,9 @@ def world(settings: Settings, clock: Clock) -> Iterator[PortalWorld]:
     other, other_headers = _org(svc, "other-police", "law_enforcement", verified=True)
     _, unverified_headers = _org(svc, "unverified-police", "law_enforcement")
     _, commercial_headers = _org(svc, "acme-security", "commercial", verified=True)
-    op_a, op_a_headers = _org(svc, "operators", "nonprofit", operator=True)
-    op_b, op_b_headers = _second_key(svc, op_a)
+    operators, op_org_headers = _org(svc, "operators", "nonprofit", operator=True)
+    op_a, op_a_headers = _operator_person(svc, operators, "ola")
+    op_b, op_b_headers = _operator_person(svc, operators, "omar")
     with TestClient(create_app(settings, services=svc)) as client:
         yield PortalWorld(
             svc,
@@ -223,6 +235,7 @@ def world(settings: Settings, clock: Clock) -> Iterator[PortalWorld]:
             op_b,
             op_a_headers,
             op_b_headers,
+            (op_org_headers, _org_key(svc, operators)),
         )
     svc.close()
 

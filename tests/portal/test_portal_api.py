@@ -39,12 +39,26 @@ def _owner_with_clip(
 # -- the rules ------------------------------------------------------------------------------------------------
 
 
+@pytest.mark.parametrize("declaration", ["purpose", "case_number"])
+def test_no_declaration_is_assumed_over_rest(world: PortalWorld, declaration: str) -> None:
+    """Issue 12, item 6: a request without a purpose (or case number) is refused, never filed under a
+    default one."""
+    body = world.request_body()
+    del body[declaration]
+    response = world.client.post("/v1/portal/requests", json=body, headers=world.agency_headers)
+    assert response.status_code == 422 and declaration in response.text
+    assert world.client.get("/v1/portal/requests").json()["requests"] == []
+    assert [e for e in world.audit("footage.request") if e.decision == "allow"] == []
+
+
 @pytest.mark.parametrize(
     ("overrides", "rule"),
     [
         ({"area": {"type": "circle", "center": list(HOME), "radius_m": 100.0}}, "area-too-small"),
         ({"area": {"type": "circle", "center": list(HOME), "radius_m": 900.0}}, "area-too-large"),
         ({"case_number": ""}, "case-number-required"),
+        ({"purpose": ""}, "purpose-required"),
+        ({"purpose": "  "}, "purpose-required"),
         ({"incident_type": "loitering"}, "incident-type-unknown"),
         ({"description": "Looking for a black male."}, "race-only-description"),
         ({"description": "Footage of the protest at city hall."}, "protest-activity"),

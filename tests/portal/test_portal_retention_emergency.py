@@ -12,7 +12,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
 from glasshouse import db
-from glasshouse.portal.service import PortalForbiddenError
+from glasshouse.governance.duties import DutyRefused
 from glasshouse.schema import metadata
 from portal.conftest import HOME, PortalWorld
 
@@ -111,8 +111,8 @@ def test_emergency_disclosure_needs_two_operators_and_notifies_the_owner(world: 
     same = world.client.post(
         f"/v1/portal/emergency/{disclosure['id']}/approve", headers=world.operator_a_headers
     )
-    assert same.status_code == 403 and "different operator" in same.json()["error"]["message"]
-    with pytest.raises(PortalForbiddenError):
+    assert same.status_code == 403 and "different person" in same.json()["error"]["message"]
+    with pytest.raises(DutyRefused):
         world.svc.portal.emergency_approve(world.operator_a, disclosure["id"])
     r = world.client.post(
         f"/v1/portal/emergency/{disclosure['id']}/approve", headers=world.operator_b_headers
@@ -146,7 +146,8 @@ def test_emergency_disclosure_needs_two_operators_and_notifies_the_owner(world: 
         ("emergency", 0, 1)
     ]
 
-    [entry] = world.audit("footage.emergency_disclosure")
+    denied, also_denied, entry = world.audit("footage.emergency_disclosure")  # the asker, twice; then B
+    assert denied.decision == also_denied.decision == "deny" and denied.rule == "separation-of-duties"
     assert (
         entry.decision == "record" and entry.details["owners"] == 1 and entry.case_number == "HPS-2026-9001"
     )
@@ -158,6 +159,42 @@ def test_emergency_disclosure_needs_two_operators_and_notifies_the_owner(world: 
     )
     assert again.status_code == 400
     assert owner == world.owners["alice@example.org"]
+
+
+def test_operator_organisation_keys_never_ask_for_or_approve_a_disclosure(world: PortalWorld) -> None:
+    """Four-eyes, path 3 of issue 12: an emergency disclosure requested with the operators' organisation
+    key #1 and approved with key #2 disclosed an unshared clip with no second human. Neither key is a
+    person: both steps are refused and audited; a person's request still needs another person."""
+    _, alice = world.owner("alice")
+    clip = world.clip(alice, world.camera(alice, LAT, LON), world.clock.now - timedelta(hours=5))
+    body = {
+        "agency": "hamilton-police",
+        "clip_ids": [clip],
+        "reason": "Child abducted from the street at 10:40; the car passed this camera. Imminent danger.",
+        "case_number": "HPS-2026-9002",
+    }
+    key_1, key_2 = world.operator_org_headers
+    asked = world.client.post("/v1/portal/emergency", json=body, headers=key_1)
+    assert asked.status_code == 403 and asked.json()["error"]["code"] == "SeparationOfDuties"
+    assert "not issued to a person" in asked.json()["error"]["message"]
+    assert world.svc.portal.emergency_disclosures(world.operator_a) == []
+    [denied] = [e for e in world.audit("footage.emergency_request") if e.decision == "deny"]
+    assert (
+        denied.rule == "separation-of-duties" and denied.details["reason"] == asked.json()["error"]["message"]
+    )
+
+    # A person asks; the organisation's key #2 cannot be the second pair of eyes.
+    pending = world.client.post("/v1/portal/emergency", json=body, headers=world.operator_a_headers).json()
+    approve = f"/v1/portal/emergency/{pending['id']}/approve"
+    refused = world.client.post(approve, headers=key_2)
+    assert refused.status_code == 403 and refused.json()["error"]["code"] == "SeparationOfDuties"
+    [denied] = [e for e in world.audit("footage.emergency_disclosure") if e.decision == "deny"]
+    assert denied.rule == "separation-of-duties" and denied.details["disclosure_id"] == pending["id"]
+    assert world.svc.portal.emergency_disclosures(world.operator_a)[0].status == "pending"
+    items = world.client.get("/v1/portal/inbox", headers=alice).json()["items"]
+    assert items == []  # nothing was disclosed
+    done = world.client.post(approve, headers=world.operator_b_headers)
+    assert done.status_code == 200 and done.json()["status"] == "approved"
 
 
 def test_transparency_report_counts_requests_shares_and_emergency_disclosures(world: PortalWorld) -> None:

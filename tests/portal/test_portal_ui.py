@@ -65,6 +65,7 @@ class Site:
             "window_start": self.now - timedelta(hours=3),
             "window_end": self.now - timedelta(hours=1),
             "respond_by": self.now + timedelta(days=7),
+            "purpose": "criminal_investigation",
             **overrides,
         }
         return self.svc.portal.file_request(self.police, FootageRequestInput(**data)).id  # type: ignore[arg-type]
@@ -276,6 +277,38 @@ def test_a_request_filed_in_the_ui_is_answered_and_its_clip_downloaded_with_its_
     del far_camera
 
 
+def test_the_request_form_assumes_no_purpose(site: Site) -> None:
+    """Issue 12, item 6: the form preselected child_exploitation_investigation, so a burglary request was
+    filed and audited under it. Now nothing is preselected and an empty choice is refused."""
+    officer = site.user("ida@police.example")
+    page = officer.get("/ui/portal/requests/new").text
+    for select in ("req-purpose", "req-incident"):
+        options = re.search(rf'<select id="{select}".*?</select>', page, re.S)
+        assert options is not None
+        chosen = re.findall(r'<option value="([^"]*)"\s*selected', options[0])
+        assert chosen == [""], (select, chosen)
+    form = {
+        "incident_type": "burglary",
+        "purpose": "",
+        "case_number": CASE,
+        "description": "Break-in; the suspect wore a red hoodie.",
+        "contact": "Det. Smith",
+        "shape": "circle",
+        "center_lat": "43.2557",
+        "center_lon": "-79.8711",
+        "radius_m": "200",
+        "window_start": (site.now - timedelta(hours=3)).strftime("%Y-%m-%dT%H:%M"),
+        "window_end": (site.now - timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M"),
+        "respond_by": (site.now + timedelta(days=3)).strftime("%Y-%m-%dT%H:%M"),
+        "csrf_token": csrf_of(page),
+    }
+    refused = officer.post("/ui/portal/requests", data=form)
+    assert refused.status_code == 400 and "purpose-required" in refused.text
+    assert site.svc.portal.agency_requests(site.police) == []
+    denials = site.svc.audit.search(AuditFilter(action="footage.request", decision="deny"))
+    assert [e.rule for e in denials] == ["purpose-required"]
+
+
 def test_an_agency_sees_only_clips_shared_with_it(site: Site) -> None:
     owner, camera, person = site.owner("olu")
     site.upload(owner, camera, make_video())
@@ -297,6 +330,8 @@ def test_emergency_disclosure_needs_a_second_operator_and_the_owner_is_told(site
     site.upload(owner, camera, make_video())
     clip = site.svc.portal.list_clips(person)[0]
     ola, omar = site.user("ola@ops.example"), site.user("omar@ops.example")
+    agencies = re.search(r'<select id="em-agency".*?</select>', ola.get("/ui/portal/emergency").text, re.S)
+    assert agencies is not None and re.findall(r'<option value="([^"]*)"\s*selected', agencies[0]) == [""]
     form = {
         "agency": "hamilton-police",
         "case_number": "HPS-EMERG-1",
@@ -309,7 +344,7 @@ def test_emergency_disclosure_needs_a_second_operator_and_the_owner_is_told(site
     disclosure = site.svc.portal.emergency_disclosures(SETUP)[0]
     approve = f"/ui/portal/emergency/{disclosure.id}/approve"
     own = ola.post(approve, data={"csrf_token": csrf(ola, "/ui/portal/emergency")})
-    assert own.status_code == 403 and "second, different operator" in own.text
+    assert own.status_code == 403 and "a different person must" in own.text
     assert site.svc.portal.emergency_disclosures(SETUP)[0].status == "pending"
     done = omar.post(approve, data={"csrf_token": csrf(omar, "/ui/portal/emergency")})
     assert done.status_code == 200 and "Ola Operator" in done.text and "Omar Operator" in done.text

@@ -126,8 +126,15 @@ def world(settings: Settings) -> Iterator[World]:
             candidates=[("face-a", None, 99.6), ("face-b", None, 99.2)],
         )
     first, second = svc.reviews.get(icac, lead).candidates
-    reviewer1 = actor("icac", person="reviewer-one-private")
-    reviewer2 = actor("icac", person="reviewer-two-private")
+    # Reviewers are people holding the reviewer role (separation of duties binds people, not keys).
+    reviewers = [
+        svc.people.create(
+            setup, orgs["icac"], f"{name}@icac.example", name, "correct horse battery", ["reviewer"]
+        )
+        for name in ("reviewer-one-private", "reviewer-two-private")
+    ]
+    reviewer1 = actor("icac", person=reviewers[0].id)
+    reviewer2 = actor("icac", person=reviewers[1].id)
     svc.reviews.review(reviewer1, lead, first.id, "confirm", "reason-private-text")
     svc.reviews.review(reviewer2, lead, first.id, "confirm", "reason-private-text")
     svc.reviews.review(reviewer1, lead, second.id, "reject", "reason-private-text")

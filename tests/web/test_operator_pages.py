@@ -88,6 +88,22 @@ def test_create_and_edit_an_organisation_with_approvals(client: TestClient, svc:
     assert bad.status_code == 400 and "sector" in bad.text
 
 
+def test_a_new_organisations_sector_is_never_assumed(client: TestClient, svc: Services) -> None:
+    """The sector decides which rules bind an organisation: the form preselected ``commercial``; now the
+    operator chooses, and an empty choice is refused."""
+    for path, select_id in (
+        ("/ui/operator/organisations", "org-sector"),
+        ("/ui/operator/keys", "k-org"),  # whose key it is, and whom the new person works for
+        ("/ui/operator/people", "p-org"),
+    ):
+        page = client.get(path).text
+        select = re.search(rf'<select id="{select_id}".*?</select>', page, re.S)
+        assert select is not None and re.findall(r'<option value="([^"]*)"\s*selected', select[0]) == [""]
+    refused = post(client, "/ui/operator/organisations", {"name": "metro-pd", "sector": ""})
+    assert refused.status_code == 400 and "sector" in refused.text
+    assert "metro-pd" not in {o.name for o in svc.organisations.get_all()}
+
+
 def test_create_people_and_change_their_roles(client: TestClient, svc: Services) -> None:
     form = {"org": "acme", "email": "Ivy@Example.org", "name": "Ivy", "password": PASSWORD}
     created = post(client, "/ui/operator/people", {**form, "roles": ["investigator", "reviewer"]})

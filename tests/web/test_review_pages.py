@@ -132,7 +132,7 @@ def test_two_reviewers_confirm_a_console_search_and_the_record_says_lead(
     assert searcher.get(f"/ui/review/leads/{lead_id}/record").status_code == 409  # nothing reviewed yet
     assert review(rev1, lead_id, candidate, "confirm", "same scar above the left eyebrow") == 303
     assert lead_id not in rev1.get("/ui/review").text  # reviewed by rev1: no longer offered to rev1
-    assert review(rev1, lead_id, candidate, "confirm", "again") == 409  # the second reviewer must differ
+    assert review(rev1, lead_id, candidate, "confirm", "again") == 403  # the second reviewer must differ
     assert rev1.get(f"/ui/review/leads/{lead_id}/record.json").status_code == 409  # one of two
     assert lead_id in rev2.get("/ui/review").text
     assert review(rev2, lead_id, candidate, "confirm", "agree: ear shape and scar") == 303
@@ -163,7 +163,7 @@ def test_nobody_reviews_their_own_search(world: World) -> None:
     page = own.get(f"/ui/review/leads/{lead_id}")
     assert page.status_code == 200 and "someone else must review it" in page.text
     assert "Confirm candidate" not in page.text
-    assert review(own, lead_id, candidate_of(world, lead_id), "confirm", "looks like them") == 409
+    assert review(own, lead_id, candidate_of(world, lead_id), "confirm", "looks like them") == 403
     assert world.svc.reviews.get(world.people["rev1"].actor(), lead_id).status == "pending"
 
 

@@ -9,6 +9,7 @@ from sqlalchemy import select
 
 from glasshouse import db
 from glasshouse.cli.common import err_console, print_json, services
+from glasshouse.errors import NotFoundError
 from glasshouse.keys.service import KeyInfo
 from glasshouse.organisations import service as organisations
 from glasshouse.organisations.models import Organisation
@@ -35,10 +36,17 @@ def create(
     org: OrgOption,
     label: Annotated[str | None, typer.Option(help="A note to recognise the key by.")] = None,
 ) -> None:
-    """Issue a key for ORG (created if missing). The secret is printed once and cannot be shown again."""
+    """Issue a key for ORG, which must exist (``glasshouse org create`` makes one, with its sector). The
+    secret is printed once and cannot be shown again."""
     with services() as svc:
         with db.transaction(svc.sessions) as session:
-            org_id = organisations.get_or_create(session, org).id
+            found = session.scalar(select(Organisation).where(Organisation.name == org))
+            if found is None:  # never created here: a typo would yield a key outside every sector's rules
+                raise NotFoundError(
+                    f"organisation {org!r} not found; create it first with "
+                    f"'glasshouse org create {org} --sector SECTOR', then issue its key"
+                )
+            org_id = found.id
         new = svc.keys.create(org_id, label, by=svc.cli_actor())
     print_json({"access_key_id": new.access_key_id, "secret_access_key": new.secret, "org": org})
     err_console.print("Store the secret now: Glasshouse shows it only this once.")

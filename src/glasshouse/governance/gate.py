@@ -165,10 +165,9 @@ class Gate:
         version, document = self.policies.active()
         return decide(document, version, subject, capability, now)
 
-    @contextmanager
-    def guard(
-        self, actor: Actor, capability: Capability, request: RequestContext | None = None
-    ) -> Iterator[Grant]:
+    def ensure(self, actor: Actor, capability: Capability, request: RequestContext | None = None) -> Decision:
+        """The allowing decision, obligations checked; a denial is audited and raised. For a service that
+        writes its own allow entry (the testing API counts its runs from them) rather than hold a grant."""
         request = request or RequestContext()
         decision = self.decide(actor, capability)
         if not decision.allowed:
@@ -187,6 +186,14 @@ class Gate:
             rule = decision.obligation_rules[0] if decision.obligation_rules else decision.rule_id
             where = f"policy '{decision.policy_name}' v{decision.policy_version}, rule '{rule}'"
             self._deny(actor, decision, request, f"{exc.message} ({where})", rule=rule)
+        return decision
+
+    @contextmanager
+    def guard(
+        self, actor: Actor, capability: Capability, request: RequestContext | None = None
+    ) -> Iterator[Grant]:
+        request = request or RequestContext()
+        decision = self.ensure(actor, capability, request)
         grant = Grant(self, actor, decision, request)
         token = _active.set(grant)
         try:

@@ -33,6 +33,7 @@ from pydantic import (
 )
 
 from glasshouse.errors import GlasshouseError, InvalidParameterError, NotFoundError
+from glasshouse.people.models import ROLES
 
 
 class PolicyConflictError(GlasshouseError):
@@ -51,6 +52,8 @@ class Capability(StrEnum):
     VIDEO_FACE_SEARCH = "video.face_search"
     FOOTAGE_REQUEST = "footage.request"
     FOOTAGE_SHARE = "footage.share"
+    #: Running the independent testing API (aggregate accuracy figures on the caller's own pairs).
+    TESTING_RUN = "testing.run"
 
 
 class Sector(StrEnum):
@@ -234,11 +237,37 @@ class Rule(BaseModel):
         return not self.periods or self.period_at(at) is not None
 
 
+Role = Annotated[StrictStr, Field(pattern=r"^[a-z][a-z-]*$", max_length=32)]
+
+
+class Duties(BaseModel):
+    """Separation of duties: the roles a *person* must hold for each four-eyes step. Organisation-wide keys
+    never qualify, and the people of one action are distinct (the one who asked never approves)."""
+
+    model_config = _MODEL
+
+    #: Confirming or rejecting a candidate of an investigative lead.
+    review: list[Role] = Field(default=["reviewer"], min_length=1)
+    #: Asking for an emergency disclosure of footage without the owners' consent.
+    emergency_request: list[Role] = Field(default=["operator"], min_length=1)
+    #: Approving it (a second person, never the one who asked).
+    emergency_approval: list[Role] = Field(default=["operator"], min_length=1)
+
+    @field_validator("review", "emergency_request", "emergency_approval")
+    @classmethod
+    def _known_roles(cls, roles: list[str]) -> list[str]:
+        unknown = sorted(set(roles) - set(ROLES))
+        if unknown:
+            raise ValueError(f"unknown roles: {', '.join(unknown)}; roles are {', '.join(ROLES)}")
+        return sorted(set(roles))
+
+
 class PolicyDocument(BaseModel):
     model_config = _MODEL
 
     name: Name
     rules: list[Rule]
+    duties: Duties = Duties()
 
     @model_validator(mode="after")
     def _unique_ids(self) -> Self:
@@ -257,7 +286,8 @@ class PolicyDocument(BaseModel):
 
     def replace_rule(self, rule: Rule) -> PolicyDocument:
         self.rule(rule.id)  # raises NotFoundError
-        return PolicyDocument(name=self.name, rules=[rule if r.id == rule.id else r for r in self.rules])
+        rules = [rule if r.id == rule.id else r for r in self.rules]
+        return PolicyDocument(name=self.name, rules=rules, duties=self.duties)
 
 
 class _PolicyLoader(yaml.SafeLoader):

@@ -16,6 +16,7 @@ from glasshouse.audit.service import AuditLog
 from glasshouse.errors import InvalidInputError, InvalidParameterError, NotFoundError
 from glasshouse.governance.actor import Actor
 from glasshouse.governance.audit_events import change_event
+from glasshouse.governance.duties import Duties
 from glasshouse.governance.gate import Gate, PolicyDenied
 from glasshouse.governance.policy import Sector
 from glasshouse.media.service import MediaService
@@ -105,6 +106,7 @@ class PortalBase:
         audit: AuditLog,
         gate: Gate,
         people: PeopleService,
+        duties: Duties,
         *,
         spool_dir: Path,
         max_clip_bytes: int,
@@ -117,6 +119,7 @@ class PortalBase:
         self.audit = audit
         self.gate = gate
         self.people = people
+        self.duties = duties
         self.spool_dir = spool_dir
         self.max_clip_bytes = max_clip_bytes
         self.default_retention_days = default_retention_days

@@ -1,5 +1,9 @@
 """Emergency disclosure: one operator asks (with a written reason), a different operator approves.
 
+Both are people holding the role the policy's ``duties`` name (``governance.duties``): a key issued to a
+person acts as that person, an organisation-wide key can neither ask nor approve, and the approver is never
+the person who asked, whichever keys or sessions they use.
+
 The approval creates an ``emergency`` request holding the clips, notifies each owner (their inbox), and is
 audited as ``footage.emergency_disclosure`` (a transparency report figure).
 """
@@ -73,7 +77,13 @@ class EmergencyPortal(PortalBase):
         wanted = list(dict.fromkeys(clip_ids))
         if not wanted:
             raise InvalidParameterError("name at least one clip")
-        with db.transaction(self.sessions) as session:
+        with (
+            self.duties.step(
+                operator, "emergency_request", "footage.emergency_request", agency=agency, clips=len(wanted)
+            ) as check,
+            db.transaction(self.sessions) as session,
+        ):
+            requested_by = check.require_distinct_person(session)
             org = session.get(Organisation, agency) or session.scalar(
                 select(Organisation).where(Organisation.name == agency)
             )
@@ -88,7 +98,7 @@ class EmergencyPortal(PortalBase):
                 clip_ids=wanted,
                 case_number=case_number,
                 reason=reason,
-                requested_by=operator.principal,
+                requested_by=requested_by,
                 requested_at=self.clock(),
                 status=PENDING,
             )
@@ -118,16 +128,18 @@ class EmergencyPortal(PortalBase):
         request of the agency, each owner is notified in their inbox, and the disclosure is audited."""
         self._operator(operator)
         now = self.clock()
-        with db.transaction(self.sessions) as session:
+        with (
+            self.duties.step(
+                operator, "emergency_approval", ACTION_EMERGENCY, disclosure_id=disclosure_id
+            ) as check,
+            db.transaction(self.sessions) as session,
+        ):
             row = session.get(EmergencyDisclosure, disclosure_id)
             if row is None:
                 raise NotFoundError(f"emergency disclosure {disclosure_id!r} not found")
             if row.status != PENDING:
                 raise RequestClosedError("this emergency disclosure was already approved")
-            if row.requested_by == operator.principal:
-                raise PortalForbiddenError(
-                    "a second, different operator must approve an emergency disclosure"
-                )
+            approved_by = check.require_distinct_person(session, requested_by=row.requested_by)
             org = session.get(Organisation, row.agency_org_id)
             assert org is not None
             clips = list(
@@ -185,7 +197,7 @@ class EmergencyPortal(PortalBase):
                     )
                 )
             row.status = APPROVED
-            row.approved_by = operator.principal
+            row.approved_by = approved_by
             row.approved_at = now
             row.request_id = request.id
             row.notified_at = now

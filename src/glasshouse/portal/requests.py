@@ -81,6 +81,10 @@ class RequestPortal(PortalBase):
             case_number, incident_type, description, contact = rules.check_text(
                 data.case_number, data.incident_type, data.description, data.contact
             )
+            if not data.purpose.strip():  # never assumed: the investigator declares it
+                raise rules.RequestRuleError(
+                    "purpose-required", "choose the purpose the footage is requested for"
+                )
             area = rules.parse_area(data.area)
             size = rules.check_area_size(area)
             rules.check_window(data.window_start, data.window_end, now)

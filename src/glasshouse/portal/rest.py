@@ -101,7 +101,7 @@ def agency_profile(name: str, svc: Svc) -> dict[str, Any]:
 
 class RequestIn(BaseModel):
     incident_type: str = Field(description="One of glasshouse.portal.rules.INCIDENT_TYPES.")
-    case_number: str = Field(default="", max_length=200)
+    case_number: str = Field(max_length=200, description="Required: the case the footage is for.")
     description: str = Field(max_length=10_000)
     contact: str = Field(max_length=1000)
     area: dict[str, Any] = Field(
@@ -111,7 +111,7 @@ class RequestIn(BaseModel):
     window_start: datetime
     window_end: datetime
     respond_by: datetime
-    purpose: str = Field(default="criminal_investigation", max_length=64)
+    purpose: str = Field(max_length=64, description="Required: one of the policy's purposes (never assumed).")
 
 
 @router.post(

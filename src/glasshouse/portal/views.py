@@ -184,8 +184,8 @@ class FootageRequestInput:
     window_start: datetime
     window_end: datetime
     respond_by: datetime
-    #: The investigative purpose the gate checks (the default policy allows the investigative ones).
-    purpose: str = "criminal_investigation"
+    #: The investigative purpose the gate checks, as the investigator declared it (never defaulted).
+    purpose: str
 
 
 @dataclass(frozen=True, slots=True)

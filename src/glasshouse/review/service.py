@@ -22,6 +22,7 @@ from glasshouse.db import transaction, utcnow
 from glasshouse.errors import GlasshouseError, InvalidParameterError, NotFoundError
 from glasshouse.governance.actor import Actor
 from glasshouse.governance.audit_events import change_event
+from glasshouse.governance.duties import Duties
 from glasshouse.review.images import MAX_CROP_BYTES, LeadProbeImage
 from glasshouse.review.models import Lead, LeadCandidate, Review
 
@@ -152,9 +153,10 @@ def _view(lead: Lead) -> LeadView:
 
 
 class ReviewService:
-    def __init__(self, sessions: sessionmaker[Session], audit: AuditLog) -> None:
+    def __init__(self, sessions: sessionmaker[Session], audit: AuditLog, duties: Duties) -> None:
         self.sessions = sessions
         self.audit = audit
+        self.duties = duties
 
     def create(
         self,
@@ -213,34 +215,34 @@ class ReviewService:
             return out
 
     def review(self, actor: Actor, lead_id: str, candidate_id: str, decision: str, reason: str) -> LeadView:
+        """Confirm or reject a candidate: only a person holding the policy's review role (never an
+        organisation-wide key), never the searcher, and each reviewer of a candidate a different person."""
         if decision not in ("confirm", "reject"):
             raise InvalidParameterError("decision must be 'confirm' or 'reject'")
         if not reason.strip():
             raise InvalidParameterError("a review needs a reason")
-        with transaction(self.sessions) as session:
+        details = {"lead_id": lead_id, "candidate_id": candidate_id}
+        with (
+            self.duties.step(actor, "review", f"review.{decision}", **details) as check,
+            transaction(self.sessions) as session,
+        ):
             lead = self._get(session, actor, lead_id)
-            if lead.requested_by == actor.principal:
-                raise ReviewConflict("nobody may review the results of their own search")
             candidate = next((c for c in lead.candidates if c.id == candidate_id), None)
             if candidate is None:
                 raise NotFoundError("candidate not found")
-            if any(r.reviewer == actor.principal for r in candidate.reviews):
-                raise ReviewConflict(
-                    "you have already reviewed this candidate; a second reviewer must be someone else"
-                )
+            principal = check.require_distinct_person(
+                session,
+                requested_by=lead.requested_by,
+                already=[r.reviewer for r in candidate.reviews],
+            )
             if _status(candidate, lead.reviewers_required) != "pending":
                 raise ReviewConflict("this candidate's review is complete")
             candidate.reviews.append(
-                Review(reviewer=actor.principal, decision=decision, reason=reason, created_at=utcnow())
+                Review(reviewer=principal, decision=decision, reason=reason, created_at=utcnow())
             )
             session.flush()
             self.audit.append(
-                session,
-                change_event(
-                    actor,
-                    f"review.{decision}",
-                    {"lead_id": lead.id, "candidate_id": candidate.id, "reason": reason},
-                ),
+                session, change_event(actor, f"review.{decision}", {**details, "reason": reason})
             )
             view = _view(lead)
         return view

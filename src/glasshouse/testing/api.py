@@ -3,8 +3,9 @@
 A multipart upload of ``pairs`` (CSV: ``path_a,path_b,same[,subgroup]`` or deepface's ``file_x,file_y,same``)
 and ``images`` (a ZIP holding the images the paths name), with an optional ``subgroup_column``; the answer is
 the JSON report of :meth:`glasshouse.testing.service.TestingService.run`, DET plot included (base64 PNG).
-Not a gated biometric capability (see the service's docstring): it reads no enrolled data and answers
-aggregates only; it is rate-limited per organisation (429 with ``Retry-After``) and audited.
+Gated as ``testing.run`` (403 where the policy denies it, e.g. under the moratorium on police face
+comparison); pair lists that could serve as a comparison oracle are refused (400 ``OracleRefused``, see the
+service's docstring); rate-limited per organisation (429 with ``Retry-After``) and audited.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
 from glasshouse.errors import InvalidInputError
+from glasshouse.governance.policy import Capability
 from glasshouse.rest.auth import CurrentActor, Svc
 from glasshouse.testing.service import MAX_CSV_BYTES, RateLimited
 
@@ -25,6 +27,7 @@ router = APIRouter(prefix="/v1/testing", tags=["testing"])
 #: Multipart overhead allowed above the two files' limits.
 _FORM_SLACK = 64 * 1024
 _BODY: dict[str, Any] = {
+    "x-glasshouse-capability": Capability.TESTING_RUN.value,
     "requestBody": {
         "required": True,
         "content": {
@@ -55,7 +58,11 @@ _BODY: dict[str, Any] = {
         },
     },
     "responses": {
-        "400": {"description": "Bad CSV, ZIP or image; too many or too few pairs or images."},
+        "400": {
+            "description": "Bad CSV, ZIP or image; too many or too few pairs or images; a subgroup under "
+            "the minimum or a repeated image pair (OracleRefused)."
+        },
+        "403": {"description": "The policy denies testing.run to the caller's organisation."},
         "413": {"description": "The upload exceeds the configured limit."},
         "429": {"description": "The organisation's testing runs for the rolling hour are used up."},
     },
@@ -88,7 +95,7 @@ async def create_run(request: Request, svc: Svc, actor: CurrentActor) -> dict[st
     if length.isdigit() and int(length) > zip_limit + MAX_CSV_BYTES + _FORM_SLACK:
         return _error(413, "PayloadTooLarge", f"the upload is {length} bytes; the ZIP may hold {zip_limit}")
     try:
-        await run_in_threadpool(svc.testing.check_quota, actor)  # before reading a large upload
+        await run_in_threadpool(svc.testing.check_admissible, actor)  # before reading a large upload
         async with request.form(max_files=2, max_fields=4) as form:
             csv_data = await _file(form, "pairs", "the pairs CSV", MAX_CSV_BYTES)
             zip_data = await _file(form, "images", "the images ZIP", zip_limit)

@@ -6,12 +6,17 @@ face choice, no-face policy, metrics and DET plot) on images staged in a private
 input was checked: at most ``testing_max_pairs`` pairs and ``testing_max_images`` images, each one a JPEG or
 PNG within the server's byte and pixel limits (decoded with :func:`glasshouse.engine.decode.decode_image`).
 
-Why this is not a gated biometric capability: no enrolled person's data is read, nothing is stored (the staged
-images are deleted when the run ends), and only aggregate figures come back, never a pair's score. So that the
-figures cannot stand in for a face comparison, a run needs :data:`MIN_PAIRS` pairs and every subgroup
-:data:`MIN_SUBGROUP_PAIRS`; runs are limited per organisation (``testing_runs_per_hour``, a rolling hour
-counted from the audit log itself, so the CLI, every server worker and restarts share it); and every run is
-audited (``testing.run`` with counts and digests when admitted, ``testing.result`` with the headline figures).
+``testing.run`` is a capability the policy gate decides like any other: the figures of a crafted pair list
+can stand in for a face comparison, so the default policy's moratorium on police face comparison covers it.
+Nothing is stored (the staged images are deleted when the run ends) and only aggregate figures come back,
+never a pair's score. So that those figures cannot be used as a comparison oracle, a run and each of its
+subgroups need ``testing_min_group_pairs`` pairs (default 50), and no image pair may appear twice: not
+repeated, not reversed, not the same image content under other names, and never an image against itself
+(pairs are compared by the SHA-256 of their images). Refused lists are audited (``testing.run`` denied
+under ``testing-anti-oracle``). Runs are limited per organisation (``testing_runs_per_hour``, a rolling
+hour counted from the audit log itself, so the CLI, every server worker and restarts share it); and every
+run is audited (``testing.run`` with counts and digests when admitted, ``testing.result`` with the headline
+figures).
 """
 
 from __future__ import annotations
@@ -45,17 +50,25 @@ from glasshouse.evaluation.protocol import MIN_PAIRS_PER_CLASS_FOR_KFOLD
 from glasshouse.evaluation.runner import evaluate_pairs
 from glasshouse.governance.actor import Actor
 from glasshouse.governance.audit_events import change_event, event
+from glasshouse.governance.decision import Decision
+from glasshouse.governance.gate import Gate
+from glasshouse.governance.policy import Capability
 
-#: Fewest pairs in a run, and in each subgroup: aggregate figures over fewer would reveal single comparisons.
-MIN_PAIRS = 10
-MIN_SUBGROUP_PAIRS = 10
 MAX_CSV_BYTES = 4 * 1024 * 1024
 #: Below this many images the run embeds in the calling process; above, in evaluation's process pool.
 POOL_MIN_IMAGES = 64
 RUN_ACTION = "testing.run"
+#: The rule a refused pair list is audited under.
+ANTI_ORACLE_RULE = "testing-anti-oracle"
 RESULT_ACTION = "testing.result"
 WINDOW = timedelta(hours=1)
 _entries = cast(Table, AuditEntry.__table__)
+
+
+class OracleRefused(InvalidInputError):
+    """A pair list whose aggregate figures could reveal single comparisons (HTTP 400)."""
+
+    code = "OracleRefused"
 
 
 class RateLimited(GlasshouseError):
@@ -203,6 +216,7 @@ class TestingService:
         settings: Settings,
         sessions: sessionmaker[Session],
         audit: AuditLog,
+        gate: Gate,
         *,
         clock: Callable[[], datetime] = db.utcnow,
         workers: Callable[[int], int] | None = None,
@@ -211,6 +225,7 @@ class TestingService:
         self.clock = clock
         self.sessions = sessions
         self.audit = audit
+        self.gate = gate
         self._workers = workers or (lambda n: 1 if n < POOL_MIN_IMAGES else default_workers())
 
     def zip_images(self, data: bytes) -> ZipImages:
@@ -229,18 +244,25 @@ class TestingService:
     def run(
         self, actor: Actor, csv_data: bytes, images: ImageSource, *, subgroup_column: str | None = None
     ) -> dict[str, Any]:
-        """Check the input, admit the run (rate limit + audit), evaluate, audit the result, report."""
-        self.check_quota(actor)
+        """Ask the policy, check the input, admit the run (rate limit + audit), evaluate, audit the result,
+        report."""
+        decision = self.check_admissible(actor)
         with tempfile.TemporaryDirectory(prefix="glasshouse-testing-") as tmp:
             work = Path(tmp)
-            pairs = self._parse(csv_data, work, subgroup_column)
+            try:
+                pairs = self._parse(csv_data, work, subgroup_column)
+                staged = self._stage(pairs, images, work / "images", csv_data)
+            except OracleRefused as exc:
+                details = {"csv_sha256": digest(csv_data), "reason": exc.message}
+                self.audit.record(event(actor, RUN_ACTION, "deny", rule=ANTI_ORACLE_RULE, details=details))
+                raise
             if subgroup_column is None and any(p.subgroup is not None for p in pairs):
                 subgroup_column = "subgroup"  # read_pair_csv's default column
-            staged = self._stage(pairs, images, work / "images", csv_data)
             run_id = db.new_id()
             groups = Counter(p.subgroup for p in pairs if p.subgroup is not None)
             admitted = self._admit(
                 actor,
+                decision,
                 {
                     "run_id": run_id,
                     "source": images.kind,
@@ -299,8 +321,12 @@ class TestingService:
             raise InvalidInputError(
                 f"the CSV lists {len(pairs)} pairs; a run takes at most {s.testing_max_pairs}"
             )
-        if len(pairs) < MIN_PAIRS:
-            raise InvalidInputError(f"the CSV lists {len(pairs)} pairs; a run needs at least {MIN_PAIRS}")
+        least = s.testing_min_group_pairs
+        if len(pairs) < least:
+            raise OracleRefused(
+                f"the CSV lists {len(pairs)} pairs; a run needs at least {least}, so that its figures do not "
+                "reveal single comparisons"
+            )
         n_images = len(distinct_images(pairs))
         if n_images > s.testing_max_images:
             raise InvalidInputError(
@@ -308,11 +334,11 @@ class TestingService:
             )
         if subgroup_column is not None or any(p.subgroup is not None for p in pairs):
             counts = Counter(p.subgroup or "" for p in pairs)
-            small = {g: n for g, n in sorted(counts.items()) if n < MIN_SUBGROUP_PAIRS}
+            small = {g: n for g, n in sorted(counts.items()) if n < least}
             if small:
                 listed = ", ".join(f"{g or '(blank)'!r}: {n}" for g, n in list(small.items())[:5])
-                raise InvalidInputError(
-                    f"every subgroup needs at least {MIN_SUBGROUP_PAIRS} pairs, so that its figures do not "
+                raise OracleRefused(
+                    f"every subgroup needs at least {least} pairs, so that its figures do not "
                     f"reveal single comparisons; too few in {listed}"
                 )
         return pairs
@@ -323,6 +349,7 @@ class TestingService:
         s = self.settings
         staged: dict[str, Path] = {}
         hashes: list[str] = []
+        content: dict[str, str] = {}  # name -> SHA-256 of its bytes
         for i, path in enumerate(distinct_images(pairs)):
             name = path.as_posix()
             data = images.read(name, s.max_image_bytes)
@@ -334,7 +361,9 @@ class TestingService:
             target = folder / f"{i:05d}{suffix}"
             target.write_bytes(data)
             staged[name] = target
-            hashes.append(f"{name}\0{hashlib.sha256(data).hexdigest()}")
+            content[name] = hashlib.sha256(data).hexdigest()
+            hashes.append(f"{name}\0{content[name]}")
+        _refuse_repeats(pairs, content)
         text = "\n".join([digest(csv_data), *sorted(hashes)])
         return _Staged(
             [
@@ -370,20 +399,31 @@ class TestingService:
         self.audit.record(event(actor, RUN_ACTION, "deny", details={**details, "reason": message}))
         return RateLimited(message, wait)
 
-    def check_quota(self, actor: Actor) -> None:
-        """Refuse early (before the input is read) when the organisation has no run left this hour."""
+    def check_admissible(self, actor: Actor) -> Decision:
+        """Refuse early (before the input is read) when the policy denies the organisation ``testing.run``
+        (audited by the gate) or it has no run left this hour; the allowing decision otherwise."""
+        decision = self.gate.ensure(actor, Capability.TESTING_RUN)
         with db.transaction(self.sessions) as session:
             over = self._quota(session, actor, self.clock(), extra=1)
         if over is not None:
             raise self._refuse(actor, {}, over)
+        return decision
 
-    def _admit(self, actor: Actor, details: dict[str, Any]) -> datetime:
+    def _admit(self, actor: Actor, decision: Decision, details: dict[str, Any]) -> datetime:
         """Append the run's ``testing.run`` entry and count the organisation's runs in the last hour in one
         transaction (serialised by the audit head's lock), so concurrent runs cannot overshoot the limit."""
         over: tuple[str, int] | None = None
         try:
             with db.transaction(self.sessions) as session:
-                entry = self.audit.append(session, event(actor, RUN_ACTION, "allow", details=details))
+                allow = event(
+                    actor,
+                    RUN_ACTION,
+                    "allow",
+                    rule=decision.rule_id,
+                    policy_version=decision.policy_version,
+                    details=details,
+                )
+                entry = self.audit.append(session, allow)
                 over = self._quota(session, actor, entry.created_at, extra=0)
                 if over is not None:
                     raise _Refused  # rolls the entry back
@@ -443,6 +483,25 @@ class TestingService:
         if "subgroups" in summary:
             report["subgroups"] = summary["subgroups"]
         return cast(dict[str, Any], _finite(report))
+
+
+def _refuse_repeats(pairs: Sequence[Pair], content: dict[str, str]) -> None:
+    """:class:`OracleRefused` if a pair compares an image with itself, or if two pairs compare the same two
+    images (in either order, under any names: images are their SHA-256)."""
+    seen: dict[frozenset[str], int] = {}
+    for line, pair in enumerate(pairs, start=1):
+        a, b = content[pair.a.as_posix()], content[pair.b.as_posix()]
+        if a == b:
+            raise OracleRefused(
+                f"pair {line} ({pair.a.as_posix()}, {pair.b.as_posix()}) compares an image with itself"
+            )
+        key = frozenset((a, b))
+        if key in seen:
+            raise OracleRefused(
+                f"pair {line} ({pair.a.as_posix()}, {pair.b.as_posix()}) repeats pair {seen[key]}: every pair "
+                "must compare two images no other pair compares (in either order, under any name)"
+            )
+        seen[key] = line
 
 
 class _Refused(Exception):

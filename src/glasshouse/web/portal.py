@@ -559,7 +559,7 @@ def _request_input(values: dict[str, str], form: FormData) -> FootageRequestInpu
         window_start=parse_local(values["window_start"], "the window's start", zone),
         window_end=parse_local(values["window_end"], "the window's end", zone),
         respond_by=parse_local(values["respond_by"], "the response deadline", zone),
-        purpose=values["purpose"] or "criminal_investigation",
+        purpose=values["purpose"],
     )
 
 

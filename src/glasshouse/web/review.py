@@ -23,6 +23,7 @@ from glasshouse.review.service import (
     LeadImages,
     LeadView,
 )
+from glasshouse.services import Services
 from glasshouse.web import areas
 from glasshouse.web.annotate import jpeg_data_uri
 from glasshouse.web.deps import CsrfForm, Svc, WebUser, render, require_roles
@@ -57,19 +58,17 @@ class LeadCard:
         return self.lead.status == "confirmed"
 
 
-def _may_review(user: WebUser) -> bool:
-    return bool(user.roles & {REVIEWER, ORG_ADMIN})
-
-
-def lead_card(user: WebUser, lead: LeadView, images: LeadImages) -> LeadCard:
-    """What a page shows of a lead: the images, and which candidates this user may still review."""
+def lead_card(svc: Services, user: WebUser, lead: LeadView, images: LeadImages) -> LeadCard:
+    """What a page shows of a lead: the images, and which candidates this user may still review (the
+    service decides; this only hides buttons it would refuse)."""
     principal = user.actor.principal
     own = lead.requested_by == principal
+    may_review = svc.duties.may(user.roles, "review")
     cards = []
     for c in lead.candidates:
         face = images.candidates.get(c.id)
         reviewed = any(r["reviewer"] == principal for r in c.reviews)
-        can = _may_review(user) and not own and not reviewed and c.status == "pending"
+        can = may_review and not own and not reviewed and c.status == "pending"
         image = jpeg_data_uri(face.jpeg) if face and face.jpeg else None
         cards.append(CandidateCard(c, face, image, can))
     probe = jpeg_data_uri(images.probe_jpeg) if images.probe_jpeg else None
@@ -81,14 +80,14 @@ def lead_card(user: WebUser, lead: LeadView, images: LeadImages) -> LeadCard:
 def queue(request: Request, svc: Svc, user: Reviewer) -> Response:
     """Leads waiting for this reviewer (never their own searches, nor those they already reviewed)."""
     leads = svc.reviews.pending_for(user.actor)
-    cards = [lead_card(user, lead, svc.reviews.images(user.actor, lead.id)) for lead in leads]
+    cards = [lead_card(svc, user, lead, svc.reviews.images(user.actor, lead.id)) for lead in leads]
     return render(request, "review/queue.html", {"cards": cards, "notice_text": LEAD_NOTICE})
 
 
 @router.get("/leads/{lead_id}", response_class=HTMLResponse)
 def lead_page(request: Request, lead_id: str, svc: Svc, user: LeadReader) -> Response:
     lead = svc.reviews.get(user.actor, lead_id)  # another organisation's lead: 404
-    card = lead_card(user, lead, svc.reviews.images(user.actor, lead_id))
+    card = lead_card(svc, user, lead, svc.reviews.images(user.actor, lead_id))
     reviewed = request.query_params.get("reviewed")
     notice = "Your review was recorded." if reviewed in ("confirm", "reject") else None
     return render(request, "review/lead.html", {"card": card, "notice": notice, "notice_text": LEAD_NOTICE})
@@ -111,7 +110,7 @@ def review_candidate(lead_id: str, candidate_id: str, svc: Svc, user: Reviewer, 
 def case_record(request: Request, lead_id: str, svc: Svc, user: LeadReader) -> Response:
     """The printable case record; 409 until every candidate is reviewed and one is confirmed."""
     record = svc.reviews.export(user.actor, lead_id)
-    card = lead_card(user, svc.reviews.get(user.actor, lead_id), svc.reviews.images(user.actor, lead_id))
+    card = lead_card(svc, user, svc.reviews.get(user.actor, lead_id), svc.reviews.images(user.actor, lead_id))
     return render(request, "review/record.html", {"record": record, "card": card})
 
 
