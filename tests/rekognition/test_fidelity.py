@@ -202,6 +202,12 @@ def test_collections_are_scoped_by_the_signed_region(
     assert us.describe_collection(CollectionId="regional")["FaceCount"] == 0
     us.delete_collection(CollectionId="regional")
 
+    # Any region SigV4 accepts is stored as signed (the longest botocore sends: 63 characters), never a 500.
+    odd = make_client(srv.url, key.access_key_id, key.secret, region="r" * 63)
+    assert f":{'r' * 63}:" in odd.create_collection(CollectionId="regional")["CollectionArn"]
+    assert odd.list_collections()["CollectionIds"] == ["regional"]
+    odd.delete_collection(CollectionId="regional")
+
 
 # -- 4. FaceModelVersion means something -----------------------------------------------------------------
 def test_face_model_version_is_the_engines_identifier(rek: Any, obama: bytes) -> None:

@@ -35,7 +35,7 @@ class Collection(Base):
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
     org_id: Mapped[str] = mapped_column(ForeignKey("organisations.id", ondelete="CASCADE"), index=True)
-    region: Mapped[str] = mapped_column(String(32))
+    region: Mapped[str] = mapped_column(String(64))  # as long as SigV4 accepts (rekognition/sigv4.py)
     name: Mapped[str] = mapped_column(String(255))
     #: The engine's model identifier when the collection was created (``FaceEngine.model_version``).
     face_model_version: Mapped[str] = mapped_column(String(64))

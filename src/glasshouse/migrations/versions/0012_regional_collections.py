@@ -33,7 +33,7 @@ def upgrade() -> None:
     # SQLite recreates the table here; the migration connection does not enforce foreign keys, so the
     # faces referencing these rows are untouched.
     with op.batch_alter_table("collections", schema=None) as batch_op:
-        batch_op.add_column(sa.Column("region", sa.String(length=32), nullable=False, server_default=region))
+        batch_op.add_column(sa.Column("region", sa.String(length=64), nullable=False, server_default=region))
         batch_op.drop_constraint("uq_collection_org_name", type_="unique")
         batch_op.create_unique_constraint("uq_collection_org_region_name", ["org_id", "region", "name"])
     with op.batch_alter_table("collections", schema=None) as batch_op:
