@@ -3,10 +3,17 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 import boto3
+import httpx
+import pytest
+from botocore.auth import SigV4Auth
+from botocore.awsrequest import AWSRequest
 from botocore.config import Config
+from botocore.credentials import Credentials
+from botocore.exceptions import ClientError
 
 from glasshouse.rekognition.validation import validate_response
 
@@ -35,3 +42,32 @@ def make_client(url: str, key_id: str, secret: str, region: str = "eu-west-2") -
     )
     client.meta.events.register("after-call.rekognition", _check_shape)
     return client
+
+
+def code_of(exc: pytest.ExceptionInfo[ClientError]) -> str:
+    return str(exc.value.response["Error"]["Code"])
+
+
+def raises(code: str, call: Callable[..., Any], **kwargs: Any) -> str:
+    """Call a client method that must fail with the error ``code``; returns the error's message."""
+    with pytest.raises(ClientError) as exc:
+        call(**kwargs)
+    assert code_of(exc) == code, exc.value.response
+    return str(exc.value.response["Error"]["Message"])
+
+
+def raw_post(
+    url: str, key_id: str, secret: str, target: str, body: bytes, region: str = "eu-west-2"
+) -> httpx.Response:
+    """A SigV4-signed Rekognition request with any body, for what a client would never send."""
+    request = AWSRequest(
+        method="POST",
+        url=url + "/",
+        data=body,
+        headers={
+            "Content-Type": "application/x-amz-json-1.1",
+            "X-Amz-Target": f"RekognitionService.{target}",
+        },
+    )
+    SigV4Auth(Credentials(key_id, secret), "rekognition", region).add_auth(request)
+    return httpx.post(url + "/", content=body, headers=dict(request.headers.items()))

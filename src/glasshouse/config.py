@@ -43,6 +43,12 @@ class Settings(BaseSettings):
         default=50.0, ge=0, description="Requests per second per access key (0 disables throttling)."
     )
     throttle_burst: int = Field(default=100, ge=1, description="Requests a key may burst above the rate.")
+    default_region: str = Field(
+        default="us-east-1",
+        pattern=r"^[a-z]{2}(-[a-z]+)+-[0-9]+$",
+        description="Region of collections made outside the Rekognition API (CLI, REST, UI), and of those "
+        "that existed before collections became regional (migration 0012 reads it too).",
+    )
     secret_key: SecretStr | None = Field(
         default=None,
         description="Server key sealing stored secrets; default: generated once in <data_dir>/secret.key.",

@@ -91,7 +91,9 @@ class Services:
 
     @cached_property
     def collections(self) -> CollectionService:
-        return CollectionService(self.sessions, self.analyser, self.search_index)
+        return CollectionService(
+            self.sessions, self.analyser, self.search_index, default_region=self.settings.default_region
+        )
 
     @cached_property
     def users(self) -> UserService:

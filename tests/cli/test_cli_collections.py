@@ -74,7 +74,7 @@ def test_index_folder_then_search_held_back_photo(
     run("collection", "delete", "people")
     assert run("collection", "list") == []
     result = runner.invoke(app, ["collection", "delete", "people"])
-    assert result.exit_code == 1 and "not found" in result.output
+    assert result.exit_code == 1 and "does not exist" in result.output
 
 
 @pytest.mark.parametrize("name", ["bad id!", "x" * 300])

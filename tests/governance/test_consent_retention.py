@@ -152,6 +152,25 @@ def test_deletion_on_request_by_external_image_id_and_user_id(svc: Services, sha
     assert _count(svc, actor, "people") == 1
 
 
+def test_deletion_on_request_reaches_a_collection_in_any_region(svc: Services, shared_data: Path) -> None:
+    """Collections are regional: one made through the Rekognition API in eu-west-1 is reached by naming its
+    region, and a collection of the same name elsewhere is left alone."""
+    actor = _actor(svc)
+    photo = (shared_data / "face_recognition/examples/obama.jpg").read_bytes()
+    for region in ("eu-west-1", None):
+        svc.collections.create(actor.org_id, "visitors", region=region)
+        with svc.gate.guard(actor, Capability.FACE_INDEX):
+            svc.collections.index_image(
+                actor.org_id, "visitors", photo, external_image_id="obama", region=region
+            )
+    cert = svc.retention.delete_subject(actor, "visitors", external_image_id="obama", region="eu-west-1")
+    assert cert.face_count == 1
+    eu = svc.collections.get(actor.org_id, "visitors", region="eu-west-1")
+    assert svc.collections.face_count(eu) == 0 and _count(svc, actor, "visitors") == 1
+    with pytest.raises(NotFoundError):
+        svc.retention.delete_subject(actor, "visitors", external_image_id="obama", region="ap-south-1")
+
+
 def test_consent_headers_through_boto3(tmp_path: Path, model_cache_dir: Path, shared_data: Path) -> None:
     data = tmp_path / "var"
     svc = Services(Settings(data_dir=data, model_cache_dir=model_cache_dir))

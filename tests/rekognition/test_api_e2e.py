@@ -8,7 +8,6 @@ from __future__ import annotations
 import base64
 import io
 import json
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -17,26 +16,13 @@ import botocore.auth
 import httpx
 import numpy as np
 import pytest
-from botocore.auth import SigV4Auth
-from botocore.awsrequest import AWSRequest
-from botocore.credentials import Credentials
 from botocore.exceptions import ClientError
 from PIL import Image
 
-from aws_clients import make_client
+from aws_clients import code_of, make_client, raises
+from aws_clients import raw_post as _raw_post
 
 EXAMPLES = Path("face_recognition") / "examples"
-
-
-def code_of(exc: pytest.ExceptionInfo[ClientError]) -> str:
-    return str(exc.value.response["Error"]["Code"])
-
-
-def raises(code: str, call: Callable[..., Any], **kwargs: Any) -> str:
-    with pytest.raises(ClientError) as exc:
-        call(**kwargs)
-    assert code_of(exc) == code, exc.value.response
-    return str(exc.value.response["Error"]["Message"])
 
 
 @pytest.fixture(scope="module")
@@ -319,22 +305,6 @@ def test_bad_parameters(rek: Any, fixed_collection: str, images: dict[str, bytes
     raises(
         "InvalidParameterException", rek.index_faces, CollectionId=fixed_collection, Image=image, MaxFaces=101
     )
-
-
-def _raw_post(
-    url: str, key_id: str, secret: str, target: str, body: bytes, region: str = "eu-west-2"
-) -> httpx.Response:
-    request = AWSRequest(
-        method="POST",
-        url=url + "/",
-        data=body,
-        headers={
-            "Content-Type": "application/x-amz-json-1.1",
-            "X-Amz-Target": f"RekognitionService.{target}",
-        },
-    )
-    SigV4Auth(Credentials(key_id, secret), "rekognition", region).add_auth(request)
-    return httpx.post(url + "/", content=body, headers=dict(request.headers.items()))
 
 
 def test_protocol_errors(server: Any) -> None:

@@ -112,7 +112,7 @@ def test_kill_9_during_index_faces_loses_no_acknowledged_face(
 
     svc = Services(settings)
     try:
-        collection = svc.collections.get(svc.org_id("acme"), "crash")
+        collection = svc.collections.get(svc.org_id("acme"), "crash", region="eu-west-2")  # made by boto3
         with svc.sessions() as session:
             rows = session.execute(
                 select(Face.id, Face.embedding, Face.face_user_id).where(Face.collection_id == collection.id)

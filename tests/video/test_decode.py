@@ -27,15 +27,17 @@ def test_hamilton_metadata_is_the_video_tracks(clip: Path) -> None:
     assert meta.frame_rate == pytest.approx(29.97, abs=0.01)
     assert meta.duration_ms == pytest.approx(9176, abs=5)  # the video track, not the container's 10.02 s
     assert meta.container_duration_ms == pytest.approx(10020, abs=5)
-    assert meta.start_ms == 852
+    assert meta.start_ms == 852  # where the stream's own timeline starts; frames are timed from 0
     assert meta.to_rekognition()["DurationMillis"] == meta.duration_ms
 
 
 def test_frames_are_lazy_timed_by_pts_and_same_from_bytes(clip: Path) -> None:
     stamps = [ms for ms, _ in iter_frames(clip)]
     assert len(stamps) == 275
-    assert stamps[0] == pytest.approx(852.2, abs=0.5)
+    assert stamps[0] == 0.0  # relative to the start of the video, not the stream's 852 ms offset
+    assert stamps[1] == pytest.approx(33.4, abs=0.5)
     assert all(b > a for a, b in itertools.pairwise(stamps))
+    assert stamps[-1] <= probe(clip).duration_ms
     first_ms, first = next(iter_frames(clip.read_bytes()))
     assert first_ms == stamps[0] and first.shape == (360, 640, 3) and first.dtype == np.uint8
 

@@ -151,7 +151,7 @@ def test_cli_video_search_says_who_appears_when(
     assert out["status"] == "SUCCEEDED" and out["results"] > 0 and out["job_id"]
     lin = out["people"]["lin-manuel-miranda"]
     assert lin["best_similarity"] >= 80
-    assert lin["appearances"][0]["start_ms"] < 1500 and lin["appearances"][-1]["end_ms"] > 7000
+    assert lin["appearances"][0]["start_ms"] < 648 and lin["appearances"][-1]["end_ms"] > 6148
     assert set(out["people"]) <= {"lin-manuel-miranda", "alex-lacamoire"}
 
 

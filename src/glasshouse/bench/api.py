@@ -86,7 +86,7 @@ def run(
             client = boto3.client(
                 "rekognition",
                 endpoint_url=server.url,
-                region_name="us-east-1",
+                region_name=svc.settings.default_region,  # where the collection above was made
                 aws_access_key_id=key.access_key_id,
                 aws_secret_access_key=key.secret,
             )

@@ -180,11 +180,15 @@ def retention_forget(
     collection: str,
     external_image_id: Annotated[str | None, typer.Option("--external-image-id")] = None,
     user_id: Annotated[str | None, typer.Option("--user-id")] = None,
+    region: Annotated[
+        str | None,
+        typer.Option("--region", help="Region of a collection made through the Rekognition API."),
+    ] = None,
 ) -> None:
     """Delete a person's faces on their request, by ExternalImageId or UserId; prints the certificate."""
     with services() as svc:
         c = svc.retention.delete_subject(
-            svc.cli_actor(), collection, external_image_id=external_image_id, user_id=user_id
+            svc.cli_actor(), collection, external_image_id=external_image_id, user_id=user_id, region=region
         )
         print_json(
             {

@@ -26,18 +26,19 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from glasshouse.collections.vector_type import EmbeddingType
 from glasshouse.db import Base, new_id, utcnow
 
-#: Rekognition requires a numeric version ([0-9.]+). 1.0 = CenterFace detector + dlib ResNet descriptor (ONNX).
-FACE_MODEL_VERSION = "1.0"
-
 
 class Collection(Base):
+    """A face collection of one organisation in one region (as on AWS, a region's collections are its own)."""
+
     __tablename__ = "collections"
-    __table_args__ = (UniqueConstraint("org_id", "name", name="uq_collection_org_name"),)
+    __table_args__ = (UniqueConstraint("org_id", "region", "name", name="uq_collection_org_region_name"),)
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
     org_id: Mapped[str] = mapped_column(ForeignKey("organisations.id", ondelete="CASCADE"), index=True)
+    region: Mapped[str] = mapped_column(String(64))  # as long as SigV4 accepts (rekognition/sigv4.py)
     name: Mapped[str] = mapped_column(String(255))
-    face_model_version: Mapped[str] = mapped_column(String(64), default=FACE_MODEL_VERSION)
+    #: The engine's model identifier when the collection was created (``FaceEngine.model_version``).
+    face_model_version: Mapped[str] = mapped_column(String(64))
     #: Faces are deleted this many days after enrolment (None: kept until deleted).
     retention_days: Mapped[int | None] = mapped_column(Integer, nullable=True)
     #: Enrolment needs a consent reference (Illinois BIPA-style written release).

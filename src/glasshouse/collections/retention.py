@@ -78,12 +78,14 @@ class RetentionService:
         *,
         external_image_id: str | None = None,
         user_id: str | None = None,
+        region: str | None = None,
     ) -> CertificateView:
-        """Delete every face of a person on their request, selected by ExternalImageId or UserId."""
+        """Delete every face of a person on their request, selected by ExternalImageId or UserId, in the
+        collection of that name in ``region`` (default: the default region)."""
         if (external_image_id is None) == (user_id is None):
             raise InvalidParameterError("give exactly one of external_image_id and user_id")
         with transaction(self.sessions) as session:
-            collection = self.collections.lookup(session, by.org_id, collection_name)
+            collection = self.collections.lookup(session, by.org_id, collection_name, region)
             query = select(Face.id).where(Face.collection_id == collection.id)
             if external_image_id is not None:
                 query = query.where(Face.external_image_id == external_image_id)

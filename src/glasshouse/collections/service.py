@@ -19,6 +19,7 @@ from glasshouse.collections.search_index import Vectors
 from glasshouse.db import after_commit, new_id, serialise, transaction
 from glasshouse.engine.quality import QualityFilter, quality_refusal
 from glasshouse.engine.similarity import cosine_for_similarity, similarity_from_cosine
+from glasshouse.engine.types import Box, Detection, Pose, Quality
 from glasshouse.engine.types import Face as AnalysedFace
 from glasshouse.errors import AlreadyExistsError, InvalidParameterError, NotFoundError
 from glasshouse.faces.service import AnalysedImage, FaceAnalyser
@@ -49,6 +50,7 @@ class Unindexed:
 
 @dataclass(frozen=True, slots=True)
 class IndexOutcome:
+    collection: Collection
     image: AnalysedImage
     indexed: list[tuple[FaceRecord, AnalysedFace]]
     unindexed: list[Unindexed]
@@ -81,10 +83,20 @@ def load_vectors(sessions: sessionmaker[Session], collection_id: str) -> tuple[l
 
 
 class CollectionService:
-    def __init__(self, sessions: sessionmaker[Session], analyser: FaceAnalyser, index: SearchIndex) -> None:
+    def __init__(
+        self,
+        sessions: sessionmaker[Session],
+        analyser: FaceAnalyser,
+        index: SearchIndex,
+        *,
+        default_region: str = "us-east-1",
+    ) -> None:
         self.sessions = sessions
         self.analyser = analyser
         self.index = index
+        #: Collections are regional (as on AWS): every lookup names a region; ``None`` means this one,
+        #: the region of surfaces without one (CLI, REST, UI).
+        self.default_region = default_region
 
     # -- collections ------------------------------------------------------------------------------------
     def create(
@@ -95,6 +107,7 @@ class CollectionService:
         tags: Mapping[str, str] | None = None,
         retention_days: int | None = None,
         consent_required: bool = False,
+        region: str | None = None,
     ) -> Collection:
         """A new collection. ``retention_days`` deletes faces that long after enrolment (the sweeper);
         ``consent_required`` makes every enrolment name a consent reference."""
@@ -104,12 +117,18 @@ class CollectionService:
             raise InvalidParameterError(
                 f"collection id {name!r} must match [a-zA-Z0-9_.\\-]+ (1–255 characters)"
             )
+        region = region or self.default_region
         with transaction(self.sessions) as session:
-            serialise(session, f"collection:{org_id}:{name}")  # PostgreSQL: no twin create in between
-            if self._find(session, org_id, name) is not None:
-                raise AlreadyExistsError(f"collection {name!r} already exists")
+            serialise(session, f"collection:{org_id}:{region}:{name}")  # PostgreSQL: no twin create between
+            if self._find(session, org_id, name, region) is not None:
+                raise AlreadyExistsError(f"The collection id: {name} already exists")
             collection = Collection(
-                org_id=org_id, name=name, retention_days=retention_days, consent_required=consent_required
+                org_id=org_id,
+                region=region,
+                name=name,
+                face_model_version=self.analyser.engine.model_version,
+                retention_days=retention_days,
+                consent_required=consent_required,
             )
             session.add(collection)
             session.flush()
@@ -117,14 +136,19 @@ class CollectionService:
                 TagService.set_in(session, org_id, "collection", collection.id, tags)
         return collection
 
-    def get(self, org_id: str, name: str) -> Collection:
+    def get(self, org_id: str, name: str, *, region: str | None = None) -> Collection:
         with self.sessions() as session:
-            return self._get(session, org_id, name)
+            return self._get(session, org_id, name, region)
 
-    def get_all(self, org_id: str, *, after: str | None = None, limit: int | None = None) -> list[Collection]:
-        """Collections in a stable order (by internal id), starting after id ``after`` (keyset pagination)."""
+    def get_all(
+        self, org_id: str, *, after: str | None = None, limit: int | None = None, region: str | None = None
+    ) -> list[Collection]:
+        """A region's collections in a stable order (by internal id), starting after id ``after``
+        (keyset pagination)."""
         with self.sessions() as session:
-            query = select(Collection).where(Collection.org_id == org_id)
+            query = select(Collection).where(
+                Collection.org_id == org_id, Collection.region == (region or self.default_region)
+            )
             if after is not None:
                 query = query.where(Collection.id > after)
             return list(session.scalars(query.order_by(Collection.id).limit(limit)))
@@ -135,9 +159,9 @@ class CollectionService:
                 session.scalar(select(func.count(Face.id)).where(Face.collection_id == collection.id)) or 0
             )
 
-    def delete(self, org_id: str, name: str) -> None:
+    def delete(self, org_id: str, name: str, *, region: str | None = None) -> None:
         with transaction(self.sessions) as session:
-            collection = self._get(session, org_id, name)
+            collection = self._get(session, org_id, name, region)
             session.execute(delete(Face).where(Face.collection_id == collection.id))
             TagService.drop(session, "collection", collection.id)
             session.delete(collection)
@@ -154,9 +178,14 @@ class CollectionService:
         max_faces: int | None = None,
         quality_filter: QualityFilter = QualityFilter.AUTO,
         consent_reference: str | None = None,
+        region: str | None = None,
     ) -> IndexOutcome:
-        """Detect faces in ``data``; enrol those passing the filter, largest first, up to ``max_faces``."""
-        collection = self.get(org_id, name)
+        """Detect faces in ``data``; enrol those passing the filter, largest first, up to ``max_faces``.
+
+        Idempotent, as on AWS: the same image (by SHA-256) indexed again into the same collection with the
+        same ``external_image_id`` stores nothing and returns the faces stored the first time (same face
+        ids and image id), also when two such calls run at once."""
+        collection = self.get(org_id, name, region=region)
         if collection.consent_required and not consent_reference:
             raise ConsentRequired(
                 f"collection {name!r} requires consent: name the data subject's consent record "
@@ -173,10 +202,41 @@ class CollectionService:
                 unindexed.append(Unindexed(face, ["EXCEEDS_MAX_FACES"]))
             else:
                 keep.append(face)
-        rows = self.add_faces(
-            collection, image, keep, external_image_id=external_image_id, consent_reference=consent_reference
+        with transaction(self.sessions) as session:
+            # One indexer per (collection, image) at a time (SQLite: BEGIN IMMEDIATE already serialises).
+            serialise(session, f"index-image:{collection.id}:{image.sha256}")
+            stored = self._stored_image(session, collection.id, image.sha256, external_image_id)
+            if stored:
+                return IndexOutcome(collection, image, stored, unindexed)
+            rows = self.add_faces(
+                collection,
+                image,
+                keep,
+                external_image_id=external_image_id,
+                consent_reference=consent_reference,
+            )
+        return IndexOutcome(collection, image, list(zip(rows, keep, strict=True)), unindexed)
+
+    @staticmethod
+    def _stored_image(
+        session: Session, collection_id: str, sha256: str, external_image_id: str | None
+    ) -> list[tuple[FaceRecord, AnalysedFace]]:
+        """The faces an earlier IndexFaces of this image stored (largest first), rebuilt as engine faces
+        from the stored box, landmarks, pose and quality (their embeddings are the stored ones)."""
+        same_external = (
+            Face.external_image_id.is_(None)
+            if external_image_id is None
+            else Face.external_image_id == external_image_id
         )
-        return IndexOutcome(image, list(zip(rows, keep, strict=True)), unindexed)
+        rows = list(
+            session.scalars(
+                select(Face)
+                .options(selectinload(Face.user))
+                .where(Face.collection_id == collection_id, Face.image_sha256 == sha256, same_external)
+            )
+        )
+        rows.sort(key=lambda f: (-f.box_width * f.box_height, f.id))
+        return [(FaceRecord.of(f, f.user.user_id if f.user else None), engine_face(f)) for f in rows]
 
     def add_faces(
         self,
@@ -242,11 +302,12 @@ class CollectionService:
         limit: int = 1000,
         user_id: str | None = None,
         face_ids: Sequence[str] | None = None,
+        region: str | None = None,
     ) -> list[FaceRecord]:
         """Faces ordered by id, starting after face id ``after`` (keyset pagination), optionally filtered to a
         user's faces or to given face ids. Each face's ``user`` is loaded."""
         with self.sessions() as session:
-            collection = self._get(session, org_id, name)
+            collection = self._get(session, org_id, name, region)
             query = select(Face).options(selectinload(Face.user)).where(Face.collection_id == collection.id)
             if after is not None:
                 query = query.where(Face.id > after)
@@ -259,13 +320,13 @@ class CollectionService:
             return _records(session.scalars(query.order_by(Face.id).limit(limit)))
 
     def delete_faces(
-        self, org_id: str, name: str, face_ids: Sequence[str]
+        self, org_id: str, name: str, face_ids: Sequence[str], *, region: str | None = None
     ) -> tuple[list[str], dict[str, str]]:
         """Delete the given faces. Returns the deleted ids and, for the others, Rekognition's reason
         (FACE_NOT_FOUND, or ASSOCIATED_TO_AN_EXISTING_USER: disassociate first)."""
         wanted = list(dict.fromkeys(face_ids))
         with transaction(self.sessions) as session:
-            collection = self._get(session, org_id, name)
+            collection = self._get(session, org_id, name, region)
             serialise(session, face_users_lock(collection.id))  # no association slips in before the delete
             rows = dict(
                 session.execute(
@@ -295,8 +356,9 @@ class CollectionService:
         threshold: float = 80.0,
         max_faces: int = 1,
         quality_filter: QualityFilter = QualityFilter.NONE,
+        region: str | None = None,
     ) -> ImageSearch:
-        collection = self.get(org_id, name)
+        collection = self.get(org_id, name, region=region)
         image = self.analyser.analyse(data)
         probe = image.faces[0] if image.faces else None
         if probe is None or probe.embedding is None:
@@ -306,10 +368,17 @@ class CollectionService:
         return ImageSearch(image, probe, self._search(collection, probe.embedding, threshold, max_faces))
 
     def search_by_face_id(
-        self, org_id: str, name: str, face_id: str, *, threshold: float = 80.0, max_faces: int = 1
+        self,
+        org_id: str,
+        name: str,
+        face_id: str,
+        *,
+        threshold: float = 80.0,
+        max_faces: int = 1,
+        region: str | None = None,
     ) -> tuple[FaceRecord, list[Match]]:
         with self.sessions() as session:
-            collection = self._get(session, org_id, name)
+            collection = self._get(session, org_id, name, region)
             found = _records(
                 session.scalars(
                     select(Face)
@@ -340,19 +409,29 @@ class CollectionService:
         return out
 
     # -- helpers ----------------------------------------------------------------------------------------
-    def lookup(self, session: Session, org_id: str, name: str) -> Collection:
+    def lookup(self, session: Session, org_id: str, name: str, region: str | None = None) -> Collection:
         """The collection in an open session (for other services of this domain); NotFoundError if absent."""
-        return self._get(session, org_id, name)
+        return self._get(session, org_id, name, region)
 
-    @staticmethod
-    def _find(session: Session, org_id: str, name: str) -> Collection | None:
-        return session.scalar(select(Collection).where(Collection.org_id == org_id, Collection.name == name))
+    def _find(self, session: Session, org_id: str, name: str, region: str | None) -> Collection | None:
+        return session.scalar(
+            select(Collection).where(
+                Collection.org_id == org_id,
+                Collection.region == (region or self.default_region),
+                Collection.name == name,
+            )
+        )
 
-    def _get(self, session: Session, org_id: str, name: str) -> Collection:
-        collection = self._find(session, org_id, name)
+    def _get(self, session: Session, org_id: str, name: str, region: str | None) -> Collection:
+        collection = self._find(session, org_id, name, region)
         if collection is None:
-            raise NotFoundError(f"collection {name!r} not found")
+            raise NotFoundError(collection_not_found(name))
         return collection
+
+
+def collection_not_found(name: str) -> str:
+    """AWS's wording for a collection that does not exist (in the caller's organisation and region)."""
+    return f"The collection id: {name} does not exist"
 
 
 def face_users_lock(collection_id: str) -> str:
@@ -363,6 +442,20 @@ def face_users_lock(collection_id: str) -> str:
 def _records(rows: Iterable[Face]) -> list[FaceRecord]:
     """Views of ORM rows whose ``user`` was eagerly loaded, usable after the session closes."""
     return [FaceRecord.of(f, f.user.user_id if f.user else None) for f in rows]
+
+
+def engine_face(row: Face) -> AnalysedFace:
+    """An enrolled face as the engine described it (box, confidence, landmarks, pose, quality, embedding)."""
+    return AnalysedFace(
+        detection=Detection(
+            box=Box(row.box_left, row.box_top, row.box_left + row.box_width, row.box_top + row.box_height),
+            confidence=row.confidence,
+            landmarks=np.asarray(row.landmarks, dtype=np.float32).reshape(5, 2),
+        ),
+        pose=Pose(**row.pose),
+        quality=Quality(**row.quality),
+        embedding=row.vector,
+    )
 
 
 def face_row(

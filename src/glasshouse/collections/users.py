@@ -57,27 +57,35 @@ class UserService:
         self.collections = collections
         self.index = index
 
-    def create(self, org_id: str, collection_name: str, user_id: str) -> None:
+    def create(self, org_id: str, collection_name: str, user_id: str, *, region: str | None = None) -> None:
         with transaction(self.sessions) as session:
-            collection = self.collections.lookup(session, org_id, collection_name)
+            collection = self.collections.lookup(session, org_id, collection_name, region)
             serialise(session, face_users_lock(collection.id))
             if self._find(session, collection, user_id) is not None:
                 raise AlreadyExistsError(f"user {user_id!r} already exists in collection {collection_name!r}")
             session.add(FaceUser(collection_id=collection.id, user_id=user_id))
 
-    def delete(self, org_id: str, collection_name: str, user_id: str) -> None:
+    def delete(self, org_id: str, collection_name: str, user_id: str, *, region: str | None = None) -> None:
         """Delete the user; its faces stay in the collection, no longer associated."""
         with transaction(self.sessions) as session:
-            collection = self.collections.lookup(session, org_id, collection_name)
+            collection = self.collections.lookup(session, org_id, collection_name, region)
             serialise(session, face_users_lock(collection.id))
             user = self._get(session, collection, user_id)
             session.execute(update(Face).where(Face.face_user_id == user.id).values(face_user_id=None))
             session.delete(user)
 
-    def get_all(self, org_id: str, collection_name: str, *, after: str | None, limit: int) -> list[UserView]:
+    def get_all(
+        self,
+        org_id: str,
+        collection_name: str,
+        *,
+        after: str | None,
+        limit: int,
+        region: str | None = None,
+    ) -> list[UserView]:
         """Users in a stable order (by internal id), starting after id ``after`` (keyset pagination)."""
         with self.sessions() as session:
-            collection = self.collections.lookup(session, org_id, collection_name)
+            collection = self.collections.lookup(session, org_id, collection_name, region)
             query = select(FaceUser).where(FaceUser.collection_id == collection.id)
             if after is not None:
                 query = query.where(FaceUser.id > after)
@@ -97,10 +105,12 @@ class UserService:
         user_id: str,
         face_ids: Sequence[str],
         threshold: float = 75.0,
+        *,
+        region: str | None = None,
     ) -> Association:
         """Associate faces with the user. A face must match the user's existing faces at ``threshold``."""
         with transaction(self.sessions) as session:
-            collection = self.collections.lookup(session, org_id, collection_name)
+            collection = self.collections.lookup(session, org_id, collection_name, region)
             # PostgreSQL: one association change per collection at a time, so a face cannot go to two
             # users and a user cannot pass its quota through concurrent calls (SQLite: BEGIN IMMEDIATE).
             serialise(session, face_users_lock(collection.id))
@@ -143,10 +153,16 @@ class UserService:
         return Association(associated, unsuccessful, "ACTIVE" if total else "CREATED")
 
     def disassociate(
-        self, org_id: str, collection_name: str, user_id: str, face_ids: Sequence[str]
+        self,
+        org_id: str,
+        collection_name: str,
+        user_id: str,
+        face_ids: Sequence[str],
+        *,
+        region: str | None = None,
     ) -> Association:
         with transaction(self.sessions) as session:
-            collection = self.collections.lookup(session, org_id, collection_name)
+            collection = self.collections.lookup(session, org_id, collection_name, region)
             serialise(session, face_users_lock(collection.id))
             user = self._get(session, collection, user_id)
             faces = {
@@ -203,10 +219,12 @@ class UserService:
             UserMatch(UserView(uid, "ACTIVE"), round(similarity_from_cosine(cos), 4)) for uid, cos in ranked
         ]
 
-    def user_vectors(self, org_id: str, collection_name: str, user_id: str) -> tuple[Collection, Vectors]:
+    def user_vectors(
+        self, org_id: str, collection_name: str, user_id: str, *, region: str | None = None
+    ) -> tuple[Collection, Vectors]:
         """The embeddings of a user's faces (the probe for SearchUsers by UserId)."""
         with self.sessions() as session:
-            collection = self.collections.lookup(session, org_id, collection_name)
+            collection = self.collections.lookup(session, org_id, collection_name, region)
             user = self._get(session, collection, user_id)
             faces = list(session.scalars(select(Face).where(Face.face_user_id == user.id)))
         if not faces:

@@ -17,6 +17,11 @@ from glasshouse.engine.runtime import Lazy
 from glasshouse.engine.types import Chips, Detection, Embeddings, Face, RGBImage
 
 EMBEDDING_DIM = 128
+#: Identifiers of the default runtimes, joined into :attr:`FaceEngine.model_version`. Bump one when its
+#: model or preprocessing changes the embeddings, so collections can tell which engine indexed them.
+DETECTOR_ID = "centerface1"
+ALIGNER_IDS = {"landmarks": "lm5", "dlib": "dlib5"}
+EMBEDDER_ID = "dlibresnet1"
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,6 +48,7 @@ class FaceEngine:
         embedder: Embedder | None = None,
     ) -> None:
         self.options = options
+        self._injected = (detector, aligner, embedder)
         self._detector: Lazy[Detector] = Lazy(lambda: detector or self._default_detector())
         self._aligner: Lazy[Aligner] = Lazy(lambda: aligner or self._default_aligner())
         self._embedder: Lazy[Embedder] = Lazy(lambda: embedder or self._default_embedder())
@@ -62,6 +68,19 @@ class FaceEngine:
                 aligner=settings.aligner,
             )
         )
+
+    @property
+    def model_version(self) -> str:
+        """Glasshouse's model identifier, detector + aligner + embedder
+        (``glasshouse-centerface1-lm5-dlibresnet1`` by default). Embeddings of engines with different
+        identifiers are not comparable: each collection stores the identifier it was created with.
+        An injected part names itself by a ``model_id`` attribute (else its class name)."""
+        defaults = (DETECTOR_ID, ALIGNER_IDS.get(self.options.aligner, self.options.aligner), EMBEDDER_ID)
+        parts = (
+            default if part is None else str(getattr(part, "model_id", type(part).__name__.lower()))
+            for part, default in zip(self._injected, defaults, strict=True)
+        )
+        return "-".join(("glasshouse", *parts))
 
     # -- default runtimes (imported lazily: importing the engine must stay cheap) --------------------
     def _default_detector(self) -> Detector:

@@ -18,6 +18,8 @@ Embeddings: TypeAlias = npt.NDArray[np.float32]
 #: Order of the five detector landmarks. "left"/"right" are as seen in the image
 #: (``left_eye`` has the smaller x for an upright frontal face), like Rekognition's ``eyeLeft``.
 LANDMARK_NAMES: tuple[str, ...] = ("eye_left", "eye_right", "nose", "mouth_left", "mouth_right")
+#: The same landmarks by Rekognition's ``Landmark.Type`` names (every surface speaking Rekognition's shapes).
+REKOGNITION_LANDMARK_TYPES: tuple[str, ...] = ("eyeLeft", "eyeRight", "nose", "mouthLeft", "mouthRight")
 
 
 @dataclass(frozen=True, slots=True)

@@ -46,7 +46,7 @@ def verify_video(path: Path, filename: str) -> tuple[str, float]:
         last_ms = frame.timestamp_ms
     if frames == 0:
         raise InvalidVideoError("video has no decodable frames")
-    duration_ms = meta.duration_ms if meta.duration_ms > 0 else last_ms - meta.start_ms
+    duration_ms = meta.duration_ms if meta.duration_ms > 0 else last_ms  # frames count from 0
     if duration_ms <= 0:
         raise InvalidVideoError("video has no duration")
     return content_type, round(duration_ms / 1000.0, 3)

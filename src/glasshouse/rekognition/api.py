@@ -25,7 +25,7 @@ from glasshouse.http.throttle import TokenBuckets
 from glasshouse.keys.service import KeyService
 from glasshouse.organisations.service import OrganisationService
 from glasshouse.rekognition import model, sigv4
-from glasshouse.rekognition.errors import aws_error
+from glasshouse.rekognition.errors import aws_error, error_body
 from glasshouse.rekognition.operations import CAPABILITIES, OPERATIONS, Caller, Context, Handler
 from glasshouse.rekognition.validation import MAX_BODY_BYTES, SerializationError, parse_request
 from glasshouse.services import Services
@@ -155,7 +155,7 @@ def router(services: Services, metrics: Metrics, buckets: TokenBuckets) -> APIRo
             status, error, message = aws_error(exc)
             if status >= 500:
                 log.exception("internal error", extra={"request_id": request_id, "operation": operation})
-            response = _json(status, {"__type": error, "message": message}, request_id)
+            response = _json(status, error_body(error, message, request_id), request_id)
         elapsed = time.perf_counter() - started
         metrics.observe(operation, status, error, elapsed)
         log.info(

@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from glasshouse.collections.models import FACE_MODEL_VERSION
+from glasshouse.collections.models import Collection
 from glasshouse.collections.users import UserMatch
 from glasshouse.engine.quality import QualityFilter, quality_refusal
 from glasshouse.errors import (
@@ -27,7 +27,13 @@ from glasshouse.governance.gate import Grant
 from glasshouse.governance.policy import Capability
 from glasshouse.media.service import MediaInfo
 from glasshouse.rekognition import pagination
-from glasshouse.rekognition.shapes import bounding_box, compare_face, face_detail, stored_face
+from glasshouse.rekognition.shapes import (
+    bounding_box,
+    compare_face,
+    face_detail,
+    stored_face,
+    unindexed_reasons,
+)
 from glasshouse.review.leads import record_results, search_collection
 from glasshouse.services import Services
 
@@ -163,19 +169,21 @@ def image_bytes(ctx: Context, image: Params) -> bytes:
 
 
 def collection_arn(caller: Caller, name: str, *, prefix: str = "arn:") -> str:
+    """The collection's ARN in the caller's account and signed region (collections are regional)."""
     return f"{prefix}aws:rekognition:{caller.region}:{caller.account_id}:collection/{name}"
 
 
-_ARN = re.compile(r"^(?:arn:)?aws:rekognition:[a-z0-9-]*:(\d{12}):collection/([a-zA-Z0-9_.\-]+)$")
+_ARN = re.compile(r"^(?:arn:)?aws:rekognition:([a-z0-9-]*):(\d{12}):collection/([a-zA-Z0-9_.\-]+)$")
 
 
 def _collection_of_arn(ctx: Context, arn: str) -> str:
-    """The collection id named by ``arn``; another account's ARN answers exactly like a missing resource."""
+    """The collection id named by ``arn``; another account's or another region's ARN answers exactly like
+    a missing resource."""
     match = _ARN.match(arn)
     if match is None:
         raise InvalidParameterError(f"ResourceArn {arn!r} is not a Rekognition collection ARN")
-    account, name = match.groups()
-    if account != ctx.caller.account_id:
+    region, account, name = match.groups()
+    if account != ctx.caller.account_id or region != ctx.caller.region:
         raise NotFoundError("The resource does not exist")
     return name
 
@@ -184,8 +192,14 @@ def _quality(params: Params, default: QualityFilter) -> QualityFilter:
     return QualityFilter(params.get("QualityFilter", default.value))
 
 
-def _model_version(_ctx: Context) -> str:
-    return FACE_MODEL_VERSION
+def _collection(ctx: Context, name: str) -> Collection:
+    """The caller's collection ``name`` in the region the request was signed for."""
+    return ctx.services.collections.get(ctx.caller.org_id, name, region=ctx.caller.region)
+
+
+def _model_version(ctx: Context, name: str) -> str:
+    """The model version of the caller's collection ``name`` (the engine's, stored at creation)."""
+    return _collection(ctx, name).face_model_version
 
 
 def _note(ctx: Context, **counts: Any) -> None:
@@ -257,24 +271,25 @@ def create_collection(ctx: Context, p: Params) -> Response:
     retention = ctx.request_headers.get("x-glasshouse-retention-days")
     if retention is not None and not retention.isdigit():
         raise InvalidParameterError("X-Glasshouse-Retention-Days must be a whole number of days")
-    ctx.services.collections.create(
+    collection = ctx.services.collections.create(
         ctx.caller.org_id,
         name,
         tags=p.get("Tags") or {},
         retention_days=int(retention) if retention else None,
         consent_required=ctx.request_headers.get("x-glasshouse-consent-required", "").lower() == "true",
+        region=ctx.caller.region,
     )
     return {
         "StatusCode": 200,
         "CollectionArn": collection_arn(ctx.caller, name, prefix=""),
-        "FaceModelVersion": _model_version(ctx),
+        "FaceModelVersion": collection.face_model_version,
     }
 
 
 @operation("DescribeCollection")
 def describe_collection(ctx: Context, p: Params) -> Response:
     svc = ctx.services
-    collection = svc.collections.get(ctx.caller.org_id, p["CollectionId"])
+    collection = _collection(ctx, p["CollectionId"])
     return {
         "FaceCount": svc.collections.face_count(collection),
         "UserCount": svc.users.count(collection),
@@ -289,7 +304,9 @@ def list_collections(ctx: Context, p: Params) -> Response:
     limit = int(p.get("MaxResults", 1000)) or 1000
     scope = f"collections:{ctx.caller.org_id}"
     after = pagination.decode(p.get("NextToken"), "c", scope)
-    page = ctx.services.collections.get_all(ctx.caller.org_id, after=after, limit=limit + 1)
+    page = ctx.services.collections.get_all(
+        ctx.caller.org_id, after=after, limit=limit + 1, region=ctx.caller.region
+    )
     out: Response = {
         "CollectionIds": [c.name for c in page[:limit]],
         "FaceModelVersions": [c.face_model_version for c in page[:limit]],
@@ -301,7 +318,7 @@ def list_collections(ctx: Context, p: Params) -> Response:
 
 @operation("DeleteCollection")
 def delete_collection(ctx: Context, p: Params) -> Response:
-    ctx.services.collections.delete(ctx.caller.org_id, p["CollectionId"])
+    ctx.services.collections.delete(ctx.caller.org_id, p["CollectionId"], region=ctx.caller.region)
     return {"StatusCode": 200}
 
 
@@ -319,16 +336,18 @@ def index_faces(ctx: Context, p: Params) -> Response:
         max_faces=max_faces,
         quality_filter=_quality(p, QualityFilter.AUTO),
         consent_reference=ctx.request_headers.get("x-glasshouse-consent"),
+        region=ctx.caller.region,
     )
     w, h = outcome.image.width, outcome.image.height
-    version = _model_version(ctx)
+    version = outcome.collection.face_model_version
     return {
         "FaceRecords": [
             {"Face": stored_face(row, version), "FaceDetail": face_detail(face, w, h)}
             for row, face in outcome.indexed
         ],
         "UnindexedFaces": [
-            {"Reasons": u.reasons, "FaceDetail": face_detail(u.face, w, h)} for u in outcome.unindexed
+            {"Reasons": unindexed_reasons(u.reasons), "FaceDetail": face_detail(u.face, w, h)}
+            for u in outcome.unindexed
         ],
         "FaceModelVersion": version,
     }
@@ -338,7 +357,7 @@ def index_faces(ctx: Context, p: Params) -> Response:
 def list_faces(ctx: Context, p: Params) -> Response:
     name = p["CollectionId"]
     limit = int(p.get("MaxResults", 1000)) or 1000
-    collection = ctx.services.collections.get(ctx.caller.org_id, name)
+    collection = _collection(ctx, name)
     scope = f"faces:{collection.id}:{p.get('UserId')}:{sorted(p.get('FaceIds') or [])}"
     after = pagination.decode(p.get("NextToken"), "f", scope)
     page = ctx.services.collections.list_faces(
@@ -348,8 +367,9 @@ def list_faces(ctx: Context, p: Params) -> Response:
         limit=limit + 1,
         user_id=p.get("UserId"),
         face_ids=p.get("FaceIds"),
+        region=ctx.caller.region,
     )
-    version = _model_version(ctx)
+    version = collection.face_model_version
     out: Response = {"Faces": [stored_face(f, version) for f in page[:limit]], "FaceModelVersion": version}
     if len(page) > limit:
         out["NextToken"] = pagination.encode("f", scope, page[limit - 1].id)
@@ -359,7 +379,7 @@ def list_faces(ctx: Context, p: Params) -> Response:
 @operation("DeleteFaces")
 def delete_faces(ctx: Context, p: Params) -> Response:
     deleted, refused = ctx.services.collections.delete_faces(
-        ctx.caller.org_id, p["CollectionId"], p["FaceIds"]
+        ctx.caller.org_id, p["CollectionId"], p["FaceIds"], region=ctx.caller.region
     )
     out: Response = {
         "UnsuccessfulFaceDeletions": [{"FaceId": fid, "Reasons": [reason]} for fid, reason in refused.items()]
@@ -377,8 +397,9 @@ def search_faces(ctx: Context, p: Params) -> Response:
         p["FaceId"],
         threshold=ctx.threshold(float(p.get("FaceMatchThreshold", 80.0))),
         max_faces=ctx.at_most(int(p.get("MaxFaces", 4096))),
+        region=ctx.caller.region,
     )
-    version = _model_version(ctx)
+    version = _model_version(ctx, p["CollectionId"])
     _lead(
         ctx,
         face.collection_id,
@@ -404,12 +425,13 @@ def search_faces_by_image(ctx: Context, p: Params) -> Response:
         threshold=float(p.get("FaceMatchThreshold", 80.0)),
         max_faces=int(p.get("MaxFaces", 4096)),
         quality_filter=_quality(p, QualityFilter.NONE),
+        region=ctx.caller.region,
     )
     result = found.result
     if result.probe is None:
         raise InvalidParameterError("There are no faces in the image. Should be at least 1.")
     _announce_lead(ctx, found.lead_id)
-    version = _model_version(ctx)
+    version = _model_version(ctx, p["CollectionId"])
     return {
         "SearchedFaceBoundingBox": bounding_box(
             result.probe.detection.box, result.image.width, result.image.height
@@ -431,7 +453,9 @@ def _idempotent(ctx: Context, op: str, p: Params, action: Callable[[], Response]
 def create_user(ctx: Context, p: Params) -> Response:
     def action() -> Response:
         try:
-            ctx.services.users.create(ctx.caller.org_id, p["CollectionId"], p["UserId"])
+            ctx.services.users.create(
+                ctx.caller.org_id, p["CollectionId"], p["UserId"], region=ctx.caller.region
+            )
         except AlreadyExistsError as exc:
             raise ConflictError(exc.message) from exc
         return {}
@@ -442,7 +466,7 @@ def create_user(ctx: Context, p: Params) -> Response:
 @operation("DeleteUser")
 def delete_user(ctx: Context, p: Params) -> Response:
     def action() -> Response:
-        ctx.services.users.delete(ctx.caller.org_id, p["CollectionId"], p["UserId"])
+        ctx.services.users.delete(ctx.caller.org_id, p["CollectionId"], p["UserId"], region=ctx.caller.region)
         return {}
 
     return _idempotent(ctx, "DeleteUser", p, action)
@@ -452,10 +476,12 @@ def delete_user(ctx: Context, p: Params) -> Response:
 def list_users(ctx: Context, p: Params) -> Response:
     name = p["CollectionId"]
     limit = int(p.get("MaxResults", 500))
-    collection = ctx.services.collections.get(ctx.caller.org_id, name)
+    collection = _collection(ctx, name)
     scope = f"users:{collection.id}"
     after = pagination.decode(p.get("NextToken"), "u", scope)
-    page = ctx.services.users.get_all(ctx.caller.org_id, name, after=after, limit=limit + 1)
+    page = ctx.services.users.get_all(
+        ctx.caller.org_id, name, after=after, limit=limit + 1, region=ctx.caller.region
+    )
     out: Response = {"Users": [{"UserId": u.user_id, "UserStatus": u.status} for u in page[:limit]]}
     if len(page) > limit:
         out["NextToken"] = pagination.encode("u", scope, page[limit - 1].key)
@@ -471,6 +497,7 @@ def associate_faces(ctx: Context, p: Params) -> Response:
             p["UserId"],
             p["FaceIds"],
             threshold=float(p.get("UserMatchThreshold", 75.0)),
+            region=ctx.caller.region,
         )
         unsuccessful = []
         for fid, reason, similarity, user_id in result.unsuccessful:
@@ -493,7 +520,7 @@ def associate_faces(ctx: Context, p: Params) -> Response:
 def disassociate_faces(ctx: Context, p: Params) -> Response:
     def action() -> Response:
         result = ctx.services.users.disassociate(
-            ctx.caller.org_id, p["CollectionId"], p["UserId"], p["FaceIds"]
+            ctx.caller.org_id, p["CollectionId"], p["UserId"], p["FaceIds"], region=ctx.caller.region
         )
         return {
             "DisassociatedFaces": [{"FaceId": fid} for fid in result.associated],
@@ -514,17 +541,21 @@ def search_users(ctx: Context, p: Params) -> Response:
     max_users = ctx.at_most(int(p.get("MaxUsers", 500)))
     if ("UserId" in p) == ("FaceId" in p):
         raise InvalidParameterError("Exactly one of UserId and FaceId must be given")
-    out: Response = {"FaceModelVersion": _model_version(ctx)}
+    out: Response = {"FaceModelVersion": _model_version(ctx, name)}
     if "FaceId" in p:
-        face, _ = svc.collections.search_by_face_id(ctx.caller.org_id, name, p["FaceId"], max_faces=1)
-        collection = svc.collections.get(ctx.caller.org_id, name)
+        face, _ = svc.collections.search_by_face_id(
+            ctx.caller.org_id, name, p["FaceId"], max_faces=1, region=ctx.caller.region
+        )
+        collection = _collection(ctx, name)
         exclude = face.user_id
         matches = svc.users.search(
             collection, face.vector, threshold=threshold, max_users=max_users, exclude=exclude
         )
         out["SearchedFace"] = {"FaceId": face.id}
     else:
-        collection, vectors = svc.users.user_vectors(ctx.caller.org_id, name, p["UserId"])
+        collection, vectors = svc.users.user_vectors(
+            ctx.caller.org_id, name, p["UserId"], region=ctx.caller.region
+        )
         best: dict[str, Any] = {}
         for vector in vectors:
             for m in svc.users.search(
@@ -545,7 +576,7 @@ def search_users(ctx: Context, p: Params) -> Response:
 @operation("SearchUsersByImage")
 def search_users_by_image(ctx: Context, p: Params) -> Response:
     svc = ctx.services
-    collection = svc.collections.get(ctx.caller.org_id, p["CollectionId"])
+    collection = _collection(ctx, p["CollectionId"])
     image = svc.analyser.analyse(image_bytes(ctx, p["Image"]))
     if not image.faces:
         raise InvalidParameterError("There are no faces in the image. Should be at least 1.")
@@ -570,7 +601,7 @@ def search_users_by_image(ctx: Context, p: Params) -> Response:
             {"Similarity": m.similarity, "User": {"UserId": m.user.user_id, "UserStatus": m.user.status}}
             for m in matches
         ],
-        "FaceModelVersion": _model_version(ctx),
+        "FaceModelVersion": collection.face_model_version,
         "SearchedFace": {"FaceDetail": face_detail(probe, w, h)},
         "UnsearchedFaces": unsearched,
     }
@@ -579,21 +610,21 @@ def search_users_by_image(ctx: Context, p: Params) -> Response:
 # -- tags ----------------------------------------------------------------------------------------------------
 @operation("TagResource")
 def tag_resource(ctx: Context, p: Params) -> Response:
-    collection = ctx.services.collections.get(ctx.caller.org_id, _collection_of_arn(ctx, p["ResourceArn"]))
+    collection = _collection(ctx, _collection_of_arn(ctx, p["ResourceArn"]))
     ctx.services.tags.set(ctx.caller.org_id, "collection", collection.id, p["Tags"])
     return {}
 
 
 @operation("UntagResource")
 def untag_resource(ctx: Context, p: Params) -> Response:
-    collection = ctx.services.collections.get(ctx.caller.org_id, _collection_of_arn(ctx, p["ResourceArn"]))
+    collection = _collection(ctx, _collection_of_arn(ctx, p["ResourceArn"]))
     ctx.services.tags.remove("collection", collection.id, p["TagKeys"])
     return {}
 
 
 @operation("ListTagsForResource")
 def list_tags_for_resource(ctx: Context, p: Params) -> Response:
-    collection = ctx.services.collections.get(ctx.caller.org_id, _collection_of_arn(ctx, p["ResourceArn"]))
+    collection = _collection(ctx, _collection_of_arn(ctx, p["ResourceArn"]))
     return {"Tags": ctx.services.tags.get("collection", collection.id)}
 
 

@@ -7,12 +7,38 @@ Landmark names: ``eyeLeft`` is the eye on the image's left, as for the engine's 
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterable
+from functools import cache
 from typing import Any
 
 from glasshouse.collections.models import FaceRecord
-from glasshouse.engine.types import Box, Face
+from glasshouse.engine.types import REKOGNITION_LANDMARK_TYPES, Box, Face
+from glasshouse.rekognition.model import service_model
 
-_LANDMARK_TYPES = ("eyeLeft", "eyeRight", "nose", "mouthLeft", "mouthRight")
+#: The quality filter's own reasons that Rekognition's ``Reason`` enum has no name for.
+_REASONS = {"EXPOSURE": "LOW_FACE_QUALITY"}
+#: ``Face.IndexFacesModelVersion`` must match this (the top-level ``FaceModelVersion`` has no pattern).
+_NUMERIC_VERSION = re.compile(r"[0-9.]+")
+
+
+@cache
+def _reason_enum() -> frozenset[str]:
+    return frozenset(service_model().shape_for("Reason").enum)
+
+
+def unindexed_reasons(reasons: Iterable[str]) -> list[str]:
+    """Rekognition's ``Reason`` values for the engine's refusal reasons: SDKs that type enums reject
+    unknown values, so a reason outside the service model's enum becomes ``LOW_FACE_QUALITY`` (an
+    over-exposed face, the quality filter's ``EXPOSURE``, included)."""
+    known = _reason_enum()
+    out: list[str] = []
+    for reason in reasons:
+        mapped = _REASONS.get(reason, reason)
+        mapped = mapped if mapped in known else "LOW_FACE_QUALITY"
+        if mapped not in out:
+            out.append(mapped)
+    return out
 
 
 def _clip01(v: float) -> float:
@@ -37,7 +63,7 @@ def face_detail(face: Face, width: int, height: int) -> dict[str, Any]:
         "BoundingBox": bounding_box(d.box, width, height),
         "Landmarks": [
             {"Type": t, "X": _clip01(float(x) / width), "Y": _clip01(float(y) / height)}
-            for t, (x, y) in zip(_LANDMARK_TYPES, d.landmarks, strict=True)
+            for t, (x, y) in zip(REKOGNITION_LANDMARK_TYPES, d.landmarks, strict=True)
         ],
         "Pose": {"Roll": face.pose.roll, "Yaw": face.pose.yaw, "Pitch": face.pose.pitch},
         "Quality": {"Brightness": face.quality.brightness, "Sharpness": face.quality.sharpness},
@@ -59,8 +85,9 @@ def stored_face(face: FaceRecord, model_version: str) -> dict[str, Any]:
         "BoundingBox": bounding_box(box, face.image_width, face.image_height),
         "ImageId": face.image_id,
         "Confidence": round(face.confidence * 100.0, 5),
-        "IndexFacesModelVersion": model_version,
     }
+    if _NUMERIC_VERSION.fullmatch(model_version):  # Glasshouse's identifiers are not numeric: left out
+        out["IndexFacesModelVersion"] = model_version
     if face.external_image_id is not None:
         out["ExternalImageId"] = face.external_image_id
     if face.user_id is not None:

@@ -30,6 +30,7 @@ def _submit(ctx: Context, kind: str, p: Params, collection: str | None = None) -
         token=p.get("ClientRequestToken"),
         tag=p.get("JobTag"),
         s3_object={"Bucket": str(s3["Bucket"]), "Name": str(s3["Name"])},
+        region=ctx.caller.region,
     )
     return {"JobId": job.id}
 

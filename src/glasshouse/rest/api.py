@@ -269,13 +269,15 @@ def export_lead(lead_id: str, svc: Svc, actor: CurrentActor) -> dict[str, Any]:
 class SubjectDeletion(BaseModel):
     external_image_id: str | None = None
     user_id: str | None = None
+    #: The region of a collection made through the Rekognition API (default: GLASSHOUSE_DEFAULT_REGION).
+    region: str | None = None
 
 
 @router.post("/collections/{collection}/subject-deletions", status_code=201, tags=["consent"])
 def delete_subject(collection: str, body: SubjectDeletion, svc: Svc, actor: CurrentActor) -> dict[str, Any]:
     """Delete every face of a person on their request; returns the deletion certificate."""
     cert = svc.retention.delete_subject(
-        actor, collection, external_image_id=body.external_image_id, user_id=body.user_id
+        actor, collection, external_image_id=body.external_image_id, user_id=body.user_id, region=body.region
     )
     return {
         "certificate_id": cert.id,

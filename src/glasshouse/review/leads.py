@@ -65,6 +65,7 @@ def search_collection(
     threshold: float,
     max_faces: int,
     quality_filter: QualityFilter = QualityFilter.NONE,
+    region: str | None = None,
 ) -> GovernedSearch:
     """SearchFacesByImage with the grant's obligations applied, the same on every surface."""
     used = grant.similarity_at_least(threshold)
@@ -75,6 +76,7 @@ def search_collection(
         threshold=used,
         max_faces=grant.at_most(max_faces),
         quality_filter=quality_filter,
+        region=region,
     )
     lead_id = record_results(
         collections.sessions,

@@ -2,8 +2,9 @@
 
 Accepted containers: MP4/MOV, WebM/Matroska and AVI. Timestamps come from each frame's presentation time
 (``pts * time_base``), never from its index, so variable-frame-rate video is timed correctly; they are
-milliseconds on the video's own timeline, which need not start at 0 (the first frame of the hamilton clip is
-at 852 ms). Rotation metadata (the display matrix) is applied so frames come out upright; mirroring flags in
+milliseconds from the start of the video: the first frame's presentation time is subtracted, as Rekognition
+Video's timestamps count from the start (the stream of the hamilton clip starts at 852 ms, kept in
+``VideoMetadata.start_ms``), so they lie in ``[0, duration_ms]``. Rotation metadata (the display matrix) is applied so frames come out upright; mirroring flags in
 the matrix are ignored. Only one decoded frame is alive at a time, whatever the video's length.
 Every failure is an :class:`InvalidVideoError` with a message a caller can show.
 """
@@ -208,7 +209,8 @@ class VideoReader:
             stream.thread_type = "AUTO"
             tb = stream.time_base
             index = 0
-            last_ms = -math.inf
+            last_ms = -math.inf  # on the stream's own timeline
+            origin: float | None = None  # the first frame's presentation time
             it = container.decode(stream)
             while True:
                 try:
@@ -216,11 +218,12 @@ class VideoReader:
                 except StopIteration:
                     return
                 except av.error.FFmpegError as exc:
-                    at = "" if last_ms == -math.inf else f" after {last_ms / 1000:.2f} s"
+                    at = "" if origin is None else f" after {(last_ms - origin) / 1000:.2f} s"
                     raise InvalidVideoError(f"video data is corrupt{at} ({_reason(exc)})") from exc
                 ms = _timestamp_ms(frame, tb, last_ms, self.metadata.frame_rate)
                 last_ms = ms
-                yield Frame(frame, index, ms, int(frame.rotation))
+                origin = ms if origin is None else origin
+                yield Frame(frame, index, max(0.0, ms - origin), int(frame.rotation))
                 index += 1
         finally:
             container.close()

@@ -19,7 +19,7 @@ from glasshouse.governance.actor import Actor
 from glasshouse.jobs.models import Job  # noqa: F401  (registers the table before handlers run)
 from glasshouse.jobs.runner import JobContext
 from glasshouse.jobs.service import JobView, register
-from glasshouse.video.pipeline import VideoAnalysis, analyse_video, search_tracks
+from glasshouse.video.pipeline import PersonMatch, VideoAnalysis, analyse_video, search_tracks
 from glasshouse.video.track import NormBox
 
 FACE_DETECTION = "video.face_detection"
@@ -65,21 +65,24 @@ def face_detection(ctx: JobContext, job: JobView) -> Iterator[Mapping[str, Any]]
         ((s, t.index) for t in analysis.tracks for s in t.sightings), key=lambda x: (x[0].timestamp_ms, x[1])
     )
     for sighting, _index in sightings:
-        yield {
-            "Timestamp": sighting.timestamp_ms,
-            "Face": {"BoundingBox": _box(sighting.box), "Confidence": round(sighting.confidence * 100, 4)},
-        }
+        yield {"Timestamp": sighting.timestamp_ms, "Face": sighting.to_rekognition()}
 
 
 def face_search(ctx: JobContext, job: JobView) -> Iterator[Mapping[str, Any]]:
-    """Rekognition's GetFaceSearch ``Persons``: each timestamp at which a matched person is visible."""
+    """Rekognition's GetFaceSearch ``Persons``: each timestamp at which a tracked person is visible, with the
+    collection's faces it matches (``FaceMatches: []`` for a person matching nobody, as AWS lists them)."""
     svc, params = ctx.services, job.params
     collection_id = str(params["collection_id"])
     analysis = _analyse(ctx, job, until=80)
     ctx.progress(80, "searching the collection")
     ids, vectors = load_vectors(svc.sessions, collection_id)
     matches = search_tracks(
-        analysis.tracks, vectors, ids, float(params["threshold"]), max_faces=int(params["max_faces"])
+        analysis.tracks,
+        vectors,
+        ids,
+        float(params["threshold"]),
+        max_faces=int(params["max_faces"]),
+        include_unmatched=True,
     )
     matched_ids = {m.face_id for p in matches for m in p.matches}
     faces = _faces(ctx, collection_id, matched_ids)
@@ -87,17 +90,20 @@ def face_search(ctx: JobContext, job: JobView) -> Iterator[Mapping[str, Any]]:
     for person in matches:
         for m in person.matches:
             best[m.face_id] = max(best.get(m.face_id, 0.0), m.similarity)
-    ctx.summary["matched_people"] = len({p.index for p in matches})
+    ctx.summary["matched_people"] = len({p.index for p in matches if p.matches})
     _lead_if_required(ctx, job, collection_id, best, faces)
     for person in matches:
         yield {
             "Timestamp": person.timestamp_ms,
-            "Person": {
-                "Index": person.index,
-                "Face": {"BoundingBox": _box(person.box), "Confidence": round(person.confidence * 100, 4)},
-            },
+            "Person": {"Index": person.index, "Face": _face_detail(person)},
             "FaceMatches": [{"Similarity": m.similarity, "Face": faces[m.face_id]} for m in person.matches],
         }
+
+
+def _face_detail(person: PersonMatch) -> dict[str, Any]:
+    if person.sighting is not None:
+        return person.sighting.to_rekognition()
+    return {"BoundingBox": _box(person.box), "Confidence": round(person.confidence * 100, 4)}
 
 
 def _faces(ctx: JobContext, collection_id: str, ids: set[str]) -> dict[str, dict[str, Any]]:

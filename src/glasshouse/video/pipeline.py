@@ -18,7 +18,7 @@ With ``adaptive=False`` frames are sampled at ``sample_fps`` exactly. Only each 
 ``max_embeddings_per_track`` best faces are embedded (see :mod:`glasshouse.video.track`). Memory is bounded by
 the faces on screen: one decoded frame, the live tracks' few face crops, and the per-track timestamps.
 
-Timestamps are the frames' presentation times in ms on the video's timeline (see
+Timestamps are the frames' presentation times in ms from the start of the video (see
 :mod:`glasshouse.video.decode`). These are pure engine calls: whoever calls them applies the policy gate.
 """
 
@@ -132,6 +132,7 @@ class PersonMatch:
     box: NormBox
     confidence: float
     matches: list[FaceMatch]
+    sighting: Sighting | None = None  # the face as seen at this timestamp (landmarks, pose, quality)
 
 
 def analyse_video(
@@ -347,7 +348,7 @@ def search_tracks(
         if not matches and not include_unmatched:
             continue
         out.extend(
-            PersonMatch(s.timestamp_ms, track.index, s.box, s.confidence, matches) for s in track.sightings
+            PersonMatch(s.timestamp_ms, track.index, s.box, s.confidence, matches, s) for s in track.sightings
         )
     out.sort(key=lambda m: (m.timestamp_ms, m.index))
     return out

@@ -45,6 +45,7 @@ def submit_video_job(
     token: str | None = None,
     tag: str | None = None,
     s3_object: Mapping[str, str] | None = None,
+    region: str | None = None,
 ) -> JobView:
     """Queue a face detection or face search job over the grant's organisation's media object ``media``
     (a name, or an object already resolved). ``collection`` is required for a search; the threshold is
@@ -63,7 +64,7 @@ def submit_video_job(
     if kind == FACE_SEARCH:
         if not collection:
             raise InvalidParameterError("a face search needs a collection")
-        found = services.collections.get(org_id, collection)
+        found = services.collections.get(org_id, collection, region=region)
         params = {
             "collection_id": found.id,
             "collection": found.name,

@@ -18,11 +18,12 @@ import heapq
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
-from glasshouse.engine.types import Box, Detection, Face, RGBImage
+from glasshouse.engine.types import REKOGNITION_LANDMARK_TYPES, Box, Detection, Face, Pose, Quality, RGBImage
 
 Vector = npt.NDArray[np.float32]
 CROP_MARGIN = 0.75  # crop this many face-sides around the box: enough for the aligner's padded chip
@@ -48,11 +49,42 @@ class NormBox:
 
 @dataclass(frozen=True, slots=True)
 class Sighting:
-    """Where a track's face was at one sampled frame."""
+    """Where a track's face was at one sampled frame, and how the engine described it there: landmarks as
+    fractions of the frame's width and height, pose and quality (a few numbers, never the pixels)."""
 
     timestamp_ms: int
     box: NormBox
     confidence: float
+    landmarks: tuple[tuple[float, float], ...] = ()
+    pose: Pose | None = None
+    quality: Quality | None = None
+
+    @classmethod
+    def of(cls, timestamp_ms: int, face: Face, width: int, height: int) -> Sighting:
+        d = face.detection
+        landmarks = tuple(
+            (min(1.0, max(0.0, float(x) / width)), min(1.0, max(0.0, float(y) / height)))
+            for x, y in d.landmarks
+        )
+        box = NormBox.from_box(d.box, width, height)
+        return cls(timestamp_ms, box, round(d.confidence, 4), landmarks, face.pose, face.quality)
+
+    def to_rekognition(self) -> dict[str, Any]:
+        """Rekognition's ``FaceDetail`` (its default attributes: box, confidence, landmarks, pose, quality)."""
+        out: dict[str, Any] = {
+            "BoundingBox": self.box.to_rekognition(),
+            "Confidence": round(self.confidence * 100, 4),
+        }
+        if self.landmarks:
+            out["Landmarks"] = [
+                {"Type": t, "X": x, "Y": y}
+                for t, (x, y) in zip(REKOGNITION_LANDMARK_TYPES, self.landmarks, strict=True)
+            ]
+        if self.pose is not None:
+            out["Pose"] = {"Roll": self.pose.roll, "Yaw": self.pose.yaw, "Pitch": self.pose.pitch}
+        if self.quality is not None:
+            out["Quality"] = {"Brightness": self.quality.brightness, "Sharpness": self.quality.sharpness}
+        return out
 
 
 @dataclass(order=True, slots=True)
@@ -201,7 +233,7 @@ class Tracker:
         box = face.detection.box
         if track.sightings:
             track.moved = 1.0 - track.last_box.iou(box)
-        track.sightings.append(Sighting(ms, NormBox.from_box(box, w, h), round(face.detection.confidence, 4)))
+        track.sightings.append(Sighting.of(ms, face, w, h))
         track.last_box = box
         track.last_ms = ms
         if face.embedding is not None:
