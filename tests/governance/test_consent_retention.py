@@ -93,11 +93,17 @@ def test_retention_sweep_deletes_expired_faces_with_a_certificate(
     for name in ("visitors", "staff", "forever"):
         _enrol(svc, actor, name, photos / "obama.jpg", "obama")
         _enrol(svc, actor, name, photos / "biden.jpg", "biden")
-    enrolled_at = clock.now
+    # Faces are stamped by the database's clock as they are stored (enrolling takes seconds under load).
+    stamps = [
+        f.created_at.replace(tzinfo=UTC) if f.created_at.tzinfo is None else f.created_at.astimezone(UTC)
+        for f in svc.collections.list_faces(actor.org_id, "visitors")
+    ]
+    first, last = min(stamps), max(stamps)
+    enrolled_at = last
 
-    clock.now = enrolled_at + timedelta(days=30) - timedelta(seconds=5)  # one edge: not yet expired
+    clock.now = first + timedelta(days=30) - timedelta(seconds=5)  # one edge: not yet expired
     assert svc.retention.sweep() == []
-    clock.now = enrolled_at + timedelta(days=30, seconds=5)
+    clock.now = last + timedelta(days=30, seconds=5)
     [certificate] = svc.retention.sweep()
     assert (certificate.collection, certificate.reason, certificate.face_count) == (
         "visitors",
