@@ -45,6 +45,8 @@ NOT_BIOMETRIC_COMMANDS = {
     # enrolled or searched; audited and rate-limited per organisation instead (glasshouse.testing.service).
     "testing run",
     "media put", "media list", "media rm",  # media storage: see "/v1/media" below
+    # Where video job notifications go (webhooks per SNS topic ARN): operator configuration, audited.
+    "notify add", "notify list", "notify remove",
     # Runs background jobs that a gated surface accepted (the gate decided at submission, and audited).
     "worker",
 }  # fmt: skip
