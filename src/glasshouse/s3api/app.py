@@ -204,6 +204,11 @@ class S3App:
                     render(failure, resource, request_id), status, media_type="application/xml"
                 )
         response.headers["x-amz-request-id"] = request_id
+        if error is not None and (
+            request.headers.get("content-length", "0") != "0" or "transfer-encoding" in request.headers
+        ):
+            # The body may be unread: close the connection rather than parse its rest as a request.
+            response.headers["connection"] = "close"
         elapsed = time.perf_counter() - started
         self.metrics.observe(f"s3:{operation}", status, error, elapsed)
         log.info(
