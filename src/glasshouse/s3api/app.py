@@ -122,6 +122,14 @@ def _untoken(value: str) -> str:
         raise S3Error(400, "InvalidArgument", "The continuation token provided is incorrect") from None
 
 
+#: Every S3 operation served (what :func:`classify` answers, besides NotImplemented and MethodNotAllowed).
+OPERATIONS = frozenset(
+    {
+        "ListBuckets", "HeadBucket", "GetBucketLocation", "ListObjects", "ListObjectsV2", "PutObject",
+        "GetObject", "HeadObject", "DeleteObject", "CreateMultipartUpload", "UploadPart",
+        "CompleteMultipartUpload", "AbortMultipartUpload",
+    }
+)  # fmt: skip
 _LIST_PARAMS = {
     "list-type", "prefix", "delimiter", "max-keys", "continuation-token", "start-after", "encoding-type",
     "fetch-owner", "marker",
