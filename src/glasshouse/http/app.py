@@ -56,6 +56,10 @@ async def _sweep_retention(svc: Services, every: int) -> None:
             await run_in_threadpool(svc.portal.sweep_retention)  # owners' clips past their retention
         except Exception:
             log.exception("portal retention sweep failed; retrying at the next interval")
+        try:
+            await run_in_threadpool(svc.multipart.purge_stale)  # S3 multipart uploads left incomplete
+        except Exception:
+            log.exception("multipart upload sweep failed; retrying at the next interval")
         await asyncio.sleep(every)
 
 

@@ -27,6 +27,8 @@ from glasshouse.media.store import READ_CHUNK
 MAX_PARTS: Final = 10_000
 #: S3's smallest part but the last.
 MIN_PART_BYTES: Final = 5 * 1024 * 1024
+#: Incomplete uploads are aborted by the periodic sweep after this long.
+STALE_AFTER: Final = timedelta(days=7)
 
 
 class NoSuchUploadError(NotFoundError):
@@ -209,7 +211,7 @@ class MultipartService:
         for key in keys:
             self.media._discard(key)
 
-    def purge_stale(self, older_than: timedelta) -> int:
+    def purge_stale(self, older_than: timedelta = STALE_AFTER) -> int:
         """Abort uploads started more than ``older_than`` ago (S3 keeps them until a lifecycle rule
         aborts them; Glasshouse's periodic sweep does); how many."""
         cutoff = self.clock() - older_than
