@@ -338,13 +338,23 @@ def test_aws_chunked_bodies_signed_chunk_by_chunk_and_with_a_trailer(world: dict
 
 
 def test_presigned_and_virtual_hosted_requests(world: dict[str, Any]) -> None:
-    client = s3(world, signature_version="s3v4")  # boto3 presigns with SigV2 unless told (not served)
+    client = s3(world, signature_version="s3v4")
     client.put_object(Bucket="studio", Key="share me.txt", Body=b"presigned")
     link = client.generate_presigned_url(
         "get_object", Params={"Bucket": "studio", "Key": "share me.txt"}, ExpiresIn=60
     )
     assert httpx.get(link).content == b"presigned"
     assert httpx.get(link.replace("share%20me", "share%20you")).status_code == 403  # signature covers the key
+    # boto3's default presigned URL for S3 is Signature Version 2 (AWSAccessKeyId, Expires, Signature).
+    v2 = s3(world).generate_presigned_url(
+        "get_object",
+        Params={"Bucket": "studio", "Key": "share me.txt", "ResponseContentType": "text/plain"},
+        ExpiresIn=60,
+    )
+    assert "AWSAccessKeyId=" in v2
+    answer = httpx.get(v2)
+    assert answer.content == b"presigned" and answer.headers["content-type"] == "text/plain"
+    assert httpx.get(v2.replace("text%2Fplain", "text%2Fhtml")).status_code == 403
     port = world["server"].url.rsplit(":", 1)[1]
     host = f"studio.localhost:{port}"
     headers, _ = _signed(world, "GET", f"http://{host}/share%20me.txt", "UNSIGNED-PAYLOAD", {})

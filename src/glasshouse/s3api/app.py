@@ -47,6 +47,14 @@ log = logging.getLogger("glasshouse.s3api")
 #: Largest CompleteMultipartUpload document (10,000 parts fit in well under this).
 MAX_XML_BYTES = 2 * 1024 * 1024
 _RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
+_OVERRIDES = {
+    "response-content-type": "Content-Type",
+    "response-content-language": "Content-Language",
+    "response-expires": "Expires",
+    "response-cache-control": "Cache-Control",
+    "response-content-disposition": "Content-Disposition",
+    "response-content-encoding": "Content-Encoding",
+}
 
 
 class S3Dispatch:
@@ -194,6 +202,7 @@ class S3App:
                 raw_path=raw_path,
                 query=scope.get("query_string", b"").decode("latin-1"),
                 headers=request.headers,
+                where=where,
             )
             if not self.buckets.allow(caller.key.access_key_id):
                 raise S3Error(503, "SlowDown", "Please reduce your request rate.")
@@ -388,6 +397,9 @@ class S3App:
         media = self.services.media
         info = media.get(caller.key.org_id, where.key)
         headers = _object_headers(info)
+        for name, header in _OVERRIDES.items():  # response-content-type=... on (presigned) GETs
+            if value := request.query_params.get(name):
+                headers[header] = value
         span = _range(request.headers.get("range"), info.size)
         if request.method == "HEAD":
             return Response(headers={**headers, "Content-Length": str(info.size)})

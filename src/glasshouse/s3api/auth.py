@@ -8,10 +8,14 @@ unsigned request or one signed for another service never reaches the S3 handlers
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from urllib.parse import unquote
+from urllib.parse import quote, unquote
 
 from glasshouse.governance.actor import Actor
 from glasshouse.keys.service import ActiveKey, KeyService
@@ -38,7 +42,11 @@ def is_s3_request(scope: Mapping[str, object]) -> bool:
             if name == "Credential":
                 return sigv4.credential_service(value.strip()) == SERVICE
         return False
+    if authorization.startswith("AWS "):
+        return True  # Signature Version 2: S3's alone (refused, naming SigV4)
     query = bytes(scope.get("query_string", b"")).decode("latin-1")  # type: ignore[call-overload]
+    if "AWSAccessKeyId=" in query and "Signature=" in query:
+        return True  # a Signature Version 2 presigned URL (boto3's default for S3)
     if "X-Amz-Credential" in query:
         credential = sigv4.query_params(query).get("X-Amz-Credential", "")
         return sigv4.credential_service(credential) == SERVICE
@@ -70,7 +78,8 @@ class S3Caller:
     key: ActiveKey
     org_name: str
     region: str
-    verified: sigv4.Verified
+    #: ``None`` for a Signature Version 2 presigned URL (no chunk signatures can follow it).
+    verified: sigv4.Verified | None
 
     @property
     def actor(self) -> Actor:
@@ -90,6 +99,51 @@ def _declared_payload_hash(headers: dict[str, list[str]]) -> str:
     return values[0].strip()
 
 
+#: Query parameters that Signature Version 2 signs as part of the resource (botocore's list).
+V2_SUBRESOURCES = frozenset(
+    {
+        "accelerate", "acl", "cors", "defaultObjectAcl", "location", "logging", "partNumber", "policy",
+        "requestPayment", "torrent", "versioning", "versionId", "versions", "website", "uploads", "uploadId",
+        "response-content-type", "response-content-language", "response-expires", "response-cache-control",
+        "response-content-disposition", "response-content-encoding", "delete", "lifecycle", "tagging",
+        "restore", "storageClass", "notification", "replication", "analytics", "metrics", "inventory",
+        "select", "select-type", "object-lock",
+    }
+)  # fmt: skip
+
+
+def _v2_presigned(
+    keys: KeyService, method: str, resource_path: str, query: str, headers: Mapping[str, str]
+) -> ActiveKey:
+    """A Signature Version 2 presigned URL (``AWSAccessKeyId``, ``Expires``, ``Signature``): what boto3's
+    ``generate_presigned_url`` makes for S3 unless told to use SigV4."""
+    params = sigv4.query_params(query)
+    expires = params.get("Expires", "")
+    if not expires.isdigit():
+        raise sigv4.IncompleteSignatureException("Query-string authentication requires Expires.")
+    if time.time() > int(expires):
+        raise sigv4.ExpiredPresignedURLException("Request has expired")
+    key = keys.lookup(params.get("AWSAccessKeyId", ""))
+    if key is None:
+        raise sigv4.UnrecognizedClientException(sigv4.UNRECOGNIZED_CLIENT_MESSAGE)
+    signed = []
+    for part in query.split("&"):
+        name, sep, value = part.partition("=")
+        if name in V2_SUBRESOURCES:
+            signed.append((name, f"{name}={unquote(value)}" if sep else name))
+    resource = resource_path + ("?" + "&".join(v for _, v in sorted(signed)) if signed else "")
+    amz = sorted((k.lower(), v.strip()) for k, v in headers.items() if k.lower().startswith("x-amz-"))
+    to_sign = "\n".join(
+        [method, headers.get("content-md5", ""), headers.get("content-type", ""), expires]
+        + [f"{k}:{v}" for k, v in amz]
+        + [resource]
+    )
+    expected = base64.b64encode(hmac.new(key.secret.encode(), to_sign.encode(), hashlib.sha1).digest())
+    if not hmac.compare_digest(expected, params.get("Signature", "").encode()):
+        raise sigv4.InvalidSignatureException(sigv4.SIGNATURE_MISMATCH_MESSAGE)
+    return key
+
+
 def authenticate(
     keys: KeyService,
     organisations: OrganisationService,
@@ -98,10 +152,21 @@ def authenticate(
     raw_path: str,
     query: str,
     headers: Mapping[str, str],
+    where: Target,
 ) -> S3Caller:
-    """Verify the request's signature (header or presigned) for service ``s3``; raises SigV4 errors."""
+    """Verify the request's signature (SigV4 header or presigned; SigV2 presigned) for service ``s3``;
+    raises SigV4 errors."""
     now = datetime.now(UTC)
-    if "authorization" in headers:
+    verified: sigv4.Verified | None = None
+    region = "us-east-1"
+    authorization = headers.get("authorization", "")
+    if authorization.startswith("AWS "):
+        raise S3Error(
+            400,
+            "InvalidRequest",
+            "The authorization mechanism you have provided is not supported. Please use AWS4-HMAC-SHA256.",
+        )
+    if authorization:
         verified = sigv4.authenticate(
             method=method,
             path=raw_path,
@@ -113,7 +178,7 @@ def authenticate(
             service=SERVICE,
             normalise_path=False,
         )
-    else:
+    elif "X-Amz-Credential" in query:
         verified = sigv4.authenticate_presigned(
             method=method,
             path=raw_path,
@@ -123,8 +188,13 @@ def authenticate(
             now=now,
             service=SERVICE,
         )
-    key = verified.key
+    else:
+        resource = f"/{quote(where.bucket)}{raw_path}" if where.virtual_hosted else raw_path
+        key = _v2_presigned(keys, method, resource, query, headers)
+    if verified is not None:
+        key = verified.key  # type: ignore[assignment]
+        region = verified.auth.region
     assert isinstance(key, ActiveKey)
     keys.touch(key.access_key_id)
     org = organisations.get_by_id(key.org_id)
-    return S3Caller(key, org.name, verified.auth.region, verified)
+    return S3Caller(key, org.name, region, verified)

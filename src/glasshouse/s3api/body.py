@@ -201,7 +201,7 @@ def _chunks(
 ) -> Iterator[bytes]:
     signed = spec.mode in (SIGNED_CHUNKS, SIGNED_CHUNKS_TRAILER)
     if signed and verified is None:
-        raise S3Error(400, "InvalidRequest", "Signed aws-chunked bodies need header authentication")
+        raise S3Error(400, "InvalidRequest", "Signed aws-chunked bodies need SigV4 header authentication")
     key = verified.signing_key() if verified is not None and signed else b""
     previous = verified.seed_signature if verified is not None else ""
     body = _Buffered(raw)
