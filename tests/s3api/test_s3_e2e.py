@@ -449,3 +449,57 @@ def test_aws_cli_cp_and_ls(world: dict[str, Any], tmp_path: Path, shared_data: P
     assert "studio" in run("s3", "ls")
     run("s3", "cp", "s3://studio/cli/hamilton.mp4", str(tmp_path / "back.mp4"))
     assert (tmp_path / "back.mp4").read_bytes() == clip.read_bytes()
+
+
+def test_what_an_attacker_tries(world: dict[str, Any]) -> None:
+    url = world["server"].url
+    client = s3(world)
+    client.put_object(Bucket="studio", Key="target.txt", Body=b"data")
+    # A header injection through a response override is refused.
+    headers, _ = _signed(
+        world,
+        "GET",
+        f"{url}/studio/target.txt?response-content-type=text%2Fplain%0D%0ASet-Cookie%3A%20x",
+        "UNSIGNED-PAYLOAD",
+        {},
+    )
+    answer = httpx.get(
+        f"{url}/studio/target.txt?response-content-type=text%2Fplain%0D%0ASet-Cookie%3A%20x", headers=headers
+    )
+    assert answer.status_code == 400 and "set-cookie" not in answer.headers
+    # An endless CompleteMultipartUpload document is cut off, not buffered.
+    upload_id = client.create_multipart_upload(Bucket="studio", Key="mp.bin")["UploadId"]
+    target = f"{url}/studio/mp.bin?uploadId={upload_id}"
+    headers, _ = _signed(world, "POST", target, "UNSIGNED-PAYLOAD", {})
+
+    def endless() -> Iterator[bytes]:
+        yield b"<CompleteMultipartUpload>"
+        for _ in range(4096):
+            yield b"<Part>" + b" " * 1024 + b"</Part>"
+
+    answer = httpx.post(target, content=endless(), headers=headers)
+    assert answer.status_code == 400 and b"MaxMessageLengthExceeded" in answer.content
+    # XML entities are refused (no expansion).
+    bomb = b'<?xml version="1.0"?><!DOCTYPE x [<!ENTITY a "aaaa">]><CompleteMultipartUpload>&a;</CompleteMultipartUpload>'
+    headers, _ = _signed(world, "POST", target, hashlib.sha256(bomb).hexdigest(), {})
+    answer = httpx.post(target, content=bomb, headers=headers)
+    assert answer.status_code == 400 and b"MalformedXML" in answer.content
+    # A key that climbs out of the bucket is refused; nothing is written outside.
+    climb = f"{url}/studio/a/%2E%2E/%2E%2E/etc/x"  # encoded, so no client normalises it away
+    headers, _ = _signed(world, "PUT", climb, hashlib.sha256(b"x").hexdigest(), {})
+    answer = httpx.put(climb, content=b"x", headers=headers)
+    assert answer.status_code == 400 and b"InvalidArgument" in answer.content
+    # A SigV2 presigned URL valid for longer than a week is refused.
+    key = world["keys"]["studio"]
+    expires = str(int(time.time()) + 30 * 86400)
+    to_sign = f"GET\n\n\n{expires}\n/studio/target.txt".encode()
+    signature = base64.b64encode(hmac.new(key.secret.encode(), to_sign, hashlib.sha1).digest()).decode()
+    link = httpx.URL(
+        f"{url}/studio/target.txt",
+        params={"AWSAccessKeyId": key.access_key_id, "Expires": expires, "Signature": signature},
+    )
+    assert httpx.get(link).status_code == 403
+    # Anything signed for s3 is the S3 API, whatever the path: it cannot reach the UI or REST unsigned.
+    headers, _ = _signed(world, "GET", f"{url}/ui/", "UNSIGNED-PAYLOAD", {})
+    answer = httpx.get(f"{url}/ui/", headers=headers)
+    assert answer.status_code == 404 and b"<Code>NoSuchBucket</Code>" in answer.content

@@ -455,6 +455,18 @@ class InProcessRunner:
             thread = threading.Thread(target=self._loop, name=f"glasshouse-job-{i}", daemon=True)
             thread.start()
             self._threads.append(thread)
+        # Notifications on a thread of their own: a slow webhook never holds up the jobs.
+        notifier = threading.Thread(target=self._deliver_loop, name="glasshouse-notify", daemon=True)
+        notifier.start()
+        self._threads.append(notifier)
+
+    def _deliver_loop(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self.executor.deliver()
+            except Exception:
+                log.exception("notification delivery failed; retrying after the poll interval")
+            self._stop.wait(self.poll_seconds)
 
     def wake(self, _job_id: str | None = None) -> None:
         self._wake.set()
@@ -469,8 +481,7 @@ class InProcessRunner:
         self._threads.clear()
 
     def maintain(self) -> None:
-        """Fail exhausted jobs, purge old ones and deliver due notifications, at most once per poll
-        interval across threads."""
+        """Fail exhausted jobs and purge old ones, at most once per poll interval across threads."""
         with self._maintenance_lock:
             now = time.monotonic()
             if now < self._next_maintenance:
@@ -480,7 +491,6 @@ class InProcessRunner:
         self.executor.reap()
         if purge:
             self.executor.purge()
-        self.executor.deliver()
 
     def run_pending(self) -> int:
         """Run every claimable job on this thread until none is left (CLI and tests); how many ran."""

@@ -399,6 +399,8 @@ class S3App:
         headers = _object_headers(info)
         for name, header in _OVERRIDES.items():  # response-content-type=... on (presigned) GETs
             if value := request.query_params.get(name):
+                if not value.isprintable() or len(value) > 1024:
+                    raise S3Error(400, "InvalidArgument", f"{name} must be printable text")
                 headers[header] = value
         span = _range(request.headers.get("range"), info.size)
         if request.method == "HEAD":
@@ -460,7 +462,7 @@ class S3App:
 
     async def complete(self, request: Request, caller: S3Caller, where: Target, upload_id: str) -> Response:
         _, chunks, _ = self._body(request, caller, MAX_XML_BYTES)
-        body = b"".join(await run_in_threadpool(list, chunks))
+        body = await run_in_threadpool(_bounded, chunks, MAX_XML_BYTES)
         requested = _parse_parts(body)
         info = await run_in_threadpool(
             self.services.multipart.complete, caller.actor, where.key, upload_id, requested
@@ -476,6 +478,16 @@ class S3App:
     def abort(self, caller: S3Caller, where: Target, upload_id: str) -> Response:
         self.services.multipart.abort(caller.actor, where.key, upload_id)
         return Response(status_code=204)
+
+
+def _bounded(chunks: Iterator[bytes], limit: int) -> bytes:
+    """A small request document, refused once it passes ``limit`` bytes (it may come without a length)."""
+    out = bytearray()
+    for chunk in chunks:
+        out += chunk
+        if len(out) > limit:
+            raise S3Error(400, "MaxMessageLengthExceeded", "Your request was too big.")
+    return bytes(out)
 
 
 def _malformed() -> S3Error:

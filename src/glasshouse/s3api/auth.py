@@ -123,6 +123,8 @@ def _v2_presigned(
         raise sigv4.IncompleteSignatureException("Query-string authentication requires Expires.")
     if time.time() > int(expires):
         raise sigv4.ExpiredPresignedURLException("Request has expired")
+    if int(expires) > time.time() + sigv4.MAX_PRESIGNED_SECONDS:  # as SigV4's limit: at most a week
+        raise sigv4.ExpiredPresignedURLException("Presigned URLs are valid for at most seven days")
     key = keys.lookup(params.get("AWSAccessKeyId", ""))
     if key is None:
         raise sigv4.UnrecognizedClientException(sigv4.UNRECOGNIZED_CLIENT_MESSAGE)
