@@ -12,8 +12,6 @@ identically. Bodies stream to the media store (:mod:`glasshouse.s3api.body`), ca
 
 from __future__ import annotations
 
-import base64
-import binascii
 import contextlib
 import io
 import logging
@@ -35,11 +33,11 @@ from glasshouse.media.multipart import RequestedPart
 from glasshouse.media.service import MediaInfo, MediaNotFoundError
 from glasshouse.media.store import READ_CHUNK
 from glasshouse.rest.streaming import blocking_chunks, declared_length
-from glasshouse.s3api import checksums
+from glasshouse.s3api import checksums, listing
 from glasshouse.s3api.auth import S3Caller, Target, authenticate, is_s3_request, target
 from glasshouse.s3api.body import BodySpec, decode
 from glasshouse.s3api.errors import S3Error, no_such_bucket, render, s3_error
-from glasshouse.s3api.xml import document, element, http_date, iso
+from glasshouse.s3api.xml import document, element, etag, http_date, iso
 from glasshouse.services import Services
 
 log = logging.getLogger("glasshouse.s3api")
@@ -68,11 +66,6 @@ class S3Dispatch:
             await self.s3(scope, receive, send)
         else:
             await self.app(scope, receive, send)
-
-
-def etag(sha256: str) -> str:
-    """Glasshouse's ETag: the object's SHA-256 in quotes (not MD5: clients comparing MD5s skip it)."""
-    return f'"{sha256}"'
 
 
 def _object_headers(info: MediaInfo) -> dict[str, str]:
@@ -117,17 +110,6 @@ def _read_range(stream: IO[bytes], first: int, last: int) -> Iterator[bytes]:
         while left > 0 and (chunk := stream.read(min(READ_CHUNK, left))):
             left -= len(chunk)
             yield chunk
-
-
-def _token(value: str) -> str:
-    return base64.urlsafe_b64encode(value.encode()).decode()
-
-
-def _untoken(value: str) -> str:
-    try:
-        return base64.urlsafe_b64decode(value.encode()).decode()
-    except (binascii.Error, UnicodeDecodeError, ValueError):
-        raise S3Error(400, "InvalidArgument", "The continuation token provided is incorrect") from None
 
 
 #: Every S3 operation served (what :func:`classify` answers, besides NotImplemented and MethodNotAllowed).
@@ -286,82 +268,8 @@ class S3App:
         return Response(document("ListAllMyBucketsResult", inner), media_type="application/xml")
 
     def list_objects(self, caller: S3Caller, where: Target, query: dict[str, str]) -> Response:
-        """ListObjectsV2 (and V1, ``marker``), in UTF-8 byte order of the names, as S3 lists them."""
-        v2 = query.get("list-type") == "2"
-        prefix, delimiter = query.get("prefix", ""), query.get("delimiter", "")
-        max_text = query.get("max-keys", "1000")
-        if not max_text.isdigit():
-            raise S3Error(400, "InvalidArgument", "Provided max-keys not an integer or within integer range")
-        max_keys = min(int(max_text), 1000)
-        if v2:
-            token = query.get("continuation-token")
-            after = _untoken(token) if token else query.get("start-after", "")
-        else:
-            after = query.get("marker", "")
-        url = query.get("encoding-type") == "url"
-
-        def enc(value: str) -> str:
-            return quote(value, safe="/") if url else value
-
-        objects = sorted(
-            (o for o in self.services.media.list(caller.key.org_id) if o.name.startswith(prefix)),
-            key=lambda o: o.name.encode(),
-        )
-        contents: list[MediaInfo] = []
-        prefixes: list[str] = []
-        last, truncated = "", False
-        for info in objects:
-            if info.name.encode() <= after.encode():
-                continue
-            common = None
-            if delimiter:
-                cut = info.name.find(delimiter, len(prefix))
-                if cut >= 0:
-                    common = info.name[: cut + len(delimiter)]
-            if common is not None and (
-                (prefixes and prefixes[-1] == common) or common.encode() <= after.encode()
-            ):
-                continue
-            if len(contents) + len(prefixes) >= max_keys:
-                truncated = True
-                break
-            if common is not None:
-                prefixes.append(common)
-                last = common + "\U0010ffff"  # the next page starts after every key under it
-            else:
-                contents.append(info)
-                last = info.name
-        parts = [element("Name", where.bucket), element("Prefix", enc(prefix))]
-        if delimiter:
-            parts.append(element("Delimiter", enc(delimiter)))
-        parts += [element("MaxKeys", max_keys), element("IsTruncated", str(truncated).lower())]
-        if url:
-            parts.append(element("EncodingType", "url"))
-        if v2:
-            parts.append(element("KeyCount", len(contents) + len(prefixes)))
-            if query.get("continuation-token"):
-                parts.append(element("ContinuationToken", query["continuation-token"]))
-            if query.get("start-after"):
-                parts.append(element("StartAfter", enc(query["start-after"])))
-            if truncated:
-                parts.append(element("NextContinuationToken", _token(last)))
-        else:
-            parts.append(element("Marker", enc(after)))
-            if truncated and delimiter:
-                parts.append(element("NextMarker", enc(last)))
-        for info in contents:
-            parts.append(
-                "<Contents>"
-                + element("Key", enc(info.name))
-                + element("LastModified", iso(info.created_at))
-                + element("ETag", etag(info.sha256))
-                + element("Size", info.size)
-                + element("StorageClass", "STANDARD")
-                + "</Contents>"
-            )
-        parts += [f"<CommonPrefixes>{element('Prefix', enc(p))}</CommonPrefixes>" for p in prefixes]
-        root = "ListBucketResult"
-        return Response(document(root, "".join(parts)), media_type="application/xml")
+        body = listing.list_objects(self.services.media.list(caller.key.org_id), where.bucket, query)
+        return Response(body, media_type="application/xml")
 
     # -- objects ----------------------------------------------------------------------------------------
     def _body(

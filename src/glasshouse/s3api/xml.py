@@ -24,3 +24,8 @@ def element(name: str, value: object) -> str:
 
 def document(root: str, inner: str) -> bytes:
     return f'<?xml version="1.0" encoding="UTF-8"?>\n<{root} xmlns="{NAMESPACE}">{inner}</{root}>'.encode()
+
+
+def etag(sha256: str) -> str:
+    """Glasshouse's ETag: the object's SHA-256 in quotes (not MD5: clients comparing MD5s skip it)."""
+    return f'"{sha256}"'
