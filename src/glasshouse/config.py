@@ -133,6 +133,20 @@ class Settings(BaseSettings):
     media_max_bytes: int = Field(
         default=500 * 1024 * 1024, ge=1, description="Largest accepted media upload (bytes)."
     )
+    s3api_virtual_host: str = Field(
+        default="localhost",
+        description="The S3-compatible endpoint answers virtual-hosted requests for Host <bucket>.<this> "
+        "(e.g. s3.example.org); other Host names are path style (/<bucket>/<key>). Empty: path style only.",
+    )
+    notify_max_attempts: int = Field(
+        default=10, ge=1, description="Deliveries of a video job notification tried before it is given up."
+    )
+    notify_backoff_seconds: float = Field(
+        default=2.0,
+        gt=0,
+        description="Wait before the first retry of a failed notification; doubled after each failure "
+        "(at most an hour).",
+    )
     approximate_above: int = Field(
         default=100_000,
         ge=1,

@@ -9,6 +9,7 @@ import glasshouse.idempotency.models
 import glasshouse.jobs.models
 import glasshouse.keys.models
 import glasshouse.media.models
+import glasshouse.notify.models
 import glasshouse.organisations.models
 import glasshouse.people.models
 import glasshouse.portal.models

@@ -36,8 +36,10 @@ from glasshouse.idempotency.service import IdempotencyService
 from glasshouse.jobs.service import JobService
 from glasshouse.keys.crypto import SecretBox
 from glasshouse.keys.service import KeyService
+from glasshouse.media.multipart import MultipartService
 from glasshouse.media.service import MediaService
 from glasshouse.media.store import store_from_settings
+from glasshouse.notify.service import NotificationService
 from glasshouse.organisations import service as organisations
 from glasshouse.organisations.models import LOCAL_ORG_NAME
 from glasshouse.organisations.service import OrganisationService
@@ -185,6 +187,23 @@ class Services:
             shared_buckets={
                 PORTAL_SHARED_BUCKET: lambda org_id, name: self.portal.shared_media(org_id, name)
             },
+        )
+
+    @cached_property
+    def multipart(self) -> MultipartService:
+        """S3 multipart uploads into the media store (the S3-compatible endpoint)."""
+        return MultipartService(self.sessions, self.media, clock=self.clock)
+
+    @cached_property
+    def notifications(self) -> NotificationService:
+        """Video job completion notifications: operators' webhooks per SNS topic ARN."""
+        return NotificationService(
+            self.sessions,
+            self.secret_box,
+            self.audit,
+            max_attempts=self.settings.notify_max_attempts,
+            backoff_seconds=self.settings.notify_backoff_seconds,
+            clock=self.clock,
         )
 
     @cached_property

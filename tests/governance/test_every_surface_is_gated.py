@@ -27,6 +27,7 @@ from glasshouse.governance.actor import Actor
 from glasshouse.governance.gate import UngatedAccessError
 from glasshouse.http.app import create_app
 from glasshouse.rekognition.operations import CAPABILITIES, NOT_BIOMETRIC, OPERATIONS
+from glasshouse.s3api.app import OPERATIONS as S3_OPERATIONS
 from glasshouse.services import Services
 
 #: CLI commands that process biometric data; every other command is listed as not biometric.
@@ -47,6 +48,8 @@ NOT_BIOMETRIC_COMMANDS = {
     "evaluate lfw", "evaluate pairs", "evaluate calibrate", "bench engine", "bench api", "bench video",
     "bench search", "bench index", "bench reconcile",
     "media put", "media list", "media rm",  # media storage: see "/v1/media" below
+    # Where video job notifications go (webhooks per SNS topic ARN): operator configuration, audited.
+    "notify add", "notify list", "notify remove",
     # Runs background jobs that a gated surface accepted (the gate decided at submission, and audited).
     "worker",
 }  # fmt: skip
@@ -73,6 +76,15 @@ NOT_BIOMETRIC_ROUTES = {
     "/v1/portal/clips", "/v1/portal/clips/{clip_id}", "/v1/portal/inbox",
     "/v1/portal/inbox/{request_id}/share", "/v1/portal/inbox/{request_id}/decline", "/v1/portal/settings",
     "/v1/portal/emergency", "/v1/portal/emergency/{disclosure_id}/approve",
+}  # fmt: skip
+
+#: The S3-compatible endpoint (glasshouse.s3api) is media storage, like /v1/media: bytes in and out, every
+#: write audited (media.upload / media.delete) with the S3 caller's key; the video jobs that analyse an
+#: object pass the gate themselves (StartFaceDetection / StartFaceSearch above).
+NOT_BIOMETRIC_S3_OPERATIONS = {
+    "ListBuckets", "HeadBucket", "GetBucketLocation", "ListObjects", "ListObjectsV2", "PutObject",
+    "GetObject", "HeadObject", "DeleteObject", "CreateMultipartUpload", "UploadPart",
+    "CompleteMultipartUpload", "AbortMultipartUpload",
 }  # fmt: skip
 
 
@@ -128,6 +140,10 @@ def _footage_request() -> dict[str, Any]:
         "respond_by": (now + timedelta(days=3)).isoformat(),
         "purpose": "criminal_investigation",
     }
+
+
+def test_every_s3_operation_is_classified() -> None:
+    assert set(S3_OPERATIONS) == NOT_BIOMETRIC_S3_OPERATIONS
 
 
 def test_every_rekognition_operation_is_classified() -> None:

@@ -17,6 +17,7 @@ from glasshouse.cli.evaluate import evaluate_app
 from glasshouse.cli.governance import org_app, policy_app, retention_app
 from glasshouse.cli.keys import keys_app
 from glasshouse.cli.media import media_app
+from glasshouse.cli.notify import notify_app
 from glasshouse.cli.people import people_app
 from glasshouse.cli.testing import testing_app
 from glasshouse.cli.transparency import transparency_app
@@ -107,6 +108,7 @@ app.add_typer(transparency_app, name="transparency")
 app.add_typer(testing_app, name="testing")
 app.add_typer(people_app, name="people")
 app.add_typer(media_app, name="media")
+app.add_typer(notify_app, name="notify")
 app.command("worker")(worker)
 app.add_typer(video_app, name="video")
 app.add_typer(evaluate_app, name="evaluate")

@@ -28,6 +28,7 @@ from glasshouse.rekognition.api import router as rekognition_router
 from glasshouse.rest.api import router as rest_router
 from glasshouse.rest.media import router as media_router
 from glasshouse.rest.video import router as video_router
+from glasshouse.s3api.app import S3App, S3Dispatch
 from glasshouse.services import Services
 from glasshouse.testing import api as testing_api
 from glasshouse.transparency import web as transparency_web
@@ -57,6 +58,10 @@ async def _sweep_retention(svc: Services, every: int) -> None:
             await run_in_threadpool(svc.portal.sweep_retention)  # owners' clips past their retention
         except Exception:
             log.exception("portal retention sweep failed; retrying at the next interval")
+        try:
+            await run_in_threadpool(svc.multipart.purge_stale)  # S3 multipart uploads left incomplete
+        except Exception:
+            log.exception("multipart upload sweep failed; retrying at the next interval")
         await asyncio.sleep(every)
 
 
@@ -115,6 +120,8 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     app.mount(portal.LEAFLET_PATH, portal.leaflet_files(), name="leaflet")
     app.mount("/static", StaticFiles(directory=Path(web.__file__).parent / "static"), name="static")
     web_errors.install(app)  # GlasshouseError: the error page under /ui, REST JSON elsewhere
+    # Requests signed for service s3 (any path, any method) go to the S3-compatible endpoint.
+    app.add_middleware(S3Dispatch, s3=S3App(svc, metrics, buckets))
 
     @app.get("/", include_in_schema=False)
     def root() -> RedirectResponse:

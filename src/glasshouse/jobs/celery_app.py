@@ -97,6 +97,7 @@ class Sweeper(threading.Thread):
                 for job_id in self.executor.due_for_dispatch():
                     log.info("republishing job %s (unclaimed or its worker was lost)", job_id)
                     publish(self.app, job_id)
+                self.executor.deliver()  # video job notifications that are due
             except Exception:
                 log.exception("job sweep failed; retrying at the next interval")
             if self.stopped.wait(self.every):

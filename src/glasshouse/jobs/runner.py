@@ -20,7 +20,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any, Protocol, cast
 
 from sqlalchemy import CursorResult, Update, delete, insert, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
@@ -37,6 +37,15 @@ log = logging.getLogger("glasshouse.jobs")
 
 #: Seconds between deletions of jobs past their retention.
 PURGE_EVERY = 300.0
+
+
+class FinishListener(Protocol):
+    """Told, inside the transaction that finishes a job, that it finished (e.g. to queue a notification);
+    asked by the runners' periodic sweep to deliver what is due."""
+
+    def job_finished(self, session: Session, job: Job) -> None: ...
+
+    def deliver_due(self) -> int: ...
 
 
 class LeaseLostError(Exception):
@@ -142,8 +151,10 @@ class JobExecutor:
         lease_seconds: float,
         max_attempts: int,
         retention_hours: float = 0.0,
+        listener: FinishListener | None = None,
     ) -> None:
         self.services = services
+        self.listener = listener
         self.sessions = services.sessions
         self.lease_seconds = lease_seconds
         self.max_attempts = max_attempts
@@ -159,7 +170,18 @@ class JobExecutor:
             lease_seconds=s.job_lease_seconds,
             max_attempts=s.job_max_attempts,
             retention_hours=s.job_retention_hours,
+            listener=services.notifications,
         )
+
+    def _finished(self, session: Session, job_id: str) -> None:
+        if self.listener is not None:
+            job = session.get(Job, job_id)
+            if job is not None:
+                self.listener.job_finished(session, job)
+
+    def deliver(self) -> int:
+        """Deliver due notifications (the periodic sweep); how many."""
+        return self.listener.deliver_due() if self.listener is not None else 0
 
     # -- claiming ---------------------------------------------------------------------------------
     def _claimable(self) -> Any:
@@ -308,6 +330,7 @@ class JobExecutor:
                         insert(JobResult),
                         [{"job_id": job_id, "seq": i, "payload": p} for i, p in enumerate(payloads, 1)],
                     )
+                self._finished(session, job_id)
         if lost:
             log.warning("job %s: lease lost before the results were written; dropped", job_id)
             return Outcome.LEASE_LOST
@@ -324,6 +347,7 @@ class JobExecutor:
         with transaction(self.sessions) as session:
             if _rowcount(session, failed) != 1:
                 return Outcome.LEASE_LOST
+            self._finished(session, job_id)
         return Outcome.FAILED
 
     def _release(self, job_id: str, owner: str) -> None:
@@ -357,10 +381,14 @@ class JobExecutor:
                 lease_owner=None,
                 lease_expires_at=None,
             )
+            .returning(Job.id)
             .execution_options(synchronize_session=False)
         )
         with transaction(self.sessions) as session:
-            count = _rowcount(session, stmt)
+            failed_ids = list(session.scalars(stmt))
+            for job_id in failed_ids:
+                self._finished(session, job_id)
+        count = len(failed_ids)
         if count:
             log.warning("%d job(s) failed: their worker was lost %d times", count, self.max_attempts)
         return count
@@ -427,6 +455,18 @@ class InProcessRunner:
             thread = threading.Thread(target=self._loop, name=f"glasshouse-job-{i}", daemon=True)
             thread.start()
             self._threads.append(thread)
+        # Notifications on a thread of their own: a slow webhook never holds up the jobs.
+        notifier = threading.Thread(target=self._deliver_loop, name="glasshouse-notify", daemon=True)
+        notifier.start()
+        self._threads.append(notifier)
+
+    def _deliver_loop(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self.executor.deliver()
+            except Exception:
+                log.exception("notification delivery failed; retrying after the poll interval")
+            self._stop.wait(self.poll_seconds)
 
     def wake(self, _job_id: str | None = None) -> None:
         self._wake.set()

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Final
 
-from sqlalchemy import BigInteger, DateTime, ForeignKey, String, UniqueConstraint
+from sqlalchemy import BigInteger, DateTime, ForeignKey, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from glasshouse.db import Base, new_id, utcnow
@@ -40,3 +40,33 @@ class MediaObject(Base):
             "source": self.source,
             "created_at": self.created_at.isoformat(),
         }
+
+
+class MultipartUpload(Base):
+    """An S3 multipart upload in progress: parts are stored one by one, the object appears only when the
+    upload is completed (then its parts are concatenated into one media object and deleted)."""
+
+    __tablename__ = "media_uploads"
+
+    #: The S3 ``UploadId`` (random, URL-safe).
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    org_id: Mapped[str] = mapped_column(ForeignKey("organisations.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(MAX_NAME_LENGTH))
+    content_type: Mapped[str] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class UploadPart(Base):
+    """One stored part of a multipart upload (its bytes at ``storage_key`` in the media store)."""
+
+    __tablename__ = "media_upload_parts"
+
+    upload_id: Mapped[str] = mapped_column(
+        ForeignKey("media_uploads.id", ondelete="CASCADE"), primary_key=True
+    )
+    part_number: Mapped[int] = mapped_column(Integer, primary_key=True)
+    storage_key: Mapped[str] = mapped_column(String(255), unique=True)
+    size: Mapped[int] = mapped_column(BigInteger)
+    sha256: Mapped[str] = mapped_column(String(64))
+    #: The part's verified ``x-amz-checksum-*`` value (``ALGORITHM:base64``), if the client sent one.
+    checksum: Mapped[str | None] = mapped_column(String(128), nullable=True)

@@ -1,4 +1,5 @@
-"""AWS Signature Version 4 verification for the Rekognition-compatible API (header form, any region).
+"""AWS Signature Version 4 verification (header form and presigned query form, any region), for the
+Rekognition-compatible API (service ``rekognition``) and the S3-compatible object endpoint (service ``s3``).
 
 Pure: the caller passes the request as received (raw path and query string, still percent-encoded), a
 function that finds a key's secret and the current time. Errors carry the names and HTTP statuses that
@@ -14,7 +15,7 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Protocol, TypeVar
+from typing import Protocol, TypeVar, cast
 from urllib.parse import quote, unquote
 
 from glasshouse.errors import GlasshouseError
@@ -99,7 +100,13 @@ def _header_map(headers: Mapping[str, str]) -> dict[str, list[str]]:
     return out
 
 
-def parse_authorization(value: str) -> Authorization:
+def credential_service(value: str) -> str | None:
+    """The service named in a credential scope (``ID/date/region/SERVICE/aws4_request``), if any."""
+    parts = value.split("/")
+    return parts[3] if len(parts) == 5 else None
+
+
+def parse_authorization(value: str, service: str = SERVICE) -> Authorization:
     """Parse ``AWS4-HMAC-SHA256 Credential=ID/date/region/service/aws4_request, SignedHeaders=..,
     Signature=..``; raises :class:`IncompleteSignatureException` or :class:`InvalidSignatureException`."""
     algorithm, _, rest = value.strip().partition(" ")
@@ -115,7 +122,12 @@ def parse_authorization(value: str) -> Authorization:
         raise IncompleteSignatureException(
             " ".join(f"Authorization header requires '{p}' parameter." for p in missing)
         )
-    credential = params["Credential"]
+    return _authorization(params["Credential"], params["SignedHeaders"], params["Signature"], service)
+
+
+def _authorization(
+    credential: str, signed_headers: str, signature: str, expected_service: str
+) -> Authorization:
     parts = credential.split("/")
     if len(parts) != 5 or not all(parts):
         raise IncompleteSignatureException(
@@ -127,16 +139,18 @@ def parse_authorization(value: str) -> Authorization:
         raise InvalidSignatureException(
             f"Credential should be scoped with a valid terminator: '{TERMINATOR}', not '{terminator[:32]}'."
         )
-    if service != SERVICE:
-        raise InvalidSignatureException(f"Credential should be scoped to correct service: '{SERVICE}'.")
+    if service != expected_service:
+        raise InvalidSignatureException(
+            f"Credential should be scoped to correct service: '{expected_service}'."
+        )
     if not _REGION.match(region):
         raise InvalidSignatureException("Credential should be scoped to a valid region.")
-    signed = tuple(h.strip().lower() for h in params["SignedHeaders"].split(";"))
+    signed = tuple(h.strip().lower() for h in signed_headers.split(";"))
     if not all(signed):
         raise IncompleteSignatureException("SignedHeaders must be a ';'-separated list of header names.")
     if "host" not in signed:
         raise IncompleteSignatureException("'Host' must be a 'SignedHeader' in the AWS Authorization.")
-    return Authorization(key_id, scope_date, region, service, signed, params["Signature"])
+    return Authorization(key_id, scope_date, region, service, signed, signature)
 
 
 def canonical_uri(raw_path: str) -> str:
@@ -161,13 +175,16 @@ def _uri_encode(value: str) -> str:
     return quote(value, safe="-_.~")
 
 
-def canonical_query(raw_query: str) -> str:
-    """Each name and value decoded then RFC 3986-encoded, sorted by name then value, joined with ``&``."""
+def canonical_query(raw_query: str, *, omit: str | None = None) -> str:
+    """Each name and value decoded then RFC 3986-encoded, sorted by name then value, joined with ``&``
+    (without the parameter ``omit``: a presigned URL's own signature)."""
     pairs = []
     for part in raw_query.split("&"):
         if not part:
             continue
         name, _, value = part.partition("=")
+        if omit is not None and unquote(name) == omit:
+            continue
         pairs.append((_uri_encode(unquote(name)), _uri_encode(unquote(value))))
     return "&".join(f"{n}={v}" for n, v in sorted(pairs))
 
@@ -183,15 +200,19 @@ def canonical_request(
     headers: Mapping[str, list[str]],
     signed_headers: tuple[str, ...],
     payload_hash: str,
+    *,
+    normalise_path: bool = True,
+    omit_query: str | None = None,
 ) -> str:
+    """``normalise_path=False`` for S3, whose signers use the path exactly as sent (encoded once)."""
     canonical_headers = "".join(
         f"{name}:{','.join(_trim(v) for v in headers.get(name, []))}\n" for name in signed_headers
     )
     return "\n".join(
         [
             method.upper(),
-            canonical_uri(raw_path or "/"),
-            canonical_query(raw_query),
+            canonical_uri(raw_path or "/") if normalise_path else (raw_path or "/"),
+            canonical_query(raw_query, omit=omit_query),
             canonical_headers,
             ";".join(signed_headers),
             payload_hash,
@@ -248,6 +269,21 @@ def _check_clock(signed_at: datetime, amz_date: str, now: datetime) -> None:
         )
 
 
+@dataclass(frozen=True, slots=True)
+class Verified:
+    """An authenticated request: the key, its parsed credential, and what S3's chunked bodies need to
+    verify each chunk (the request's signature seeds the chain of chunk signatures)."""
+
+    key: HasSecret
+    auth: Authorization
+    amz_date: str
+    seed_signature: str
+
+    def signing_key(self) -> bytes:
+        a = self.auth
+        return signing_key(self.key.secret, a.scope_date, a.region, a.service)
+
+
 def verify(
     *,
     method: str,
@@ -258,18 +294,58 @@ def verify(
     lookup: Callable[[str], K | None],
     now: datetime,
 ) -> K:
-    """Authenticate one request; returns what ``lookup`` gave for its access key id.
+    """Authenticate one Rekognition request with its whole body; returns what ``lookup`` gave for its
+    access key id.
 
     ``path`` and ``query`` are as received on the wire (percent-encoded; ASGI ``raw_path`` and
     ``query_string``); ``headers`` may be any case-insensitive or plain mapping, or a multi-dict whose
     ``items()`` yields repeated headers. ``lookup`` returns ``None`` for unknown or revoked keys.
     Checks run cheapest first: header syntax, scope, clock, key, body hash, then the signature.
     """
+    computed = hashlib.sha256(body).hexdigest()
+
+    def payload_hash(header_map: dict[str, list[str]]) -> str:
+        declared = header_map.get("x-amz-content-sha256")
+        if declared is not None:
+            value = declared[0].strip().lower()
+            if not _HEX_SHA256.match(value) or not hmac.compare_digest(value, computed):
+                raise InvalidSignatureException(
+                    "The provided 'x-amz-content-sha256' header does not match what was computed."
+                )
+        return computed
+
+    verified = authenticate(
+        method=method,
+        path=path,
+        query=query,
+        headers=headers,
+        payload_hash=payload_hash,
+        lookup=lookup,
+        now=now,
+    )
+    return cast(K, verified.key)
+
+
+def authenticate(
+    *,
+    method: str,
+    path: str,
+    query: str,
+    headers: Mapping[str, str],
+    payload_hash: Callable[[dict[str, list[str]]], str],
+    lookup: Callable[[str], K | None],
+    now: datetime,
+    service: str = SERVICE,
+    normalise_path: bool = True,
+) -> Verified:
+    """Authenticate a request signed in its ``Authorization`` header for ``service``. ``payload_hash``
+    gives the hash the signature covers, from the headers (S3: ``x-amz-content-sha256`` as declared, the
+    body checked as it streams) after the key is known; it may raise."""
     header_map = _header_map(headers)
     authorization = ",".join(header_map.get("authorization", [])).strip()
     if not authorization:
         raise MissingAuthenticationTokenException(MISSING_TOKEN_MESSAGE)
-    auth = parse_authorization(authorization)
+    auth = parse_authorization(authorization, service)
     amz_dates = header_map.get("x-amz-date")
     if not amz_dates:
         raise IncompleteSignatureException("Authorization header requires an 'X-Amz-Date' header.")
@@ -285,18 +361,90 @@ def verify(
     key = lookup(auth.access_key_id)
     if key is None:
         raise UnrecognizedClientException(UNRECOGNIZED_CLIENT_MESSAGE)
-
-    payload_hash = hashlib.sha256(body).hexdigest()
-    declared = header_map.get("x-amz-content-sha256")
-    if declared is not None:
-        value = declared[0].strip().lower()
-        if not _HEX_SHA256.match(value) or not hmac.compare_digest(value, payload_hash):
-            raise InvalidSignatureException(
-                "The provided 'x-amz-content-sha256' header does not match what was computed."
-            )
-
-    canonical = canonical_request(method, path, query, header_map, auth.signed_headers, payload_hash)
+    declared_hash = payload_hash(header_map)
+    canonical = canonical_request(
+        method, path, query, header_map, auth.signed_headers, declared_hash, normalise_path=normalise_path
+    )
     expected = signature(key.secret, auth, amz_date, canonical)
     if not hmac.compare_digest(expected.encode("ascii"), auth.signature.encode("utf-8", "replace")):
         raise InvalidSignatureException(SIGNATURE_MISMATCH_MESSAGE)
-    return key
+    return Verified(key, auth, amz_date, expected)
+
+
+#: The longest a presigned URL may be valid (AWS: seven days).
+MAX_PRESIGNED_SECONDS = 7 * 24 * 3600
+UNSIGNED_PAYLOAD = "UNSIGNED-PAYLOAD"
+
+
+class ExpiredPresignedURLException(SigV4Error):
+    code = "AccessDenied"
+    http_status = 403
+
+
+def query_params(raw_query: str) -> dict[str, str]:
+    """Decoded query parameters (the first of repeated names)."""
+    out: dict[str, str] = {}
+    for part in raw_query.split("&"):
+        name, _, value = part.partition("=")
+        if name:
+            out.setdefault(unquote(name), unquote(value))
+    return out
+
+
+def authenticate_presigned(
+    *,
+    method: str,
+    path: str,
+    query: str,
+    headers: Mapping[str, str],
+    lookup: Callable[[str], K | None],
+    now: datetime,
+    service: str,
+) -> Verified:
+    """Authenticate a presigned URL (``X-Amz-Algorithm``, ``-Credential``, ``-Date``, ``-Expires``,
+    ``-SignedHeaders``, ``-Signature`` in the query; the payload is never signed)."""
+    params = query_params(query)
+    if params.get("X-Amz-Algorithm") != ALGORITHM:
+        raise IncompleteSignatureException("X-Amz-Algorithm only supports 'AWS4-HMAC-SHA256'")
+    missing = [
+        p
+        for p in ("X-Amz-Credential", "X-Amz-Date", "X-Amz-Expires", "X-Amz-SignedHeaders", "X-Amz-Signature")
+        if not params.get(p)
+    ]
+    if missing:
+        raise IncompleteSignatureException(f"Query-string authentication requires {', '.join(missing)}.")
+    auth = _authorization(
+        params["X-Amz-Credential"], params["X-Amz-SignedHeaders"], params["X-Amz-Signature"], service
+    )
+    amz_date = params["X-Amz-Date"]
+    signed_at = _parse_amz_date(amz_date)
+    if auth.scope_date != amz_date[:8]:
+        raise InvalidSignatureException("Date in Credential scope does not match X-Amz-Date.")
+    expires = params["X-Amz-Expires"]
+    if not expires.isdigit() or not 1 <= int(expires) <= MAX_PRESIGNED_SECONDS:
+        raise IncompleteSignatureException(
+            f"X-Amz-Expires must be between 1 and {MAX_PRESIGNED_SECONDS} seconds."
+        )
+    current = now.astimezone(UTC) if now.tzinfo else now.replace(tzinfo=UTC)
+    if current > signed_at + timedelta(seconds=int(expires)):
+        raise ExpiredPresignedURLException("Request has expired")
+    if signed_at > current + MAX_CLOCK_SKEW:
+        raise InvalidSignatureException("Request is not yet valid")
+    key = lookup(auth.access_key_id)
+    if key is None:
+        raise UnrecognizedClientException(UNRECOGNIZED_CLIENT_MESSAGE)
+    header_map = _header_map(headers)
+    canonical = canonical_request(
+        method,
+        path,
+        query,
+        header_map,
+        auth.signed_headers,
+        UNSIGNED_PAYLOAD,
+        normalise_path=service != "s3",
+        omit_query="X-Amz-Signature",
+    )
+    expected = signature(key.secret, auth, amz_date, canonical)
+    if not hmac.compare_digest(expected.encode("ascii"), auth.signature.encode("utf-8", "replace")):
+        raise InvalidSignatureException(SIGNATURE_MISMATCH_MESSAGE)
+    return Verified(key, auth, amz_date, expected)

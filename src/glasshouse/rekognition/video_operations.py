@@ -15,9 +15,21 @@ from glasshouse.video.jobs import FACE_DETECTION, FACE_SEARCH
 from glasshouse.video.submit import submit_video_job
 
 
+def _notification(ctx: Context, p: Params, api: str) -> dict[str, str] | None:
+    """``NotificationChannel`` if it names a topic with a configured webhook; refused otherwise."""
+    channel = p.get("NotificationChannel")
+    if not channel:
+        return None
+    arn = str(channel["SNSTopicArn"])
+    ctx.services.notifications.require_target(ctx.caller.org_id, arn)
+    return {"SNSTopicArn": arn, "RoleArn": str(channel.get("RoleArn", "")), "API": api}
+
+
 def _submit(ctx: Context, kind: str, p: Params, collection: str | None = None) -> Response:
     s3 = p["Video"]["S3Object"]
     info = stored_object(ctx, s3)
+    api = "StartFaceSearch" if kind == FACE_SEARCH else "StartFaceDetection"
+    notification = _notification(ctx, p, api)
     grant = ctx.grant
     assert grant is not None, "Start operations are gated"
     job = submit_video_job(
@@ -31,6 +43,7 @@ def _submit(ctx: Context, kind: str, p: Params, collection: str | None = None) -
         tag=p.get("JobTag"),
         s3_object={"Bucket": str(s3["Bucket"]), "Name": str(s3["Name"])},
         region=ctx.caller.region,
+        notification=notification,
     )
     return {"JobId": job.id}
 

@@ -46,12 +46,14 @@ def submit_video_job(
     tag: str | None = None,
     s3_object: Mapping[str, str] | None = None,
     region: str | None = None,
+    notification: Mapping[str, str] | None = None,
 ) -> JobView:
     """Queue a face detection or face search job over the grant's organisation's media object ``media``
     (a name, or an object already resolved). ``collection`` is required for a search; the threshold is
     raised to the policy's floor and the matches capped by it. ``s3_object`` is the Rekognition
     ``S3Object`` that named ``media``; a shared bucket's object (another organisation's, e.g. a portal clip
-    shared with the caller) is accepted only that way, and the job checks the share again when it runs."""
+    shared with the caller) is accepted only that way, and the job checks the share again when it runs.
+    ``notification``: the Rekognition NotificationChannel (a configured target), posted when it ends."""
     if kind not in VIDEO_KINDS:
         raise InvalidParameterError(f"unknown video job kind {kind!r}")
     org_id = grant.actor.org_id
@@ -80,6 +82,8 @@ def submit_video_job(
         else {"Bucket": grant.actor.org_name, "Name": info.name},
         obligations=obligations(grant),
     )
+    if notification:
+        params["notification_channel"] = dict(notification)
     grant.note(video_sha256=info.sha256)
     job = services.jobs.submit(
         org_id, kind, params, token=token, tag=tag, created=lambda view: grant.note(job_id=view.id)

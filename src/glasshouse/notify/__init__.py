@@ -1,0 +1,1 @@
+"""Completion notifications for video jobs: Rekognition's NotificationChannel delivered to webhooks."""
