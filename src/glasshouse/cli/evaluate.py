@@ -131,6 +131,11 @@ def _print_embedding(s: dict[str, Any]) -> None:
         f"several faces: {s['several_faces']} (used {s['face_choice']}); "
         f"undecodable images: {len(s['decode_errors'])} (their pairs score -1: a certain non-match)"
     )
+    if s["api_target_errors"]:
+        console.print(
+            f"images CompareFaces fails on as target (a degenerate detection): {len(s['api_target_errors'])}"
+            " (their pairs as target score -1)"
+        )
     console.print(
         f"time: {t['wall_s']:.1f} s wall, {t['ms_per_image_wall']:.1f} ms/image with "
         f"{t['workers']} worker(s) x {t['onnx_threads_per_worker']} thread(s); "
@@ -196,6 +201,8 @@ def lfw(
         )
     _print_embedding(s)
     _print_report(f"LFW View 2 ({cfg.label()})", s["results"])
+    if "results_centre_choice" in s:
+        _print_report("LFW View 2, centre choice (same pass)", s["results_centre_choice"])
     _print_files(s)
 
 
@@ -264,6 +271,8 @@ def pairs_cmd(
         )
     _print_embedding(s)
     _print_report(f"{csv_file.name} ({cfg.label()})", s["results"])
+    if "results_centre_choice" in s:
+        _print_report(f"{csv_file.name}, centre choice (same pass)", s["results_centre_choice"])
     for group, r in s.get("subgroups", {}).items():
         _print_report(f"subgroup {group or '(none)'}", r)
     _print_files(s)

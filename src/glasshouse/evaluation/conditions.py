@@ -111,12 +111,18 @@ class ViewResult:
 
 
 def _embed_choice(engine: FaceEngine, image: RGBImage) -> tuple[npt.NDArray[np.float32], Detection] | None:
+    """The centre-nearest face's embedding; ``None`` without a face or where the aligner refuses it."""
+    from glasshouse.errors import InvalidParameterError
+
     detections = engine.detect(image)
     if not detections:
         return None
     h, w = image.shape[:2]
     chosen = nearest_centre(detections, w, h)
-    return np.asarray(engine.embed_faces(image, [chosen])[0], dtype=np.float32), chosen
+    try:
+        return np.asarray(engine.embed_faces(image, [chosen])[0], dtype=np.float32), chosen
+    except InvalidParameterError:  # a degenerate detection (< 1 px between the eyes)
+        return None
 
 
 def embed_views(engine: FaceEngine, index: int, path: Path, option: tuple[int, bool]) -> ViewResult:

@@ -18,7 +18,7 @@ import os
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from multiprocessing import get_context
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -126,11 +126,15 @@ class ImageResult:
     seconds: dict[str, float] = field(default_factory=dict)
     #: ``api`` choice only: every face CompareFaces would score in this image as a target.
     targets: npt.NDArray[np.float32] | None = None
+    #: ``api`` choice only: why CompareFaces would fail with this image as its target.
+    api_error: str | None = None
+    #: ``api`` choice only: the ``centre`` choice's embedding, from the same pass.
+    centre: npt.NDArray[np.float32] | None = None
 
 
 def embed_one(engine: FaceEngine, index: int, path: Path, *, api: bool = False) -> ImageResult:
     from glasshouse.engine.decode import decode_image
-    from glasshouse.errors import InvalidImageError
+    from glasshouse.errors import InvalidImageError, InvalidParameterError
 
     t0 = time.perf_counter()
     try:
@@ -144,7 +148,10 @@ def embed_one(engine: FaceEngine, index: int, path: Path, *, api: bool = False) 
     if api:
         return _embed_api_choice(engine, index, image, detections, t0, t1, t2)
     chosen = nearest_centre(detections, w, h) if detections else fallback_detection(w, h)
-    chips = engine.align(image, [chosen])
+    try:
+        chips = engine.align(image, [chosen])
+    except InvalidParameterError as exc:  # a degenerate detection: the image cannot be analysed
+        return ImageResult(index, None, len(detections), error=str(exc))
     t3 = time.perf_counter()
     emb = engine.embed_chips(chips)[0]
     t4 = time.perf_counter()
@@ -161,18 +168,65 @@ def _embed_api_choice(
     t1: float,
     t2: float,
 ) -> ImageResult:
-    """Embed CompareFaces' target faces; the source face's embedding (the largest) is among them."""
+    """Embed CompareFaces' target faces; the source face's embedding (the largest) is among them. Where the
+    aligner refuses one of them (a degenerate detection), CompareFaces fails with this image as its target:
+    it then has no target faces here (its pairs score -1), and only the source face is embedded."""
     from glasshouse.engine.compare import source_face, target_faces
+    from glasshouse.errors import InvalidParameterError
 
     scored = target_faces(detections)
     src = source_face(detections)
-    chips = engine.align(image, [detections[i] for i in scored])
+    try:
+        chips = engine.align(image, [detections[i] for i in scored])
+    except InvalidParameterError as exc:
+        return _api_source_only(engine, index, image, detections, src, str(exc))
     t3 = time.perf_counter()
     emb = np.asarray(engine.embed_chips(chips), dtype=np.float32)
     t4 = time.perf_counter()
     secs = {"decode": t1 - t0, "detect": t2 - t1, "align": t3 - t2, "embed": t4 - t3}
     source = emb[scored.index(src)] if src is not None else np.zeros(emb.shape[1], dtype=np.float32)
-    return ImageResult(index, source, len(detections), src is None, None, secs, targets=emb)
+    centre = _centre_of(engine, image, detections, [detections[i] for i in scored], emb)
+    return ImageResult(index, source, len(detections), src is None, None, secs, targets=emb, centre=centre)
+
+
+def _centre_of(
+    engine: FaceEngine,
+    image: RGBImage,
+    detections: list[Detection],
+    embedded: list[Detection],
+    emb: npt.NDArray[np.float32],
+) -> npt.NDArray[np.float32]:
+    """The ``centre`` choice's embedding from the same pass (reusing an embedded face where it is one);
+    zeros (cosine 0 with anything: a non-match) where the aligner refuses the face."""
+    from glasshouse.errors import InvalidParameterError
+
+    h, w = image.shape[:2]
+    chosen = nearest_centre(detections, w, h) if detections else fallback_detection(w, h)
+    for d, e in zip(embedded, emb, strict=False):
+        if d is chosen:
+            return np.asarray(e, dtype=np.float32)
+    try:
+        return np.asarray(engine.embed_faces(image, [chosen])[0], dtype=np.float32)
+    except InvalidParameterError:
+        return np.zeros(128, dtype=np.float32)
+
+
+def _api_source_only(
+    engine: FaceEngine, index: int, image: RGBImage, detections: list[Detection], src: int | None, why: str
+) -> ImageResult:
+    from glasshouse.errors import InvalidParameterError
+
+    empty = np.zeros((0, 128), dtype=np.float32)
+    assert src is not None  # the aligner refused a detection, so there was one
+    centre = _centre_of(engine, image, detections, [], empty)
+    try:
+        source = np.asarray(engine.embed_faces(image, [detections[src]])[0], dtype=np.float32)
+    except InvalidParameterError:
+        source, missing = np.zeros(128, np.float32), True
+    else:
+        missing = False
+    n = len(detections)
+    return ImageResult(index, source, n, missing, None, targets=empty, api_error=why, centre=centre)
 
 
 _WORKER_ENGINE: list[FaceEngine] = []  # one engine per pool worker process
@@ -246,6 +300,16 @@ class EmbedOutcome:
     workers: int
     #: ``api`` choice only: per image, the embeddings of every face scored as a target (may be empty).
     targets: tuple[npt.NDArray[np.float32], ...] | None = None
+    #: ``api`` choice only: images CompareFaces fails on as its target, and why.
+    api_errors: dict[int, str] = field(default_factory=dict)
+    #: ``api`` choice only: the ``centre`` choice's embeddings from the same pass (see :func:`as_centre`).
+    centre: npt.NDArray[np.float32] | None = None
+
+    def as_centre(self) -> EmbedOutcome:
+        """An ``api`` outcome as the ``centre`` choice would have scored it (same detections)."""
+        if self.centre is None:
+            return self
+        return replace(self, embeddings=self.centre, targets=None, fallback=(), api_errors={}, centre=None)
 
     @property
     def ms_per_image(self) -> float:
@@ -280,6 +344,8 @@ def _collect(results: list[ImageResult], n: int, wall: float, workers: int, api:
     fallback, errors, multi = [], {}, 0
     empty = np.zeros((0, 128), dtype=np.float32)
     targets: list[npt.NDArray[np.float32]] = [empty] * n
+    api_errors: dict[int, str] = {}
+    centre = np.zeros((n, 128), dtype=np.float32)
     for r in results:
         if r.embedding is None:
             errors[r.index] = r.error or "unknown error"
@@ -287,10 +353,26 @@ def _collect(results: list[ImageResult], n: int, wall: float, workers: int, api:
         emb[r.index], ok[r.index] = r.embedding, True
         if r.targets is not None:
             targets[r.index] = r.targets
+        if r.api_error is not None:
+            api_errors[r.index] = r.api_error
+        if r.centre is not None:
+            centre[r.index] = r.centre
         if r.fallback:
             fallback.append(r.index)
         multi += r.faces > 1
         for k, v in r.seconds.items():
             stages[k] += v
     kept = tuple(targets) if api else None
-    return EmbedOutcome(emb, ok, tuple(sorted(fallback)), multi, errors, wall, stages, workers, kept)
+    return EmbedOutcome(
+        emb,
+        ok,
+        tuple(sorted(fallback)),
+        multi,
+        errors,
+        wall,
+        stages,
+        workers,
+        kept,
+        api_errors,
+        centre if api else None,
+    )

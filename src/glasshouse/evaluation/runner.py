@@ -88,6 +88,7 @@ def embedding_summary(outcome: EmbedOutcome, paths: Sequence[Path], cfg: Pipelin
         "no_face_images": [str(paths[i]) for i in outcome.fallback[:50]],
         "several_faces": outcome.multi_face,
         "decode_errors": {str(paths[i]): e for i, e in outcome.errors.items()},
+        "api_target_errors": {str(paths[i]): e for i, e in outcome.api_errors.items()},
         "timing": {
             "wall_s": round(outcome.wall_seconds, 2),
             "ms_per_image_wall": round(outcome.ms_per_image, 2),
@@ -158,6 +159,9 @@ def evaluate_pairs(
         **embedding_summary(outcome, images, cfg),
         "results": report.to_json(),
     }
+    if outcome.centre is not None:  # the api choice also reports the centre choice on the same pass
+        centre_scores = pair_scores(outcome.as_centre(), pairs, images)
+        summary["results_centre_choice"] = verification_report(centre_scores, labels, folds).to_json()
     groups = [p.subgroup for p in pairs]
     if any(g is not None for g in groups):
         subs = subgroup_reports(scores, labels, groups, folds)
