@@ -387,6 +387,7 @@ def write_anchors(path: Path, summary: dict[str, Any]) -> Path:
         "interval": summary["interval"],
         "anchor_rule": summary["anchor_rule"],
         "anchors": summary["anchors"],
+        "timing": summary["timing"],
     }
     return write_json(path, data)
 
