@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 from typer.testing import CliRunner
 
 from glasshouse.cli.evaluate import evaluate_app
@@ -47,4 +48,7 @@ def test_calibrate_on_a_tiny_sample(shared_data: Path, model_cache_dir: Path, tm
         for name, c in anchor["conditions"].items():
             assert c["fmr"] <= anchor["target_fmr"], (anchor["similarity"], name)
     assert "command" in json.loads(anchors_file.read_text())
+    with np.load(out / "calibration-histograms.npz") as hists:
+        assert int(hists["frontal/impostor"].sum()) == frontal["impostor_pairs"]
+        assert sorted(hists.files) == sorted(f"{c}/{k}" for c in CONDITIONS for k in ("genuine", "impostor"))
     assert "similarity anchors" in result.output

@@ -368,11 +368,22 @@ def run_calibration(
         title=f"calibration per condition: {cfg.label()}",
     )
     summary["plot"] = str(plot)
+    summary["histograms"] = str(save_histograms(outdir / "calibration-histograms.npz", hists))
     summary["json"] = str(write_json(outdir / "calibration.json", summary))
     if anchors_out is not None:
         write_anchors(anchors_out, summary)
         summary["anchors_file"] = str(anchors_out)
     return summary
+
+
+def save_histograms(path: Path, hists: dict[str, ScoreHistograms]) -> Path:
+    """Every condition's genuine and impostor histograms (``BINS`` counts each), to re-read any threshold."""
+    arrays = {
+        f"{name}/{kind}": getattr(h, kind) for name, h in hists.items() for kind in ("genuine", "impostor")
+    }
+    path.parent.mkdir(parents=True, exist_ok=True)
+    np.savez_compressed(path, **arrays)
+    return path
 
 
 def write_anchors(path: Path, summary: dict[str, Any]) -> Path:
