@@ -40,18 +40,35 @@ JitterOpt = typer.Option(
 )
 WorkersOpt = typer.Option(0, "--workers", min=0, help="Processes embedding images [default: min(2, cores)].")
 CacheOpt = typer.Option(None, "--model-cache", help="Model cache folder [default: the settings' one].")
+FaceChoiceOpt = typer.Option(
+    "centre",
+    "--face-choice",
+    help="centre: the face nearest each image's centre; api: CompareFaces' choice (the first image's "
+    "largest face against every face of the second, best taken): what API users get.",
+)
 
 
-def _config(aligner: str | None, no_flip: bool, jitter: int, model_cache: Path | None) -> Any:
+def _config(
+    aligner: str | None, no_flip: bool, jitter: int, model_cache: Path | None, face_choice: str = "centre"
+) -> Any:
     from glasshouse.config import Settings
-    from glasshouse.evaluation.embedding import ALIGNERS, PipelineConfig
+    from glasshouse.evaluation.embedding import ALIGNERS, FACE_CHOICES, PipelineConfig
 
     settings = Settings()
     aligner = aligner or settings.aligner
     if aligner not in ALIGNERS:
         raise typer.BadParameter(f"--aligner must be one of {', '.join(ALIGNERS)}")
+    if face_choice not in FACE_CHOICES:
+        raise typer.BadParameter(f"--face-choice must be one of {', '.join(FACE_CHOICES)}")
     cache = model_cache if model_cache is not None else settings.models_path
-    return PipelineConfig(model_cache_dir=cache, aligner=aligner, flip=not no_flip, jitter=jitter, threads=1)
+    return PipelineConfig(
+        model_cache_dir=cache,
+        aligner=aligner,
+        flip=not no_flip,
+        jitter=jitter,
+        threads=1,
+        face_choice=face_choice,
+    )
 
 
 def _command(*parts: object) -> str:
@@ -114,6 +131,11 @@ def _print_embedding(s: dict[str, Any]) -> None:
         f"several faces: {s['several_faces']} (used {s['face_choice']}); "
         f"undecodable images: {len(s['decode_errors'])} (their pairs score -1: a certain non-match)"
     )
+    if s["api_target_errors"]:
+        console.print(
+            f"images CompareFaces fails on as target (a degenerate detection): {len(s['api_target_errors'])}"
+            " (their pairs as target score -1)"
+        )
     console.print(
         f"time: {t['wall_s']:.1f} s wall, {t['ms_per_image_wall']:.1f} ms/image with "
         f"{t['workers']} worker(s) x {t['onnx_threads_per_worker']} thread(s); "
@@ -138,12 +160,13 @@ def lfw(
     limit_folds: int = typer.Option(0, "--limit-folds", min=0, help="Use only the first N folds (0 = all)."),
     workers: int = WorkersOpt,
     model_cache: Path | None = CacheOpt,
+    face_choice: str = FaceChoiceOpt,
 ) -> None:
     """The standard LFW View-2 protocol: 10 folds, threshold chosen on 9, tested on the 10th."""
     from glasshouse.evaluation.pairs import read_lfw_pairs
     from glasshouse.evaluation.runner import DEFAULT_OUTDIR, evaluate_pairs
 
-    cfg = _config(aligner, no_flip, jitter, model_cache)
+    cfg = _config(aligner, no_flip, jitter, model_cache, face_choice)
     try:
         pair_list = read_lfw_pairs(pairs, directory)
     except GlasshouseError as exc:
@@ -161,6 +184,7 @@ def lfw(
         cfg.aligner,
         *(["--jitter", jitter] if jitter else []),
         *(["--limit-folds", limit_folds] if limit_folds else []),
+        *(["--face-choice", face_choice] if face_choice != "centre" else []),
     )
     n_images = len({p.a for p in pair_list} | {p.b for p in pair_list})
     console.print(f"LFW View 2: {len(pair_list)} pairs, {n_images} images; {cfg.label()}")
@@ -177,12 +201,15 @@ def lfw(
         )
     _print_embedding(s)
     _print_report(f"LFW View 2 ({cfg.label()})", s["results"])
+    if "results_centre_choice" in s:
+        _print_report("LFW View 2, centre choice (same pass)", s["results_centre_choice"])
     _print_files(s)
 
 
 def _run_name(prefix: str, cfg: Any) -> str:
     name = f"{prefix}-{cfg.aligner}-{'flip' if cfg.flip else 'noflip'}"
-    return f"{name}-jitter{cfg.jitter}" if cfg.jitter else name
+    name = f"{name}-jitter{cfg.jitter}" if cfg.jitter else name
+    return f"{name}-{cfg.face_choice}" if cfg.face_choice != "centre" else name
 
 
 @evaluate_app.command("pairs")
@@ -202,13 +229,14 @@ def pairs_cmd(
     jitter: int = JitterOpt,
     workers: int = WorkersOpt,
     model_cache: Path | None = CacheOpt,
+    face_choice: str = FaceChoiceOpt,
 ) -> None:
-    """Any pair list: 10-fold accuracy when there are enough pairs, and the similarity 80 / 99 operating
+    """Any pair list: 10-fold accuracy when there are enough pairs, and the calibrated similarity operating
     points (overall and per subgroup). Also reads deepface's file_x,file_y,same columns."""
     from glasshouse.evaluation.pairs import assign_folds, read_pair_csv
     from glasshouse.evaluation.runner import DEFAULT_OUTDIR, evaluate_pairs
 
-    cfg = _config(aligner, no_flip, jitter, model_cache)
+    cfg = _config(aligner, no_flip, jitter, model_cache, face_choice)
     try:
         pair_list = read_pair_csv(csv_file, root, subgroup_column)
     except GlasshouseError as exc:
@@ -226,6 +254,7 @@ def pairs_cmd(
         "--aligner",
         cfg.aligner,
         *(["--jitter", jitter] if jitter else []),
+        *(["--face-choice", face_choice] if face_choice != "centre" else []),
     )
     n_images = len({p.a for p in pair_list} | {p.b for p in pair_list})
     console.print(f"{csv_file.name}: {len(pair_list)} pairs, {n_images} images; {cfg.label()}")
@@ -242,6 +271,8 @@ def pairs_cmd(
         )
     _print_embedding(s)
     _print_report(f"{csv_file.name} ({cfg.label()})", s["results"])
+    if "results_centre_choice" in s:
+        _print_report(f"{csv_file.name}, centre choice (same pass)", s["results_centre_choice"])
     for group, r in s.get("subgroups", {}).items():
         _print_report(f"subgroup {group or '(none)'}", r)
     _print_files(s)
@@ -252,13 +283,23 @@ def calibrate_cmd(
     directory: Path = typer.Argument(
         ..., exists=True, file_okay=False, help="Identity folders: DIR/Name/*.jpg"
     ),
-    pairs: Path | None = typer.Option(
-        None, "--pairs", exists=True, dir_okay=False, help="Also score View 2."
+    images: int = typer.Option(
+        0, "--images", min=0, help="Sample size: images of people with 2+ images (0 = all of them)."
     ),
-    sample: int = typer.Option(
-        0, "--sample", min=0, help="Use a seeded random sample of N images (0 = all)."
+    transformed: int = typer.Option(
+        0,
+        "--transformed",
+        min=0,
+        help="How many of them also get low-resolution and close-up views (0 = all).",
     ),
+    per_identity: int = typer.Option(4, "--per-identity", min=2, help="At most this many images per person."),
     seed: int = typer.Option(0, "--seed"),
+    anchors_out: Path | None = typer.Option(
+        None,
+        "--anchors-out",
+        dir_okay=False,
+        help="Also write the anchors file (src/glasshouse/engine/calibration.json is the engine's).",
+    ),
     out: Path | None = OutOpt,
     no_flip: bool = NoFlipOpt,
     aligner: str | None = AlignerOpt,
@@ -266,69 +307,92 @@ def calibrate_cmd(
     workers: int = WorkersOpt,
     model_cache: Path | None = CacheOpt,
 ) -> None:
-    """Genuine/impostor cosine distributions over ALL pairs; the cosine at FMR 1e-1, 1e-3, 1e-6."""
-    from glasshouse.evaluation.pairs import list_identity_images, read_lfw_pairs
-    from glasshouse.evaluation.runner import DEFAULT_OUTDIR, run_calibration, sample_indices
+    """Anchor similarity 50/80/90/95/99 at FMR 1e-1/1e-3/1e-4/1e-5/1e-6 as an upper bound over four
+    conditions (frontal, cross-pose, low resolution, close-up), with per-condition FMR/FNMR and 95% CIs."""
+    from glasshouse.evaluation.pairs import list_identity_images
+    from glasshouse.evaluation.runner import DEFAULT_OUTDIR, calibration_sample, run_calibration
 
     cfg = _config(aligner, no_flip, jitter, model_cache)
     try:
-        lfw_pairs = read_lfw_pairs(pairs, directory) if pairs else None
-        n_all = len(list_identity_images(directory)[0])
+        all_paths, all_ids = list_identity_images(directory)
     except GlasshouseError as exc:
         raise _fail(exc) from exc
-    n = len(sample_indices(n_all, sample or None, seed))
+    n = len(calibration_sample(all_ids, images or None, per_identity, seed))
+    n_transformed = min(transformed, n) if transformed else n
     command = _command(
         "calibrate",
         directory,
-        *(["--pairs", pairs] if pairs else []),
-        *(["--sample", sample, "--seed", seed] if sample else []),
+        *(["--images", images] if images else []),
+        *(["--transformed", transformed] if transformed else []),
+        *(["--per-identity", per_identity] if per_identity != 4 else []),
+        *(["--seed", seed] if seed else []),
+        *(["--anchors-out", anchors_out] if anchors_out else []),
         *(["--out", out] if out else []),
         no_flip and "--no-flip",
         "--aligner",
         cfg.aligner,
         *(["--jitter", jitter] if jitter else []),
     )
-    console.print(f"calibration on {n} of {n_all} images; {cfg.label()}")
+    console.print(
+        f"calibration on {n} of {len(all_paths)} images ({n_transformed} also low-resolution and "
+        f"close-up); {cfg.label()}"
+    )
     columns = (TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     with Progress(*columns, TimeRemainingColumn(), console=console) as bar:
         t_embed = bar.add_task("embedding", total=n)
-        t_pairs = bar.add_task("pair cosines (rows)", total=None)
+        t_pairs = bar.add_task("pair cosines (probe rows)", total=None)
         s = run_calibration(
             directory,
             cfg,
             out or DEFAULT_OUTDIR,
             command=command,
-            sample=sample or None,
+            images=images or None,
+            transformed=n_transformed,
+            per_identity=per_identity,
             seed=seed,
-            lfw_pairs=lfw_pairs,
             workers=workers or None,
+            anchors_out=anchors_out,
             embed_progress=lambda k: bar.advance(t_embed, k),
             pair_progress=lambda k: bar.advance(t_pairs, k),
-            on_embedded=lambda ok: bar.update(t_pairs, total=ok),
         )
-    _print_embedding(s)
-    console.print(
-        f"{s['identities']} identities; {s['genuine_pairs']:,} genuine and "
-        f"{s['impostor_pairs']:,} impostor pairs"
-    )
-    table = Table(title=f"calibration ({cfg.label()})")
-    for col in ("target FMR", "similarity", "cosine", "measured FMR", "impostors ≥", "FNMR", "TAR"):
+    _print_calibration(s, cfg.label())
+    files = f"wrote {s['json']} and {s['plot']}"
+    console.print(files + (f"; anchors: {s['anchors_file']}" if "anchors_file" in s else ""))
+
+
+def _ci(lo_hi: list[float]) -> str:
+    return f"[{100 * lo_hi[0]:.3g}, {100 * lo_hi[1]:.3g}]%"
+
+
+def _print_calibration(s: dict[str, Any], label: str) -> None:
+    t = s["timing"]
+    console.print(f"time: embedding {t['embed_s']:.0f} s, pair cosines {t['pairs_s']:.0f} s")
+    counts = Table(title="conditions")
+    for col in ("condition", "images", "no face", "used", "genuine pairs", "impostor pairs"):
+        counts.add_column(col, justify="right")
+    for name, c in s["conditions"].items():
+        counts.add_row(
+            name,
+            str(c.get("images", "")),
+            str(c.get("no_face", "")),
+            str(c["used"]),
+            f"{c['genuine_pairs']:,}",
+            f"{c['impostor_pairs']:,}",
+        )
+    console.print(counts)
+    table = Table(title=f"similarity anchors, FMR / FNMR per condition with 95% Wilson CIs ({label})")
+    for col in ("similarity", "FMR bound", "cosine", "set by", "condition", "FMR", "FNMR"):
         table.add_column(col, justify="right")
-    for p in s["points"]:
-        table.add_row(
-            f"{p['target_fmr']:g}",
-            f"{p['similarity']:g}",
-            f"{p['cosine']:.4f}",
-            f"{p['fmr']:.3g}",
-            str(p["impostors_above"]),
-            _pct(p["fnmr"]),
-            _pct(p["tar"]),
-        )
+    for a in s["anchors"]:
+        for k, (name, c) in enumerate(a["conditions"].items()):
+            first = k == 0
+            table.add_row(
+                f"{a['similarity']:g}" if first else "",
+                f"{a['target_fmr']:g}" if first else "",
+                f"{a['cosine']:.5f}" if first else "",
+                a["set_by"] if first else "",
+                name,
+                f"{c['fmr']:.3g} {_ci(c['fmr_ci95'])}",
+                f"{_pct(c['fnmr'])} {_ci(c['fnmr_ci95'])}",
+            )
     console.print(table)
-    console.print("similarity.CALIBRATION = (")
-    for row in s["calibration_table"]:
-        console.print(f"    ({row[0]!r}, {row[1]!r}, {row[2]!r}),")
-    console.print(")")
-    if "lfw_pairs" in s:
-        _print_report("LFW View 2 (same embeddings)", s["lfw_pairs"])
-    _print_files(s)

@@ -1,42 +1,46 @@
 """Similarity on Rekognition's 0–100 scale, from the cosine of two L2-normalised embeddings.
 
-The mapping is piecewise linear in cosine through anchor points measured on LFW (see ``CALIBRATION``): each
-anchor pins a similarity to the false-match rate (FMR) measured at that cosine over all impostor pairs of
-LFW. So ``similarity >= 80`` and ``similarity >= 99`` each mean a documented FMR, whatever the model.
-Recompute with ``glasshouse evaluate calibrate``.
-
-Measured for the default engine (CenterFace, landmark aligner, dlib ResNet via ONNX, flip averaging) over all
-13,233 LFW deep-funneled images: 87,307,271 impostor and 242,257 genuine pairs (genuine pairs are dominated by
-the few people with many photos). At each anchor (true-accept rate = 1 - false-non-match rate):
-
-* similarity 50 = cosine 0.8823: FMR 1e-1, TAR 99.96%
-* similarity 80 = cosine 0.9288: FMR 1e-3 (87,287 impostor pairs at or above), TAR 96.50% — Rekognition's
-  default ``FaceMatchThreshold``
-* similarity 99 = cosine 0.9637: FMR 9.85e-7 (86 impostor pairs, some of them LFW label noise), TAR 28.28% —
-  the floor recommended for law-enforcement use. dlib's descriptor cannot reach a one-in-a-million FMR
-  without rejecting most genuine pairs; the number is reported as measured, not tuned.
-
-With the dlib shape-predictor aligner instead (``--aligner dlib``) the anchors move by at most 0.0005 in
-cosine (0.8821, 0.9285, 0.9632; TAR 99.94%, 96.01%, 27.71%).
+The mapping is piecewise linear in cosine through anchor points (``CALIBRATION``), read from
+``calibration.json`` beside this module, which ``glasshouse evaluate calibrate --anchors-out`` writes (the
+command, sample, machine and per-condition figures are recorded in it). Each anchor pins a similarity to a
+false-match rate (FMR) that is an *upper bound over every calibrated condition* — frontal, cross-pose, low
+resolution and close-up photos (see :mod:`glasshouse.evaluation.conditions`) — not an average: the anchor's
+cosine is the largest any condition needs for its FMR (its 95% Wilson upper bound where the impostor pairs
+allow) to stay within the target. So ``similarity >= 80`` means FMR at most 1e-3 on each kind of photo,
+``>= 90`` at most 1e-4, ``>= 95`` at most 1e-5 and ``>= 99`` at most 1e-6 (the last two as measured on the
+calibration sample; see the README's similarity table for every condition's FMR and FNMR with intervals).
+Re-run the command after any engine change (detector, aligner, embedder, quantisation).
 """
 
 from __future__ import annotations
 
+import itertools
+import json
+from pathlib import Path
 from typing import overload
 
 import numpy as np
 import numpy.typing as npt
 
-#: (cosine, similarity, measured FMR at that cosine). Measured 2026-11-26 with
-#: ``glasshouse evaluate calibrate ../shared/data/lfw/lfw-deepfunneled --pairs ../shared/data/lfw/pairs.txt
-#: --aligner landmarks`` (flip on); full figures in var/evaluation/calibration.json of that run.
-CALIBRATION: tuple[tuple[float, float, float], ...] = (
-    (-1.0, 0.0, 1.0),
-    (0.8823, 50.0, 0.1),
-    (0.9288, 80.0, 0.001),
-    (0.9637, 99.0, 9.85e-07),
-    (1.0, 100.0, 0.0),
-)
+#: The anchors file: ``calibration_table`` rows are (cosine, similarity, FMR bound), cosine increasing.
+ANCHORS_FILE = Path(__file__).with_name("calibration.json")
+
+
+def load_calibration(path: Path = ANCHORS_FILE) -> tuple[tuple[float, float, float], ...]:
+    """The (cosine, similarity, FMR bound) rows of an anchors file, checked to be a monotone map of [-1, 1]
+    onto [0, 100]."""
+    rows = tuple(
+        (float(c), float(s), float(f)) for c, s, f in json.loads(path.read_text())["calibration_table"]
+    )
+    cos, sim = [r[0] for r in rows], [r[1] for r in rows]
+    increasing = all(b > a for xs in (cos, sim) for a, b in itertools.pairwise(xs))
+    if not increasing or (cos[0], sim[0], cos[-1], sim[-1]) != (-1.0, 0.0, 1.0, 100.0):
+        raise ValueError(f"{path}: the calibration table must map cosine -1..1 increasingly onto 0..100")
+    return rows
+
+
+#: (cosine, similarity, FMR bound across the calibrated conditions at that cosine).
+CALIBRATION: tuple[tuple[float, float, float], ...] = load_calibration()
 
 _COS = np.array([c for c, _, _ in CALIBRATION], dtype=np.float64)
 _SIM = np.array([s for _, s, _ in CALIBRATION], dtype=np.float64)

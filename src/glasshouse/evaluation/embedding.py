@@ -1,10 +1,15 @@
-"""Embed image files for evaluation: one face per image through detect → align → embed, over a process pool.
+"""Embed image files for evaluation: detect → align → embed, over a process pool.
 
-Face choice: the detection whose box centre is nearest the image centre (LFW and most pair sets are
-centred on the subject; 19–23% of LFW images also show a background face, often larger).
-No-face policy: a box at :data:`FALLBACK_BOX` (fractions of the image, the typical CenterFace box on LFW's
-250x250 crops) with the typical landmarks :data:`FALLBACK_LANDMARKS` is fed to the aligner, as if the
-detector had found a face there; such images are counted and listed.
+Two face choices (:data:`FACE_CHOICES`):
+
+* ``centre``: one face per image, the detection whose box centre is nearest the image centre (LFW and most
+  pair sets are centred on the subject; 19–23% of LFW images also show a background face, often larger).
+  No-face policy: a box at :data:`FALLBACK_BOX` (fractions of the image, the typical CenterFace box on LFW's
+  250x250 crops) with the typical landmarks :data:`FALLBACK_LANDMARKS` is fed to the aligner, as if the
+  detector had found a face there; such images are counted and listed.
+* ``api``: what CompareFaces does (:mod:`glasshouse.engine.compare`, the same code): the pair's first image
+  is the source, its largest face is compared with every face of the second image, and the best cosine is
+  the pair's score. No face in either image: the API finds no match, so the pair scores -1.
 """
 
 from __future__ import annotations
@@ -13,10 +18,10 @@ import os
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from multiprocessing import get_context
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -41,7 +46,12 @@ FALLBACK_POLICY = (
     "no face detected: LFW's typical face box and landmarks (fractions of the image, centred) were aligned "
     "and embedded as if detected"
 )
-FACE_CHOICE = "the detected face whose box centre is nearest the image centre"
+#: Face choice name -> what it means (reported with every run).
+FACE_CHOICES: dict[str, str] = {
+    "centre": "the detected face whose box centre is nearest the image centre",
+    "api": "CompareFaces' choice: the first image's largest face against every face of the second, best taken",
+}
+API_NO_FACE_POLICY = "no face detected: the API finds no match, so the pair scores -1 (a certain non-match)"
 ALIGNERS = ("dlib", "landmarks")
 STAGES = ("decode", "detect", "align", "embed")
 
@@ -55,11 +65,14 @@ class PipelineConfig:
     flip: bool = True
     jitter: int = 0
     threads: int = 1
+    face_choice: str = "centre"
 
     def label(self) -> str:
         parts = [f"aligner={self.aligner}", f"flip={'on' if self.flip else 'off'}"]
         if self.jitter:
             parts.append(f"jitter={self.jitter}")
+        if self.face_choice != "centre":
+            parts.append(f"faces={self.face_choice}")
         return ", ".join(parts)
 
 
@@ -111,11 +124,17 @@ class ImageResult:
     fallback: bool = False
     error: str | None = None
     seconds: dict[str, float] = field(default_factory=dict)
+    #: ``api`` choice only: every face CompareFaces would score in this image as a target.
+    targets: npt.NDArray[np.float32] | None = None
+    #: ``api`` choice only: why CompareFaces would fail with this image as its target.
+    api_error: str | None = None
+    #: ``api`` choice only: the ``centre`` choice's embedding, from the same pass.
+    centre: npt.NDArray[np.float32] | None = None
 
 
-def embed_one(engine: FaceEngine, index: int, path: Path) -> ImageResult:
+def embed_one(engine: FaceEngine, index: int, path: Path, *, api: bool = False) -> ImageResult:
     from glasshouse.engine.decode import decode_image
-    from glasshouse.errors import InvalidImageError
+    from glasshouse.errors import InvalidImageError, InvalidParameterError
 
     t0 = time.perf_counter()
     try:
@@ -126,13 +145,88 @@ def embed_one(engine: FaceEngine, index: int, path: Path) -> ImageResult:
     detections = engine.detect(image)
     t2 = time.perf_counter()
     h, w = image.shape[:2]
+    if api:
+        return _embed_api_choice(engine, index, image, detections, t0, t1, t2)
     chosen = nearest_centre(detections, w, h) if detections else fallback_detection(w, h)
-    chips = engine.align(image, [chosen])
+    try:
+        chips = engine.align(image, [chosen])
+    except InvalidParameterError as exc:  # a degenerate detection: the image cannot be analysed
+        return ImageResult(index, None, len(detections), error=str(exc))
     t3 = time.perf_counter()
     emb = engine.embed_chips(chips)[0]
     t4 = time.perf_counter()
     secs = {"decode": t1 - t0, "detect": t2 - t1, "align": t3 - t2, "embed": t4 - t3}
     return ImageResult(index, np.asarray(emb, dtype=np.float32), len(detections), not detections, None, secs)
+
+
+def _embed_api_choice(
+    engine: FaceEngine,
+    index: int,
+    image: RGBImage,
+    detections: list[Detection],
+    t0: float,
+    t1: float,
+    t2: float,
+) -> ImageResult:
+    """Embed CompareFaces' target faces; the source face's embedding (the largest) is among them. Where the
+    aligner refuses one of them (a degenerate detection), CompareFaces fails with this image as its target:
+    it then has no target faces here (its pairs score -1), and only the source face is embedded."""
+    from glasshouse.engine.compare import source_face, target_faces
+    from glasshouse.errors import InvalidParameterError
+
+    scored = target_faces(detections)
+    src = source_face(detections)
+    try:
+        chips = engine.align(image, [detections[i] for i in scored])
+    except InvalidParameterError as exc:
+        return _api_source_only(engine, index, image, detections, src, str(exc))
+    t3 = time.perf_counter()
+    emb = np.asarray(engine.embed_chips(chips), dtype=np.float32)
+    t4 = time.perf_counter()
+    secs = {"decode": t1 - t0, "detect": t2 - t1, "align": t3 - t2, "embed": t4 - t3}
+    source = emb[scored.index(src)] if src is not None else np.zeros(emb.shape[1], dtype=np.float32)
+    centre = _centre_of(engine, image, detections, [detections[i] for i in scored], emb)
+    return ImageResult(index, source, len(detections), src is None, None, secs, targets=emb, centre=centre)
+
+
+def _centre_of(
+    engine: FaceEngine,
+    image: RGBImage,
+    detections: list[Detection],
+    embedded: list[Detection],
+    emb: npt.NDArray[np.float32],
+) -> npt.NDArray[np.float32]:
+    """The ``centre`` choice's embedding from the same pass (reusing an embedded face where it is one);
+    zeros (cosine 0 with anything: a non-match) where the aligner refuses the face."""
+    from glasshouse.errors import InvalidParameterError
+
+    h, w = image.shape[:2]
+    chosen = nearest_centre(detections, w, h) if detections else fallback_detection(w, h)
+    for d, e in zip(embedded, emb, strict=False):
+        if d is chosen:
+            return np.asarray(e, dtype=np.float32)
+    try:
+        return np.asarray(engine.embed_faces(image, [chosen])[0], dtype=np.float32)
+    except InvalidParameterError:
+        return np.zeros(128, dtype=np.float32)
+
+
+def _api_source_only(
+    engine: FaceEngine, index: int, image: RGBImage, detections: list[Detection], src: int | None, why: str
+) -> ImageResult:
+    from glasshouse.errors import InvalidParameterError
+
+    empty = np.zeros((0, 128), dtype=np.float32)
+    assert src is not None  # the aligner refused a detection, so there was one
+    centre = _centre_of(engine, image, detections, [], empty)
+    try:
+        source = np.asarray(engine.embed_faces(image, [detections[src]])[0], dtype=np.float32)
+    except InvalidParameterError:
+        source, missing = np.zeros(128, np.float32), True
+    else:
+        missing = False
+    n = len(detections)
+    return ImageResult(index, source, n, missing, None, targets=empty, api_error=why, centre=centre)
 
 
 _WORKER_ENGINE: list[FaceEngine] = []  # one engine per pool worker process
@@ -142,9 +236,54 @@ def _init_worker(cfg: PipelineConfig) -> None:
     _WORKER_ENGINE.append(build_engine(cfg))
 
 
-def _embed_batch(batch: list[tuple[int, str]]) -> list[ImageResult]:
+R = TypeVar("R")
+#: A per-image task run in the pool: ``task(engine, index, path, option) -> result`` (module-level, picklable).
+ImageTask = Callable[["FaceEngine", int, Path, Any], R]
+
+
+def _run_batch(task: ImageTask[R], batch: list[tuple[int, str]], option: Any) -> list[R]:
     engine = _WORKER_ENGINE[0]
-    return [embed_one(engine, i, Path(p)) for i, p in batch]
+    return [task(engine, i, Path(p), option) for i, p in batch]
+
+
+def map_images(
+    task: ImageTask[R],
+    paths: Sequence[Path],
+    cfg: PipelineConfig,
+    option: Any = None,
+    *,
+    workers: int | None = None,
+    batch: int = 16,
+    progress: Callable[[int], None] | None = None,
+) -> list[R]:
+    """``task`` over every path (results in completion order). ``workers > 1`` runs a spawn-context process
+    pool, one engine per process (each with ``cfg.threads`` onnxruntime threads); ``workers=1`` runs here."""
+    n_workers = workers or default_workers()
+    results: list[R] = []
+    if n_workers == 1:
+        engine = build_engine(cfg)
+        for i, p in enumerate(paths):
+            results.append(task(engine, i, p, option))
+            if progress is not None:
+                progress(1)
+        return results
+    build_engine(cfg).embed_chips(np.zeros((1, 150, 150, 3), np.uint8))  # convert/cache models once
+    items = [(i, str(p)) for i, p in enumerate(paths)]
+    batches = [items[k : k + batch] for k in range(0, len(items), batch)]
+    with ProcessPoolExecutor(
+        n_workers, mp_context=get_context("spawn"), initializer=_init_worker, initargs=(cfg,)
+    ) as pool:
+        futures = [pool.submit(_run_batch, task, b, option) for b in batches]
+        for fut in as_completed(futures):
+            done = fut.result()
+            results.extend(done)
+            if progress is not None:
+                progress(len(done))
+    return results
+
+
+def _embed_task(engine: FaceEngine, index: int, path: Path, api: bool) -> ImageResult:
+    return embed_one(engine, index, path, api=api)
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,6 +298,18 @@ class EmbedOutcome:
     wall_seconds: float
     stage_seconds: dict[str, float]
     workers: int
+    #: ``api`` choice only: per image, the embeddings of every face scored as a target (may be empty).
+    targets: tuple[npt.NDArray[np.float32], ...] | None = None
+    #: ``api`` choice only: images CompareFaces fails on as its target, and why.
+    api_errors: dict[int, str] = field(default_factory=dict)
+    #: ``api`` choice only: the ``centre`` choice's embeddings from the same pass (see :func:`as_centre`).
+    centre: npt.NDArray[np.float32] | None = None
+
+    def as_centre(self) -> EmbedOutcome:
+        """An ``api`` outcome as the ``centre`` choice would have scored it (same detections)."""
+        if self.centre is None:
+            return self
+        return replace(self, embeddings=self.centre, targets=None, fallback=(), api_errors={}, centre=None)
 
     @property
     def ms_per_image(self) -> float:
@@ -177,47 +328,51 @@ def embed_paths(
     batch: int = 16,
     progress: Callable[[int], None] | None = None,
 ) -> EmbedOutcome:
-    """Embed every path once. ``workers > 1`` runs a spawn-context process pool, one engine per process
-    (each with ``cfg.threads`` onnxruntime threads); ``workers=1`` runs here."""
+    """Embed every path once (see :func:`map_images` for ``workers``)."""
     n_workers = workers or default_workers()
-    results: list[ImageResult] = []
+    api = cfg.face_choice == "api"
     start = time.perf_counter()
-    if n_workers == 1:
-        engine = build_engine(cfg)
-        for i, p in enumerate(paths):
-            results.append(embed_one(engine, i, p))
-            if progress is not None:
-                progress(1)
-    else:
-        build_engine(cfg).embed_chips(np.zeros((1, 150, 150, 3), np.uint8))  # convert/cache models once
-        items = [(i, str(p)) for i, p in enumerate(paths)]
-        batches = [items[k : k + batch] for k in range(0, len(items), batch)]
-        with ProcessPoolExecutor(
-            n_workers, mp_context=get_context("spawn"), initializer=_init_worker, initargs=(cfg,)
-        ) as pool:
-            futures = [pool.submit(_embed_batch, b) for b in batches]
-            for fut in as_completed(futures):
-                done = fut.result()
-                results.extend(done)
-                if progress is not None:
-                    progress(len(done))
+    results = map_images(_embed_task, paths, cfg, api, workers=n_workers, batch=batch, progress=progress)
     wall = time.perf_counter() - start
-    return _collect(results, len(paths), wall, n_workers)
+    return _collect(results, len(paths), wall, n_workers, api)
 
 
-def _collect(results: list[ImageResult], n: int, wall: float, workers: int) -> EmbedOutcome:
+def _collect(results: list[ImageResult], n: int, wall: float, workers: int, api: bool) -> EmbedOutcome:
     emb = np.zeros((n, 128), dtype=np.float32)
     ok = np.zeros(n, dtype=np.bool_)
     stages = dict.fromkeys(STAGES, 0.0)
     fallback, errors, multi = [], {}, 0
+    empty = np.zeros((0, 128), dtype=np.float32)
+    targets: list[npt.NDArray[np.float32]] = [empty] * n
+    api_errors: dict[int, str] = {}
+    centre = np.zeros((n, 128), dtype=np.float32)
     for r in results:
         if r.embedding is None:
             errors[r.index] = r.error or "unknown error"
             continue
         emb[r.index], ok[r.index] = r.embedding, True
+        if r.targets is not None:
+            targets[r.index] = r.targets
+        if r.api_error is not None:
+            api_errors[r.index] = r.api_error
+        if r.centre is not None:
+            centre[r.index] = r.centre
         if r.fallback:
             fallback.append(r.index)
         multi += r.faces > 1
         for k, v in r.seconds.items():
             stages[k] += v
-    return EmbedOutcome(emb, ok, tuple(sorted(fallback)), multi, errors, wall, stages, workers)
+    kept = tuple(targets) if api else None
+    return EmbedOutcome(
+        emb,
+        ok,
+        tuple(sorted(fallback)),
+        multi,
+        errors,
+        wall,
+        stages,
+        workers,
+        kept,
+        api_errors,
+        centre if api else None,
+    )

@@ -93,7 +93,8 @@ def verification_report(
     s, y = as_arrays(scores, labels)
     n_same = int(y.sum())
     enough = min(n_same, s.size - n_same) >= MIN_PAIRS_PER_CLASS_FOR_KFOLD
-    kfold = kfold_accuracy(s, y, folds) if folds is not None and enough else None
+    several = folds is not None and len(set(folds)) >= 2  # one fold leaves nothing to choose a threshold on
+    kfold = kfold_accuracy(s, y, folds) if folds is not None and enough and several else None
     tar = {far: tar_at_far(s, y, far) for far in REPORTED_FARS} if 0 < n_same < s.size else {}
     return VerificationReport(int(s.size), n_same, kfold, tar, operating_points(s, y))
 

@@ -7,15 +7,14 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from glasshouse.engine.compare import MAX_FACES_PER_IMAGE as MAX_FACES_PER_IMAGE  # re-exported
+from glasshouse.engine.compare import match_cosines, source_face, target_faces
 from glasshouse.engine.decode import decode_image
 from glasshouse.engine.pipeline import FaceEngine
 from glasshouse.engine.quality import QualityFilter, quality_refusal
 from glasshouse.engine.similarity import similarity_from_cosine
 from glasshouse.engine.types import Face, RGBImage
 from glasshouse.governance.gate import require_grant
-
-#: Rekognition's limit on faces considered in one image.
-MAX_FACES_PER_IMAGE = 100
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,21 +77,27 @@ class FaceAnalyser:
         similarity_threshold: float = 80.0,
         quality_filter: QualityFilter = QualityFilter.NONE,
     ) -> Comparison | None:
-        """The largest face in ``source`` against every face in ``target``; ``None`` if source has no face."""
-        src = self.analyse(source, max_faces=1)
-        if not src.faces:
+        """The largest face in ``source`` against every face in ``target``; ``None`` if source has no face.
+        The choice is :mod:`glasshouse.engine.compare`'s, which ``glasshouse evaluate`` measures."""
+        src = self.analyse(source, embed=False)
+        chosen = source_face([f.detection for f in src.faces])
+        if chosen is None:
             return None
+        picked = src.faces[chosen]
+        embedding = self.engine.embed_faces(src.image, [picked.detection])[0]
+        probe = Face(
+            detection=picked.detection, pose=picked.pose, quality=picked.quality, embedding=embedding
+        )
         tgt = self.analyse(target)
-        probe = src.faces[0]
-        assert probe.embedding is not None
+        scored = [tgt.faces[i] for i in target_faces([f.detection for f in tgt.faces])]
         candidates = [
-            f for f in tgt.faces if quality_refusal(f.detection, f.quality, f.pose, quality_filter) is None
+            f for f in scored if quality_refusal(f.detection, f.quality, f.pose, quality_filter) is None
         ]
         matches: list[FaceMatch] = []
         unmatched: list[Face] = []
         if candidates:
             matrix = np.stack([f.embedding for f in candidates if f.embedding is not None])
-            sims = similarity_from_cosine(matrix @ probe.embedding)
+            sims = similarity_from_cosine(match_cosines(embedding, matrix))
             for face, sim in zip(candidates, sims, strict=True):
                 if sim >= similarity_threshold:
                     matches.append(FaceMatch(face, float(sim)))

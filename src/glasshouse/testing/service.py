@@ -44,7 +44,7 @@ from glasshouse.audit.service import AuditFilter, AuditLog, digest
 from glasshouse.config import Settings
 from glasshouse.engine.decode import decode_image, sniff_format
 from glasshouse.errors import GlasshouseError, ImageTooLargeError, InvalidImageError, InvalidInputError
-from glasshouse.evaluation.embedding import FACE_CHOICE, PipelineConfig, default_workers
+from glasshouse.evaluation.embedding import PipelineConfig, default_workers
 from glasshouse.evaluation.pairs import Pair, assign_folds, distinct_images, read_pair_csv
 from glasshouse.evaluation.protocol import MIN_PAIRS_PER_CLASS_FOR_KFOLD
 from glasshouse.evaluation.runner import evaluate_pairs
@@ -461,7 +461,7 @@ class TestingService:
                 "subgroup_column": subgroup_column,
                 "sha256": staged.input_sha256,
             },
-            "engine": {"version": __version__, **summary["config"], "face_choice": FACE_CHOICE},
+            "engine": {"version": __version__, **summary["config"], "face_choice": summary["face_choice"]},
             "images": {
                 "total": summary["images"],
                 "no_face": summary["no_face"],
