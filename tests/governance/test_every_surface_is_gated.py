@@ -30,7 +30,7 @@ from glasshouse.rekognition.operations import CAPABILITIES, NOT_BIOMETRIC, OPERA
 from glasshouse.services import Services
 
 #: CLI commands that process biometric data; every other command is listed as not biometric.
-BIOMETRIC_COMMANDS = {"detect", "compare", "index", "search", "video detect", "video search"}
+BIOMETRIC_COMMANDS = {"detect", "compare", "index", "search", "video detect", "video search", "redact"}
 NOT_BIOMETRIC_COMMANDS = {
     "serve", "version", "collection create", "collection list", "collection delete",
     "keys create", "keys list", "keys revoke", "org create", "org list", "org update", "org approve",
@@ -40,7 +40,7 @@ NOT_BIOMETRIC_COMMANDS = {
     "transparency report",  # counts from the audit log: organisations and numbers, no biometric data
     # The engine on the operator's own labelled data sets, not on people's images in a collection:
     "evaluate lfw", "evaluate pairs", "evaluate calibrate", "bench engine", "bench api", "bench video",
-    "bench search", "bench index", "bench reconcile",
+    "bench search", "bench index", "bench reconcile", "bench redact",
     # Independent testing (SB 6280): the tester's own labelled pairs, aggregate figures only, nothing
     # enrolled or searched; audited and rate-limited per organisation instead (glasshouse.testing.service).
     "testing run",
@@ -222,6 +222,7 @@ def test_every_cli_command_is_classified_and_biometric_ones_refused(
         "search": ["search", "c", photo],
         "video detect": ["video", "detect", photo],
         "video search": ["video", "search", "c", photo],
+        "redact": ["redact", photo, "--out", str(denied_world["data"] / "redacted.jpg")],
     }
     assert set(runs) == BIOMETRIC_COMMANDS
     runner = CliRunner()

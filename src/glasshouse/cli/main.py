@@ -17,6 +17,7 @@ from glasshouse.cli.governance import org_app, policy_app, retention_app
 from glasshouse.cli.keys import keys_app
 from glasshouse.cli.media import media_app
 from glasshouse.cli.people import people_app
+from glasshouse.cli.redact import redact
 from glasshouse.cli.testing import testing_app
 from glasshouse.cli.transparency import transparency_app
 from glasshouse.cli.video import video_app
@@ -80,6 +81,7 @@ app.add_typer(testing_app, name="testing")
 app.add_typer(people_app, name="people")
 app.add_typer(media_app, name="media")
 app.command("worker")(worker)
+app.command("redact")(redact)
 app.add_typer(video_app, name="video")
 app.add_typer(evaluate_app, name="evaluate")
 app.add_typer(bench_app, name="bench")

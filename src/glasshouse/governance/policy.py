@@ -51,6 +51,7 @@ class Capability(StrEnum):
     VIDEO_FACE_SEARCH = "video.face_search"
     FOOTAGE_REQUEST = "footage.request"
     FOOTAGE_SHARE = "footage.share"
+    MEDIA_REDACT = "media.redact"
 
 
 class Sector(StrEnum):
