@@ -101,6 +101,7 @@ def test_cli_redacts_through_the_gate_and_audits_digests_only(
         ("same", [], "cannot replace its original"),
         ("out.png", [], "keeps its format"),
         ("out.jpg", ["--keep-person", "7"], "no face [7]"),
+        ("missing/out.jpg", [], "no folder"),
     ],
 )
 def test_cli_refuses_bad_requests_and_writes_nothing(

@@ -132,6 +132,7 @@ def test_the_record_ties_the_copy_to_its_original(clip: Path, redacted: Redacted
     )
     assert data["media"]["encoder"] == "libx264" and data["media"]["audio"]["copied"] is True
     assert data["faces"]["frames_with_faces_covered"] >= 250
+    assert data["faces"]["scene_cuts_ms"] == [1519, 3588, 7892]  # the clip's shots (see tests/video)
 
 
 def test_keep_person_leaves_miranda_alone_visible(

@@ -64,3 +64,15 @@ def test_cover_changes_only_the_padded_box_and_leaves_no_detail(method: Method) 
     region = image[y0 + 5 : y1 - 5, x0 + 5 : x1 - 5].astype(float)
     # noise with a standard deviation near 74 is flattened: no pixel-level detail survives
     assert region.std(axis=(0, 1)).max() < (1 if method is Method.BOX else 12)
+
+
+def test_boxes_are_neither_held_nor_interpolated_across_a_scene_cut() -> None:
+    timeline = Timeline(
+        [track(0, (1000, 0.1), (1400, 0.3)), track(1, (2000, 0.6))], hold_ms=500, cuts=[1200, 1700]
+    )
+    assert timeline.boxes_at(1100)[0].left == pytest.approx(0.1)  # held in its own shot, not interpolated
+    assert timeline.boxes_at(1300)[0].left == pytest.approx(0.3)
+    assert [b.left for b in timeline.boxes_at(1650)] == [
+        pytest.approx(0.3)
+    ]  # track 1 not held back past 1700
+    assert [b.left for b in timeline.boxes_at(1700)] == [pytest.approx(0.6)]  # ...but to its shot's start

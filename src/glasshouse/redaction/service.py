@@ -39,6 +39,8 @@ class RedactionService:
         grant = require_grant()
         if out.resolve() == source.resolve():
             raise InvalidParameterError("the redacted copy cannot replace its original: choose another --out")
+        if not out.parent.is_dir():
+            raise InvalidParameterError(f"no folder {out.parent} to write the redacted copy in")
         with source.open("rb") as f:
             image_format = sniff_format(f.read(16))
         fmt = image_format or probe(source).format

@@ -3,14 +3,14 @@
 Between two sightings of a track at most ``max_gap_ms`` apart, the box is interpolated linearly. Before a
 track's first sighting, after its last, and on each side of a longer gap (a merged track's two shots), the
 nearest box is held for ``hold_ms``: the sampler looks at most every ``1000 / idle_fps`` ms, so a face can be
-on screen that long before it is first seen. Holding may cover a few frames more than needed (after a scene
-cut, say); for release, covering too much is the safe error.
+on screen that long before it is first seen. Neither holding nor interpolating crosses a scene cut (``cuts``:
+the first frame of each new shot): a box says nothing about the next shot, where it could hide a kept face.
 """
 
 from __future__ import annotations
 
 import bisect
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from glasshouse.video.pipeline import VideoTrack
@@ -42,9 +42,11 @@ class Timeline:
         *,
         max_gap_ms: int = 1000,
         hold_ms: int = 500,
+        cuts: Sequence[float] = (),
     ) -> None:
         self.max_gap_ms = max_gap_ms
         self.hold_ms = hold_ms
+        self._cuts = sorted(round(c) for c in cuts)
         self._paths = [self._path(t.sightings) for t in tracks if t.index not in keep and t.sightings]
 
     @staticmethod
@@ -60,20 +62,22 @@ class Timeline:
                 out.append(box)
         return out
 
+    def _shot(self, ms: float) -> int:
+        return bisect.bisect_right(self._cuts, round(ms))
+
     def _box(self, path: _Path, ms: float) -> NormBox | None:
         times = path.times
         if ms < times[0] - self.hold_ms or ms > times[-1] + self.hold_ms:
             return None
+        shot = self._shot(ms)
         i = bisect.bisect_right(times, ms)  # times[i - 1] <= ms < times[i]
-        if i == 0:
-            return path.boxes[0]
-        if i == len(times):
-            return path.boxes[-1]
-        t0, t1 = times[i - 1], times[i]
-        if t1 - t0 <= self.max_gap_ms:
+        before = i > 0 and self._shot(times[i - 1]) == shot
+        after = i < len(times) and self._shot(times[i]) == shot
+        if before and after and times[i] - times[i - 1] <= self.max_gap_ms:
+            t0, t1 = times[i - 1], times[i]
             return _lerp(path.boxes[i - 1], path.boxes[i], (ms - t0) / (t1 - t0) if t1 > t0 else 0.0)
-        if ms - t0 <= self.hold_ms:
+        if before and ms - times[i - 1] <= self.hold_ms:
             return path.boxes[i - 1]
-        if t1 - ms <= self.hold_ms:
+        if after and times[i] - ms <= self.hold_ms:
             return path.boxes[i]
         return None
