@@ -46,6 +46,7 @@ from glasshouse.organisations.service import OrganisationService
 from glasshouse.people.service import PeopleService
 from glasshouse.portal.common import PORTAL_SHARED_BUCKET
 from glasshouse.portal.service import PortalService
+from glasshouse.redaction.service import RedactionService
 from glasshouse.review.service import ReviewService
 from glasshouse.tags.service import TagService
 from glasshouse.testing.service import TestingService
@@ -77,6 +78,10 @@ class Services:
             max_image_bytes=self.settings.max_image_bytes,
             max_image_pixels=self.settings.max_image_pixels,
         )
+
+    @cached_property
+    def redaction(self) -> RedactionService:
+        return RedactionService(self.face_engine)
 
     @cached_property
     def search_index(self) -> SearchIndex:

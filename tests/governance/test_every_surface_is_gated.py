@@ -32,7 +32,7 @@ from glasshouse.services import Services
 
 #: CLI commands that process biometric data; every other command is listed as not biometric.
 BIOMETRIC_COMMANDS = {
-    "detect", "compare", "index", "search", "video detect", "video search",
+    "detect", "compare", "index", "search", "video detect", "video search", "redact",
     # Independent testing (SB 6280): aggregate figures on the tester's own pairs, which a crafted pair list
     # could turn into a face comparison, so the policy decides it (testing.run) like the others.
     "testing run",
@@ -46,7 +46,7 @@ NOT_BIOMETRIC_COMMANDS = {
     "transparency report",  # counts from the audit log: organisations and numbers, no biometric data
     # The engine on the operator's own labelled data sets, not on people's images in a collection:
     "evaluate lfw", "evaluate pairs", "evaluate calibrate", "bench engine", "bench api", "bench video",
-    "bench search", "bench index", "bench reconcile",
+    "bench search", "bench index", "bench reconcile", "bench redact",
     "media put", "media list", "media rm",  # media storage: see "/v1/media" below
     # Where video job notifications go (webhooks per SNS topic ARN): operator configuration, audited.
     "notify add", "notify list", "notify remove",
@@ -246,6 +246,7 @@ def test_every_cli_command_is_classified_and_biometric_ones_refused(
         "video detect": ["video", "detect", photo],
         "video search": ["video", "search", "c", photo],
         "testing run": ["testing", "run", str(pairs)],
+        "redact": ["redact", photo, "--out", str(denied_world["data"] / "redacted.jpg")],
     }
     assert set(runs) == BIOMETRIC_COMMANDS
     runner = CliRunner()

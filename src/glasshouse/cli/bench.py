@@ -245,6 +245,40 @@ def video_cmd(
     _save(out, "video", result)
 
 
+@bench_app.command("redact")
+def redact_cmd(
+    clip: Path = typer.Option(DEFAULT_CLIP, "--clip", help="Video to redact."),
+    out: OutDir = Path("var/bench"),
+) -> None:
+    """Redaction speed as a multiple of real time, side by side with decoding the clip alone."""
+    from glasshouse.bench.redact import compare
+    from glasshouse.config import Settings
+    from glasshouse.engine.pipeline import FaceEngine
+    from glasshouse.evaluation.runner import machine_info, now_iso
+
+    if not clip.is_file():
+        console.print(f"[red]error:[/red] video not found at {clip} (see ../shared/data/README.md)")
+        raise typer.Exit(2)
+    command = " ".join(shlex.quote(w) for w in ["glasshouse", "bench", "redact", "--clip", str(clip)])
+    engine = FaceEngine.from_settings(Settings())
+    console.print(f"redacting {clip} …")
+    result = {"command": command, "date": now_iso(), "machine": machine_info(), **compare(engine, clip)}
+    table = Table(title=f"redaction, {result['video']['DurationMillis'] / 1000:.2f} s of video")
+    table.add_column("measure")
+    for run in result["runs"]:
+        table.add_column(run["name"], justify="right")
+    for key in ("x_real_time", "x_real_time_cpu", "wall_s", "cpu_s", "frames"):
+        table.add_row(key, *(str(r[key]) for r in result["runs"]))
+    console.print(table)
+    faces = result["record"]["faces"]
+    console.print(
+        f"{len(faces['covered'])} persons covered in {faces['frames_with_faces_covered']} frames; load average "
+        f"{result['load_average_1m']} (start, end) on {result['machine']['cores']} cores "
+        "(target ≥ 2x real time)"
+    )
+    _save(out, "redact", result)
+
+
 @bench_app.command("search")
 def search_cmd(
     faces: int = typer.Option(

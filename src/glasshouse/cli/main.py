@@ -19,6 +19,7 @@ from glasshouse.cli.keys import keys_app
 from glasshouse.cli.media import media_app
 from glasshouse.cli.notify import notify_app
 from glasshouse.cli.people import people_app
+from glasshouse.cli.redact import redact
 from glasshouse.cli.testing import testing_app
 from glasshouse.cli.transparency import transparency_app
 from glasshouse.cli.video import video_app
@@ -110,6 +111,7 @@ app.add_typer(people_app, name="people")
 app.add_typer(media_app, name="media")
 app.add_typer(notify_app, name="notify")
 app.command("worker")(worker)
+app.command("redact")(redact)
 app.add_typer(video_app, name="video")
 app.add_typer(evaluate_app, name="evaluate")
 app.add_typer(bench_app, name="bench")

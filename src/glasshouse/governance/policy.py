@@ -54,6 +54,8 @@ class Capability(StrEnum):
     FOOTAGE_SHARE = "footage.share"
     #: Running the independent testing API (aggregate accuracy figures on the caller's own pairs).
     TESTING_RUN = "testing.run"
+    #: Covering faces in a copy of an image or video (redaction for release).
+    MEDIA_REDACT = "media.redact"
 
 
 class Sector(StrEnum):

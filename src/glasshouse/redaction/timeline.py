@@ -1,0 +1,83 @@
+"""Where each tracked face is in every frame, not only at the sampled frames the detector saw.
+
+Between two sightings of a track at most ``max_gap_ms`` apart, the box is interpolated linearly. Before a
+track's first sighting, after its last, and on each side of a longer gap (a merged track's two shots), the
+nearest box is held for ``hold_ms``: the sampler looks at most every ``1000 / idle_fps`` ms, so a face can be
+on screen that long before it is first seen. Neither holding nor interpolating crosses a scene cut (``cuts``:
+the first frame of each new shot): a box says nothing about the next shot, where it could hide a kept face.
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from glasshouse.video.pipeline import VideoTrack
+from glasshouse.video.track import NormBox, Sighting
+
+
+@dataclass(frozen=True, slots=True)
+class _Path:
+    times: list[int]
+    boxes: list[NormBox]
+
+
+def _lerp(a: NormBox, b: NormBox, f: float) -> NormBox:
+    return NormBox(
+        a.left + (b.left - a.left) * f,
+        a.top + (b.top - a.top) * f,
+        a.width + (b.width - a.width) * f,
+        a.height + (b.height - a.height) * f,
+    )
+
+
+class Timeline:
+    """The boxes to cover at any timestamp, for every track but those kept."""
+
+    def __init__(
+        self,
+        tracks: Iterable[VideoTrack],
+        keep: frozenset[int] = frozenset(),
+        *,
+        max_gap_ms: int = 1000,
+        hold_ms: int = 500,
+        cuts: Sequence[float] = (),
+    ) -> None:
+        self.max_gap_ms = max_gap_ms
+        self.hold_ms = hold_ms
+        self._cuts = sorted(round(c) for c in cuts)
+        self._paths = [self._path(t.sightings) for t in tracks if t.index not in keep and t.sightings]
+
+    @staticmethod
+    def _path(sightings: list[Sighting]) -> _Path:
+        ordered = sorted(sightings, key=lambda s: s.timestamp_ms)
+        return _Path([s.timestamp_ms for s in ordered], [s.box for s in ordered])
+
+    def boxes_at(self, ms: float) -> list[NormBox]:
+        out: list[NormBox] = []
+        for path in self._paths:
+            box = self._box(path, ms)
+            if box is not None:
+                out.append(box)
+        return out
+
+    def _shot(self, ms: float) -> int:
+        return bisect.bisect_right(self._cuts, round(ms))
+
+    def _box(self, path: _Path, ms: float) -> NormBox | None:
+        times = path.times
+        if ms < times[0] - self.hold_ms or ms > times[-1] + self.hold_ms:
+            return None
+        shot = self._shot(ms)
+        i = bisect.bisect_right(times, ms)  # times[i - 1] <= ms < times[i]
+        before = i > 0 and self._shot(times[i - 1]) == shot
+        after = i < len(times) and self._shot(times[i]) == shot
+        if before and after and times[i] - times[i - 1] <= self.max_gap_ms:
+            t0, t1 = times[i - 1], times[i]
+            return _lerp(path.boxes[i - 1], path.boxes[i], (ms - t0) / (t1 - t0) if t1 > t0 else 0.0)
+        if before and ms - times[i - 1] <= self.hold_ms:
+            return path.boxes[i - 1]
+        if after and times[i] - ms <= self.hold_ms:
+            return path.boxes[i]
+        return None
