@@ -25,6 +25,13 @@ class Settings(BaseSettings):
     port: int = Field(default=8000, ge=1, le=65535, description="Port `glasshouse serve` listens on.")
 
     max_image_bytes: int = Field(default=5 * 1024 * 1024, ge=1, description="Largest accepted image.")
+    max_request_bytes: int = Field(
+        default=1024 * 1024,
+        ge=1024,
+        description="Largest request body a route accepts unless it declares its own cap (images: three "
+        "times max_image_bytes plus this; uploads: media_max_bytes, portal_clip_max_bytes, "
+        "testing_max_upload_bytes). Counted as it streams, with or without Content-Length.",
+    )
     max_image_pixels: int = Field(default=40_000_000, ge=1, description="Decompression-bomb guard.")
     detection_max_side: int = Field(
         default=1280, ge=128, description="Images are detected at most at this working resolution."

@@ -9,20 +9,23 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
-from fastapi import FastAPI, Response
-from fastapi.responses import RedirectResponse
+from fastapi import FastAPI, Request, Response
+from fastapi.responses import JSONResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
 from starlette.concurrency import run_in_threadpool
+from starlette.types import ASGIApp, Scope
 
 from glasshouse import __version__, web
 from glasshouse.config import Settings
+from glasshouse.http.body_limit import BodyLimit, Refusal
 from glasshouse.http.observability import Metrics, configure_logging
 from glasshouse.http.throttle import TokenBuckets
 from glasshouse.jobs.runner import InProcessRunner
 from glasshouse.portal.rest import router as portal_router
 from glasshouse.rekognition import validation
+from glasshouse.rekognition.api import error_response as aws_error_response
 from glasshouse.rekognition.api import router as rekognition_router
 from glasshouse.rest.api import router as rest_router
 from glasshouse.rest.media import router as media_router
@@ -56,6 +59,19 @@ async def _sweep_retention(svc: Services, every: int) -> None:
         except Exception:
             log.exception("portal retention sweep failed; retrying at the next interval")
         await asyncio.sleep(every)
+
+
+async def refuse_body(scope: Scope, refusal: Refusal) -> ASGIApp:
+    """A body over its route's cap, in the shape of the surface addressed: AWS JSON on ``POST /`` (the
+    Rekognition API), the error page under ``/ui``, REST JSON (413) elsewhere."""
+    path = scope.get("path", "")
+    if path == "/":
+        return aws_error_response(
+            "SerializationException", f"Request body is limited to {refusal.limit} bytes"
+        )
+    if web_errors.is_ui(path):
+        return await web_errors.error_page(Request(scope), 413, refusal.message)
+    return JSONResponse({"error": {"code": refusal.code, "message": refusal.message}}, status_code=413)
 
 
 def create_app(settings: Settings | None = None, services: Services | None = None) -> FastAPI:
@@ -93,6 +109,8 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     # Leaflet before /static, which would shadow it.
     app.mount(portal.LEAFLET_PATH, portal.leaflet_files(), name="leaflet")
     app.mount("/static", StaticFiles(directory=Path(web.__file__).parent / "static"), name="static")
+    # Every body counted against its route's cap before anything reads it (inside the security headers).
+    app.add_middleware(BodyLimit, settings=settings, refuse=refuse_body)
     web_errors.install(app)  # GlasshouseError: the error page under /ui, REST JSON elsewhere
 
     @app.get("/", include_in_schema=False)

@@ -14,7 +14,7 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Protocol, TypeVar
+from typing import Generic, Protocol, TypeVar
 from urllib.parse import quote, unquote
 
 from glasshouse.errors import GlasshouseError
@@ -248,23 +248,21 @@ def _check_clock(signed_at: datetime, amz_date: str, now: datetime) -> None:
         )
 
 
-def verify(
-    *,
-    method: str,
-    path: str,
-    query: str,
-    headers: Mapping[str, str],
-    body: bytes,
-    lookup: Callable[[str], K | None],
-    now: datetime,
-) -> K:
-    """Authenticate one request; returns what ``lookup`` gave for its access key id.
+@dataclass(frozen=True, slots=True)
+class Presented(Generic[K]):
+    """A request whose headers passed every check that needs no body: its key, parsed header and date."""
 
-    ``path`` and ``query`` are as received on the wire (percent-encoded; ASGI ``raw_path`` and
-    ``query_string``); ``headers`` may be any case-insensitive or plain mapping, or a multi-dict whose
-    ``items()`` yields repeated headers. ``lookup`` returns ``None`` for unknown or revoked keys.
-    Checks run cheapest first: header syntax, scope, clock, key, body hash, then the signature.
-    """
+    key: K
+    auth: Authorization
+    amz_date: str
+    headers: dict[str, list[str]]
+
+
+def check_headers(
+    *, headers: Mapping[str, str], lookup: Callable[[str], K | None], now: datetime
+) -> Presented[K]:
+    """Every check that needs no body, cheapest first: header syntax, scope, clock, then the key. Run it before
+    reading the body, so an unauthenticated caller never has one read."""
     header_map = _header_map(headers)
     authorization = ",".join(header_map.get("authorization", [])).strip()
     if not authorization:
@@ -281,22 +279,51 @@ def verify(
             f"'{auth.scope_date[:16]}' != '{amz_date[:8]}', from '{amz_date}'."
         )
     _check_clock(signed_at, amz_date, now)
+    declared = header_map.get("x-amz-content-sha256")
+    if declared is not None and not _HEX_SHA256.match(declared[0].strip().lower()):
+        raise InvalidSignatureException(
+            "The provided 'x-amz-content-sha256' header does not match what was computed."
+        )
 
     key = lookup(auth.access_key_id)
     if key is None:
         raise UnrecognizedClientException(UNRECOGNIZED_CLIENT_MESSAGE)
+    return Presented(key, auth, amz_date, header_map)
 
+
+def check_signature(presented: Presented[K], *, method: str, path: str, query: str, body: bytes) -> K:
+    """The body hash and the signature of a request whose headers passed :func:`check_headers`."""
     payload_hash = hashlib.sha256(body).hexdigest()
-    declared = header_map.get("x-amz-content-sha256")
-    if declared is not None:
-        value = declared[0].strip().lower()
-        if not _HEX_SHA256.match(value) or not hmac.compare_digest(value, payload_hash):
-            raise InvalidSignatureException(
-                "The provided 'x-amz-content-sha256' header does not match what was computed."
-            )
-
-    canonical = canonical_request(method, path, query, header_map, auth.signed_headers, payload_hash)
-    expected = signature(key.secret, auth, amz_date, canonical)
+    declared = presented.headers.get("x-amz-content-sha256")
+    if declared is not None and not hmac.compare_digest(declared[0].strip().lower(), payload_hash):
+        raise InvalidSignatureException(
+            "The provided 'x-amz-content-sha256' header does not match what was computed."
+        )
+    auth = presented.auth
+    canonical = canonical_request(method, path, query, presented.headers, auth.signed_headers, payload_hash)
+    expected = signature(presented.key.secret, auth, presented.amz_date, canonical)
     if not hmac.compare_digest(expected.encode("ascii"), auth.signature.encode("utf-8", "replace")):
         raise InvalidSignatureException(SIGNATURE_MISMATCH_MESSAGE)
-    return key
+    return presented.key
+
+
+def verify(
+    *,
+    method: str,
+    path: str,
+    query: str,
+    headers: Mapping[str, str],
+    body: bytes,
+    lookup: Callable[[str], K | None],
+    now: datetime,
+) -> K:
+    """Authenticate one request; returns what ``lookup`` gave for its access key id.
+
+    ``path`` and ``query`` are as received on the wire (percent-encoded; ASGI ``raw_path`` and
+    ``query_string``); ``headers`` may be any case-insensitive or plain mapping, or a multi-dict whose
+    ``items()`` yields repeated headers. ``lookup`` returns ``None`` for unknown or revoked keys.
+    Checks run cheapest first: header syntax, scope, clock, key (:func:`check_headers`), then body hash and
+    signature (:func:`check_signature`).
+    """
+    presented = check_headers(headers=headers, lookup=lookup, now=now)
+    return check_signature(presented, method=method, path=path, query=query, body=body)
