@@ -37,6 +37,23 @@ class Settings(BaseSettings):
         default=1280, ge=128, description="Images are detected at most at this working resolution."
     )
     detection_threshold: float = Field(default=0.5, gt=0.0, lt=1.0, description="CenterFace score cut.")
+    decode_max_side: int = Field(
+        default=4096,
+        ge=256,
+        description="Larger images are reduced to this working size as they are decoded (JPEG: by the "
+        "decoder's DCT scaling; PNG: right after, before any colour conversion); boxes and sizes are "
+        "reported in the analysed image's pixels.",
+    )
+    analysis_slots: int = Field(
+        default=0,
+        ge=0,
+        description="Images decoded and analysed at once, server-wide (0: one per CPU core). Bounds memory.",
+    )
+    analysis_wait_seconds: float = Field(
+        default=30.0,
+        ge=0,
+        description="How long a request waits for an analysis slot before ThrottlingException / 429.",
+    )
     aligner: Literal["landmarks", "dlib"] = Field(
         default="landmarks",
         description="Face alignment: the detector's 5 landmarks (default, better and faster on LFW) or "

@@ -11,20 +11,19 @@ import hashlib
 import json
 import select
 import socket
-import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-import psutil
 import pytest
 
 from glasshouse.bench.live_server import LiveServer, live_server
 from glasshouse.config import Settings
 from glasshouse.governance.actor import Actor
 from glasshouse.services import Services
+from memory import PeakRss
 
 MiB = 1024 * 1024
 ATTACK_BYTES = 200 * MiB
@@ -99,29 +98,6 @@ def attack(url: str, method: str, path: str, headers: dict[str, str], total: int
                 sock.sendall(b"0\r\n\r\n")
         status, answer_headers, body = _read_answer(sock, time.monotonic() + 60)
     return Answer(status, answer_headers, body, sent)
-
-
-class PeakRss:
-    """Samples a process's resident memory every 10 ms in a thread; ``peak`` is the highest seen."""
-
-    def __init__(self, pid: int) -> None:
-        self.process = psutil.Process(pid)
-        self.peak = self.process.memory_info().rss
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            self.peak = max(self.peak, self.process.memory_info().rss)
-            time.sleep(0.01)
-
-    def __enter__(self) -> PeakRss:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        self._stop.set()
-        self._thread.join()
 
 
 @dataclass(frozen=True)
@@ -223,8 +199,6 @@ def test_unauthenticated_200_mib_bodies_are_refused_on_every_kind_of_route_witho
     url = world.server.url
     for _, method, path, headers in attacks:  # warm every code path (imports, templates) first
         attack(url, method, path, headers, total=2 * MiB)
-    process = psutil.Process(world.server.process.pid)
-    baseline = process.memory_info().rss
     answers: dict[str, Answer] = {}
     with PeakRss(world.server.process.pid) as rss:
         for name, method, path, headers in attacks:
@@ -234,8 +208,8 @@ def test_unauthenticated_200_mib_bodies_are_refused_on_every_kind_of_route_witho
     for name, answer in answers.items():
         _check_refusal(name, answer)
         assert answer.sent < ATTACK_BYTES, f"{name}: the server read all {ATTACK_BYTES} bytes"
-    growth = rss.peak - baseline
-    print(f"peak RSS growth {growth / MiB:.1f} MiB over {baseline / MiB:.0f} MiB")
+    growth = rss.growth
+    print(f"peak RSS growth {growth / MiB:.1f} MiB over {rss.baseline / MiB:.0f} MiB")
     assert growth < 32 * MiB, f"server RSS grew by {growth / MiB:.1f} MiB"
 
 
@@ -244,7 +218,6 @@ def test_known_callers_bodies_stop_at_the_route_cap(world: World) -> None:
     url = world.server.url
     bearer = {**JSON, "Authorization": f"Bearer {world.key_id}:{world.secret}"}
     attack(url, "POST", "/", _sigv4_headers(world.key_id), total=2 * MiB)
-    baseline = psutil.Process(world.server.process.pid).memory_info().rss
     with PeakRss(world.server.process.pid) as rss:
         rekognition = attack(url, "POST", "/", _sigv4_headers(world.key_id))
         rest = attack(url, "POST", "/v1/faces/detect", bearer)
@@ -253,8 +226,8 @@ def test_known_callers_bodies_stop_at_the_route_cap(world: World) -> None:
     assert rest.status == 413 and rest.json()["error"]["code"] == "PayloadTooLarge"  # type: ignore[index]
     assert policy.status == 413 and policy.json()["error"]["code"] == "PayloadTooLarge"  # type: ignore[index]
     assert rest.sent < ATTACK_BYTES and rekognition.sent < ATTACK_BYTES
-    growth = rss.peak - baseline
-    print(f"peak RSS growth {growth / MiB:.1f} MiB over {baseline / MiB:.0f} MiB")
+    growth = rss.growth
+    print(f"peak RSS growth {growth / MiB:.1f} MiB over {rss.baseline / MiB:.0f} MiB")
     assert growth < 48 * MiB, f"server RSS grew by {growth / MiB:.1f} MiB"
 
 

@@ -19,6 +19,7 @@ from starlette.types import ASGIApp, Scope
 
 from glasshouse import __version__, web
 from glasshouse.config import Settings
+from glasshouse.faces.slots import return_large_blocks
 from glasshouse.http.body_limit import BodyLimit, Refusal
 from glasshouse.http.observability import Metrics, configure_logging
 from glasshouse.http.throttle import TokenBuckets
@@ -78,6 +79,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     settings = settings or (services.settings if services else Settings())
     svc = services or Services(settings)
     configure_logging(settings.log_level)
+    return_large_blocks()  # decoded images' memory goes back to the OS after a burst (faces.slots)
     metrics = Metrics()
     buckets = TokenBuckets(settings.throttle_rate, settings.throttle_burst)
 

@@ -10,6 +10,7 @@ from glasshouse.errors import (
     InvalidImageError,
     InvalidParameterError,
     NotFoundError,
+    ThrottledError,
 )
 from glasshouse.governance.gate import PolicyDenied
 
@@ -20,6 +21,7 @@ _AWS_NAMES: dict[type[GlasshouseError], str] = {
     NotFoundError: "ResourceNotFoundException",
     PolicyDenied: "AccessDeniedException",
     AlreadyExistsError: "ResourceAlreadyExistsException",
+    ThrottledError: "ThrottlingException",
 }
 
 INTERNAL = (500, "InternalServerError", "Internal server error")
