@@ -97,7 +97,9 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         if services is None:
             svc.close()
 
-    app = FastAPI(title="Glasshouse", version=__version__, lifespan=lifespan)
+    # No /docs or /redoc: FastAPI's load Swagger UI and ReDoc from a CDN (blank offline, and outside any CSP
+    # we could set); the registry's bundled Swagger UI (4.x) cannot render OpenAPI 3.1. /openapi.json stays.
+    app = FastAPI(title="Glasshouse", version=__version__, lifespan=lifespan, docs_url=None, redoc_url=None)
     app.state.services = svc
     app.include_router(rekognition_router(svc, metrics, buckets))
     app.include_router(rest_router)

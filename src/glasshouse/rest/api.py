@@ -122,7 +122,7 @@ class PolicyChange(BaseModel):
 
 
 class PolicyDocumentIn(BaseModel):
-    document: dict[str, Any]
+    document: Any = Field(description="The whole policy (as the YAML file, in JSON); checked on arrival.")
     reason: str = Field(min_length=1)
 
 
@@ -148,7 +148,7 @@ def policy_versions(svc: Svc, _: CurrentActor) -> list[dict[str, Any]]:
 
 @router.put("/policy", tags=["policy"])
 def replace_policy(body: PolicyDocumentIn, svc: Svc, by: Operator) -> dict[str, Any]:
-    document = pol.PolicyDocument.model_validate(body.document)
+    document = pol.parse_policy(body.document)  # a typed 400 naming every problem
     return {"version": svc.policies.change(by, document, body.reason)}
 
 
