@@ -86,3 +86,29 @@ def test_every_response_says_nosniff(
     c, _ = client
     r = c.request(method, path)
     assert r.headers["x-content-type-options"] == "nosniff", (path, r.status_code)
+
+
+def _api_routes(routes: list[Any]) -> Iterator[Any]:
+    from fastapi.routing import APIRoute
+
+    for route in routes:
+        if isinstance(route, APIRoute):
+            yield route
+        inner = getattr(route, "original_router", None)  # FastAPI keeps included routers nested
+        if inner is not None:
+            yield from _api_routes(list(inner.routes))
+
+
+def test_every_header_authenticated_route_authenticates_before_reading_its_body(settings: Settings) -> None:
+    """A new router that forgets ``route_class=HeadersFirstRoute`` would parse bodies before the Bearer
+    check again: every route that needs a header credential must be one."""
+    from glasshouse.rest.auth import HeadersFirstRoute, header_checks
+
+    svc = Services(settings)
+    try:
+        routes = list(_api_routes(create_app(services=svc).router.routes))
+    finally:
+        svc.close()
+    guarded = [r for r in routes if header_checks(r.dependant)]
+    assert len(guarded) > 40
+    assert [r.path for r in guarded if not isinstance(r, HeadersFirstRoute)] == []
