@@ -2,8 +2,8 @@
 
 Every request may send at most ``max_request_bytes`` (``GLASSHOUSE_MAX_REQUEST_BYTES``) unless its route
 declares another cap with :func:`body_limit` (images: 16 MiB; streamed uploads: their own larger caps). A
-``Content-Length`` above the cap is refused before the application runs; a body without one (chunked) is
-counted as it arrives and refused the moment it crosses the cap. Either way the refusal is answered by
+``Content-Length`` above the cap is refused when the application first asks for the body, before a byte is
+read; a body without one (chunked) is counted as it arrives and refused the moment it crosses the cap. Either way the refusal is answered by
 ``refuse`` (the surface's typed error: AWS JSON, REST JSON or the UI's error page) and the application is
 told the client went away, so whatever it had read is dropped and it answers nothing more.
 
