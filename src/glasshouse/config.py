@@ -25,11 +25,35 @@ class Settings(BaseSettings):
     port: int = Field(default=8000, ge=1, le=65535, description="Port `glasshouse serve` listens on.")
 
     max_image_bytes: int = Field(default=5 * 1024 * 1024, ge=1, description="Largest accepted image.")
+    max_request_bytes: int = Field(
+        default=1024 * 1024,
+        ge=1024,
+        description="Largest request body a route accepts unless it declares its own cap (images: three "
+        "times max_image_bytes plus this; uploads: media_max_bytes, portal_clip_max_bytes, "
+        "testing_max_upload_bytes). Counted as it streams, with or without Content-Length.",
+    )
     max_image_pixels: int = Field(default=40_000_000, ge=1, description="Decompression-bomb guard.")
     detection_max_side: int = Field(
         default=1280, ge=128, description="Images are detected at most at this working resolution."
     )
     detection_threshold: float = Field(default=0.5, gt=0.0, lt=1.0, description="CenterFace score cut.")
+    decode_max_side: int = Field(
+        default=4096,
+        ge=256,
+        description="Larger images are reduced to this working size as they are decoded (JPEG: by the "
+        "decoder's DCT scaling; PNG: right after, before any colour conversion); boxes and sizes are "
+        "reported in the analysed image's pixels.",
+    )
+    analysis_slots: int = Field(
+        default=0,
+        ge=0,
+        description="Images decoded and analysed at once, server-wide (0: one per CPU core). Bounds memory.",
+    )
+    analysis_wait_seconds: float = Field(
+        default=30.0,
+        ge=0,
+        description="How long a request waits for an analysis slot before ThrottlingException / 429.",
+    )
     aligner: Literal["landmarks", "dlib"] = Field(
         default="landmarks",
         description="Face alignment: the detector's 5 landmarks (default, better and faster on LFW) or "

@@ -7,6 +7,7 @@ GlasshouseError
 │   └── InvalidParameterError    a parameter is out of range or malformed
 ├── NotFoundError                no such resource (or not yours: same answer)
 ├── AlreadyExistsError
+├── ThrottledError               too much at once: try again shortly
 └── ModelUnavailableError        a bundled model is missing or broken
 """
 
@@ -45,6 +46,12 @@ class NotFoundError(GlasshouseError):
 
 class AlreadyExistsError(GlasshouseError):
     code = "AlreadyExists"
+
+
+class ThrottledError(GlasshouseError):
+    """The server is at its limit (e.g. analyses in flight) and the caller waited too long for a turn."""
+
+    code = "Throttled"
 
 
 class ModelUnavailableError(GlasshouseError):

@@ -28,6 +28,7 @@ from glasshouse.config import Settings
 from glasshouse.db import utcnow
 from glasshouse.engine.pipeline import FaceEngine
 from glasshouse.faces.service import FaceAnalyser
+from glasshouse.faces.slots import AnalysisSlots
 from glasshouse.governance.actor import Actor
 from glasshouse.governance.duties import Duties
 from glasshouse.governance.gate import Gate
@@ -77,6 +78,8 @@ class Services:
             self.face_engine,
             max_image_bytes=self.settings.max_image_bytes,
             max_image_pixels=self.settings.max_image_pixels,
+            max_side=self.settings.decode_max_side,
+            slots=AnalysisSlots(self.settings.analysis_slots, self.settings.analysis_wait_seconds),
         )
 
     @cached_property

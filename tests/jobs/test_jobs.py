@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable, Iterator
 from datetime import timedelta
@@ -182,6 +183,28 @@ def test_a_failing_handler_fails_its_job_and_the_runner_serves_the_next(
     assert svc.jobs.results(alpha, bad.id).items == [] and result_rows(svc, bad.id) == []
     assert wait_done(svc, alpha, good.id).status == JobStatus.SUCCEEDED
     assert all_results(svc, alpha, good.id) == expected(3)
+
+
+def test_a_refused_job_logs_one_info_line_with_its_reason_and_no_traceback(
+    svc: Services, orgs: tuple[str, str], runner: InProcessRunner, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A typed refusal (a corrupt video, here a handler's InvalidParameterError) is the job's answer: one INFO
+    line naming the reason, never a traceback at ERROR (those are for unexpected errors)."""
+    logger = logging.getLogger("glasshouse.jobs")
+    logger.addHandler(caplog.handler)  # serve's JSON logging may have stopped propagation to the root
+    try:
+        with caplog.at_level(logging.DEBUG, logger="glasshouse.jobs"):
+            alpha, _ = orgs
+            job = svc.jobs.submit(alpha, FAIL, {"what": "a corrupt clip"})
+            assert wait_done(svc, alpha, job.id).status == JobStatus.FAILED
+            wait_for(lambda: any(job.id in r.getMessage() for r in caplog.records))
+    finally:
+        logger.removeHandler(caplog.handler)
+    # The same record may reach the handler twice (on the root too, where propagation is on).
+    about = list({id(r): r for r in caplog.records if job.id in r.getMessage()}.values())
+    assert all(r.levelno == logging.INFO and r.exc_info is None for r in about), about
+    refused = [r.getMessage() for r in about if "refused" in r.getMessage()]
+    assert len(refused) == 1 and "cannot process a corrupt clip" in refused[0]
 
 
 def test_a_lapsed_lease_is_run_again_from_scratch_without_duplicates(

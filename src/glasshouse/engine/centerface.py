@@ -110,7 +110,7 @@ class CenterFaceDetector:
 
     def _load(self) -> Any:
         data = load_cached_model(self.model_cache_dir, model_files.centerface_onnx())
-        return onnx_session(data, threads=self.threads)
+        return onnx_session(data, threads=self.threads, arena=False)  # any image size: no arena
 
     def detect(self, image: RGBImage) -> list[Detection]:
         rgb = _as_rgb(image)

@@ -35,8 +35,10 @@ class Lazy(Generic[T]):
         return self._value is not None
 
 
-def onnx_session(model: Path | bytes, threads: int = 0) -> Any:
-    """An onnxruntime CPU session with quiet logging. ``threads=0`` lets onnxruntime use every core."""
+def onnx_session(model: Path | bytes, threads: int = 0, *, arena: bool = True) -> Any:
+    """An onnxruntime CPU session with quiet logging. ``threads=0`` lets onnxruntime use every core.
+    ``arena=False`` for inputs of varying size: onnxruntime's memory arena grows with every new shape and
+    concurrent run and never gives memory back."""
     import onnxruntime as ort
 
     options = ort.SessionOptions()
@@ -44,6 +46,7 @@ def onnx_session(model: Path | bytes, threads: int = 0) -> Any:
     options.intra_op_num_threads = threads
     options.inter_op_num_threads = 1
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    options.enable_cpu_mem_arena = arena
     source = str(model) if isinstance(model, Path) else model
     try:
         return ort.InferenceSession(source, sess_options=options, providers=["CPUExecutionProvider"])

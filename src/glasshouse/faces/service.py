@@ -1,8 +1,10 @@
-"""Face analysis over image bytes: decode with the configured limits, then run the engine."""
+"""Face analysis over image bytes: decode with the configured limits, then run the engine, inside one of the
+server's analysis slots (:mod:`glasshouse.faces.slots`)."""
 
 from __future__ import annotations
 
 import hashlib
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -14,6 +16,7 @@ from glasshouse.engine.pipeline import FaceEngine
 from glasshouse.engine.quality import QualityFilter, quality_refusal
 from glasshouse.engine.similarity import similarity_from_cosine
 from glasshouse.engine.types import Face, RGBImage
+from glasshouse.faces.slots import AnalysisSlots
 from glasshouse.governance.gate import require_grant
 
 
@@ -47,16 +50,37 @@ class FaceAnalyser:
     """Decodes untrusted bytes under the configured limits and runs the engine on them."""
 
     def __init__(
-        self, engine: FaceEngine, *, max_image_bytes: int, max_image_pixels: int, enforce_gate: bool = True
+        self,
+        engine: FaceEngine,
+        *,
+        max_image_bytes: int,
+        max_image_pixels: int,
+        max_side: int | None = None,
+        slots: AnalysisSlots | None = None,
+        enforce_gate: bool = True,
     ) -> None:
         self.engine = engine
         self.max_image_bytes = max_image_bytes
         self.max_image_pixels = max_image_pixels
+        #: Larger images are reduced to this working size as they are decoded.
+        self.max_side = max_side
+        #: Bounds decodes and analyses in flight (None: unbounded, e.g. a bulk worker process of its own).
+        self.slots = slots
         #: Off only in bulk-enrolment workers, whose parent process holds the grant for the whole run.
         self.enforce_gate = enforce_gate
 
     def decode(self, data: bytes) -> RGBImage:
-        return decode_image(data, max_bytes=self.max_image_bytes, max_pixels=self.max_image_pixels)
+        """The image at working resolution, decoded in one of the server's slots."""
+        with self._slot():
+            return self._decode(data)
+
+    def _decode(self, data: bytes) -> RGBImage:
+        return decode_image(
+            data, max_bytes=self.max_image_bytes, max_pixels=self.max_image_pixels, max_side=self.max_side
+        )
+
+    def _slot(self) -> AbstractContextManager[None]:
+        return self.slots.hold() if self.slots is not None else nullcontext()
 
     def analyse(
         self, data: bytes, *, embed: bool = True, max_faces: int = MAX_FACES_PER_IMAGE
@@ -64,8 +88,9 @@ class FaceAnalyser:
         """Decode and analyse; only inside a policy-gate grant (biometric processing)."""
         if self.enforce_gate:
             require_grant()
-        image = self.decode(data)
-        faces = self.engine.analyse(image, embed=embed, max_faces=max_faces)
+        with self._slot():
+            image = self._decode(data)
+            faces = self.engine.analyse(image, embed=embed, max_faces=max_faces)
         h, w = image.shape[:2]
         return AnalysedImage(w, h, hashlib.sha256(data).hexdigest(), faces, image)
 

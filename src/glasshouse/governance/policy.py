@@ -321,9 +321,16 @@ def load_policy(source: str | Path) -> PolicyDocument:
     text = source.read_text(encoding="utf-8") if isinstance(source, Path) else source
     try:
         data = yaml.load(text, Loader=_PolicyLoader)  # a SafeLoader subclass
-        payload = json.dumps(data, allow_nan=False)
     except yaml.YAMLError as exc:
         raise InvalidParameterError(f"policy is not valid YAML: {exc}") from exc
+    return parse_policy(data)
+
+
+def parse_policy(data: object) -> PolicyDocument:
+    """A policy from plain data (parsed YAML, or JSON from the API); :class:`InvalidParameterError` naming
+    every problem otherwise. Through JSON, so both sources are held to the same strict types."""
+    try:
+        payload = json.dumps(data, allow_nan=False)
     except (TypeError, ValueError) as exc:
         raise InvalidParameterError(f"policy holds a value that is not plain data: {exc}") from exc
     try:

@@ -9,21 +9,25 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
-from fastapi import FastAPI, Response
-from fastapi.responses import RedirectResponse
+from fastapi import FastAPI, Request, Response
+from fastapi.responses import JSONResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
 from starlette.concurrency import run_in_threadpool
+from starlette.types import ASGIApp, Scope
 
 from glasshouse import __version__, web
 from glasshouse.config import Settings
 from glasshouse.errors import GlasshouseError
+from glasshouse.faces.slots import return_large_blocks
+from glasshouse.http.body_limit import BodyLimit, Refusal
 from glasshouse.http.observability import Metrics, configure_logging
 from glasshouse.http.throttle import TokenBuckets
 from glasshouse.jobs.runner import InProcessRunner
 from glasshouse.portal.rest import router as portal_router
 from glasshouse.rekognition import validation
+from glasshouse.rekognition.api import error_response as aws_error_response
 from glasshouse.rekognition.api import router as rekognition_router
 from glasshouse.rest.api import router as rest_router
 from glasshouse.rest.media import router as media_router
@@ -82,10 +86,24 @@ async def _publish_checkpoints(svc: Services, every: int) -> None:
         await asyncio.sleep(every)
 
 
+async def refuse_body(scope: Scope, refusal: Refusal) -> ASGIApp:
+    """A body over its route's cap, in the shape of the surface addressed: AWS JSON on ``POST /`` (the
+    Rekognition API), the error page under ``/ui``, REST JSON (413) elsewhere."""
+    path = scope.get("path", "")
+    if path == "/":
+        return aws_error_response(
+            "SerializationException", f"Request body is limited to {refusal.limit} bytes"
+        )
+    if web_errors.is_ui(path):
+        return await web_errors.error_page(Request(scope), 413, refusal.message)
+    return JSONResponse({"error": {"code": refusal.code, "message": refusal.message}}, status_code=413)
+
+
 def create_app(settings: Settings | None = None, services: Services | None = None) -> FastAPI:
     settings = settings or (services.settings if services else Settings())
     svc = services or Services(settings)
     configure_logging(settings.log_level)
+    return_large_blocks()  # decoded images' memory goes back to the OS after a burst (faces.slots)
     metrics = Metrics()
     buckets = TokenBuckets(settings.throttle_rate, settings.throttle_burst)
 
@@ -105,7 +123,9 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         if services is None:
             svc.close()
 
-    app = FastAPI(title="Glasshouse", version=__version__, lifespan=lifespan)
+    # No /docs or /redoc: FastAPI's load Swagger UI and ReDoc from a CDN (blank offline, and outside any CSP
+    # we could set); the registry's bundled Swagger UI (4.x) cannot render OpenAPI 3.1. /openapi.json stays.
+    app = FastAPI(title="Glasshouse", version=__version__, lifespan=lifespan, docs_url=None, redoc_url=None)
     app.state.services = svc
     app.include_router(rekognition_router(svc, metrics, buckets))
     app.include_router(rest_router)
@@ -119,6 +139,8 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     # Leaflet before /static, which would shadow it.
     app.mount(portal.LEAFLET_PATH, portal.leaflet_files(), name="leaflet")
     app.mount("/static", StaticFiles(directory=Path(web.__file__).parent / "static"), name="static")
+    # Every body counted against its route's cap before anything reads it (inside the security headers).
+    app.add_middleware(BodyLimit, settings=settings, refuse=refuse_body)
     web_errors.install(app)  # GlasshouseError: the error page under /ui, REST JSON elsewhere
     # Requests signed for service s3 (any path, any method) go to the S3-compatible endpoint.
     app.add_middleware(S3Dispatch, s3=S3App(svc, metrics, buckets))

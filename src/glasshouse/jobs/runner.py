@@ -26,7 +26,7 @@ from sqlalchemy import CursorResult, Update, delete, insert, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from glasshouse.db import transaction, utcnow
-from glasshouse.errors import GlasshouseError
+from glasshouse.errors import GlasshouseError, ModelUnavailableError
 from glasshouse.jobs.models import Job, JobResult, JobStatus
 from glasshouse.jobs.service import JobService, JobView, handler_for, load_job_modules
 
@@ -84,6 +84,16 @@ def _failure_message(exc: Exception) -> str:
         return exc.message
     text = str(exc)
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+def _refusal(exc: Exception) -> bool:
+    """A typed refusal of the job's input (logged as one line with its reason), not an unexpected error
+    (logged with its traceback)."""
+    return (
+        isinstance(exc, GlasshouseError)
+        and not isinstance(exc, ModelUnavailableError)
+        and exc.code != GlasshouseError.code
+    )
 
 
 def _rowcount(session: Session, stmt: Update) -> int:
@@ -298,7 +308,10 @@ class JobExecutor:
                 self._release(job_id, owner)
                 return Outcome.ABANDONED
             except Exception as exc:
-                log.exception("job %s (%s) failed", job_id, view.kind)
+                if _refusal(exc):  # e.g. a corrupt video: the job's answer, not a fault of ours
+                    log.info("job %s (%s) refused: %s", job_id, view.kind, _failure_message(exc))
+                else:
+                    log.exception("job %s (%s) failed", job_id, view.kind)
                 return self._fail(job_id, owner, _failure_message(exc))
 
     def _owned(self, job_id: str, owner: str) -> Update:

@@ -23,13 +23,15 @@ from fastapi.responses import JSONResponse, Response, StreamingResponse
 from pydantic import BaseModel, Field
 
 from glasshouse.governance import policy as pol
+from glasshouse.http.body_limit import body_limit
+from glasshouse.media.service import MediaTooLargeError
 from glasshouse.people.service import AuthenticationError
 from glasshouse.portal.views import AgencyClipView, ClipView, FootageRequestInput
-from glasshouse.rest.auth import CurrentActor, Operator, Svc
+from glasshouse.rest.auth import CurrentActor, HeadersFirstRoute, Operator, Svc, from_headers
 from glasshouse.rest.errors import Unauthenticated
 from glasshouse.rest.streaming import BINARY, read_chunks, receive_upload
 
-router = APIRouter(prefix="/v1/portal", tags=["portal"])
+router = APIRouter(prefix="/v1/portal", tags=["portal"], route_class=HeadersFirstRoute)
 
 _CLIP_BODY: dict[str, Any] = {
     "requestBody": {
@@ -54,8 +56,12 @@ _BYTES: dict[str, Any] = {
 }
 
 
+@from_headers
 def owner_id(request: Request, svc: Svc) -> str:
     """The signed-in camera owner behind ``Authorization: Bearer <session token>``."""
+    known = getattr(request.state, "portal_owner", None)
+    if isinstance(known, str):
+        return known
     scheme, _, token = request.headers.get("authorization", "").partition(" ")
     token = token.strip()
     if scheme.lower() != "bearer" or not token or ":" in token:
@@ -65,6 +71,7 @@ def owner_id(request: Request, svc: Svc) -> str:
         raise Unauthenticated("unknown or expired session")
     if not svc.portal.is_owner(found.person.id):
         raise Unauthenticated("this session is not a camera owner's")
+    request.state.portal_owner = found.person.id
     return found.person.id
 
 
@@ -238,6 +245,7 @@ def list_clips(svc: Svc, owner: Owner) -> dict[str, Any]:
 
 
 @router.post("/clips", status_code=201, openapi_extra=_CLIP_BODY)
+@body_limit(lambda s: s.portal_clip_max_bytes, code=MediaTooLargeError.code)
 async def upload_clip(
     request: Request,
     svc: Svc,

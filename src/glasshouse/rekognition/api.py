@@ -16,10 +16,12 @@ from typing import Any
 
 from fastapi import APIRouter, Request, Response
 from starlette.concurrency import run_in_threadpool
+from starlette.requests import ClientDisconnect
 
 from glasshouse.errors import GlasshouseError, InvalidParameterError
 from glasshouse.governance.actor import Actor
 from glasshouse.governance.gate import RequestContext
+from glasshouse.http.body_limit import body_limit
 from glasshouse.http.observability import Metrics
 from glasshouse.http.throttle import TokenBuckets
 from glasshouse.keys.service import KeyService
@@ -39,6 +41,11 @@ class ThrottlingError(GlasshouseError):
     http_status = 400
 
 
+def error_response(code: str, message: str, status: int = 400) -> Response:
+    """An AWS JSON 1.1 error outside any operation (e.g. a body refused at the size limit)."""
+    return _json(status, {"__type": code, "message": message}, str(uuid.uuid4()))
+
+
 def _json(status: int, payload: dict[str, Any], request_id: str) -> Response:
     return Response(
         content=json.dumps(payload, separators=(",", ":")),
@@ -48,26 +55,32 @@ def _json(status: int, payload: dict[str, Any], request_id: str) -> Response:
     )
 
 
+def _authenticate_headers(keys: KeyService, request: Request) -> sigv4.Presented[Any]:
+    """Every SigV4 check that needs no body (an unauthenticated caller never has its body read)."""
+    return sigv4.check_headers(headers=request.headers, lookup=keys.lookup, now=datetime.now(UTC))
+
+
 def _authenticate(
-    keys: KeyService, organisations: OrganisationService, request: Request, body: bytes
+    keys: KeyService,
+    organisations: OrganisationService,
+    request: Request,
+    presented: sigv4.Presented[Any],
+    body: bytes,
 ) -> Caller:
     scope = request.scope
-    key = sigv4.verify(
+    key = sigv4.check_signature(
+        presented,
         method=request.method,
         path=scope.get("raw_path", b"/").decode("latin-1").split("?", 1)[0] or "/",
         query=scope.get("query_string", b"").decode("latin-1"),
-        headers=request.headers,
         body=body,
-        lookup=keys.lookup,
-        now=datetime.now(UTC),
     )
     keys.touch(key.access_key_id)
-    region = sigv4.parse_authorization(request.headers["authorization"]).region
     org = organisations.get_by_id(key.org_id)
     return Caller(
         org_id=key.org_id,
         access_key_id=key.access_key_id,
-        region=region,
+        region=presented.auth.region,
         org_name=org.name,
         person=key.person_id,
     )
@@ -121,6 +134,7 @@ def router(services: Services, metrics: Metrics, buckets: TokenBuckets) -> APIRo
     prefix = model.target_prefix() + "."
 
     @api.post("/", include_in_schema=False)
+    @body_limit(lambda _: MAX_BODY_BYTES, code=SerializationError.code)
     async def rekognition(request: Request) -> Response:
         started = time.perf_counter()
         request_id = str(uuid.uuid4())
@@ -132,14 +146,12 @@ def router(services: Services, metrics: Metrics, buckets: TokenBuckets) -> APIRo
                 raise model.UnknownOperationError(f"Unknown operation target: {target[:100]!r}")
             operation = target[len(prefix) :]
             model.operation(operation)  # unknown names are refused before authentication, as AWS does
-            declared = request.headers.get("content-length", "0")
-            if not declared.isdigit() or int(declared) > MAX_BODY_BYTES:
-                raise SerializationError(
-                    f"Request body must declare a length of at most {MAX_BODY_BYTES} bytes"
-                )
+            # Headers first: the body (at most MAX_BODY_BYTES, see http.body_limit) is read only for a
+            # caller whose key exists and whose date is current; it is needed for the signature.
+            presented = await run_in_threadpool(_authenticate_headers, services.keys, request)
             body = await request.body()
             caller = await run_in_threadpool(
-                _authenticate, services.keys, services.organisations, request, body
+                _authenticate, services.keys, services.organisations, request, presented, body
             )
             if not buckets.allow(caller.access_key_id):
                 raise ThrottlingError("Rate exceeded")
@@ -151,6 +163,9 @@ def router(services: Services, metrics: Metrics, buckets: TokenBuckets) -> APIRo
             result = await run_in_threadpool(_run, ctx, operation, handler, params, request.headers)
             status, error, response = 200, None, _json(200, result, request_id)
             response.headers.update(ctx.response_headers)
+        except ClientDisconnect:
+            # Gone, or refused at the body limit (http.body_limit answered): nobody reads this.
+            return Response(status_code=400)
         except Exception as exc:
             status, error, message = aws_error(exc)
             if status >= 500:

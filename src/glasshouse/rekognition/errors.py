@@ -18,6 +18,7 @@ from glasshouse.errors import (
     InvalidImageError,
     InvalidParameterError,
     NotFoundError,
+    ThrottledError,
 )
 from glasshouse.governance.gate import PolicyDenied
 
@@ -34,6 +35,7 @@ _AWS_NAMES: dict[type[GlasshouseError], str] = {
     NotFoundError: "ResourceNotFoundException",
     PolicyDenied: "AccessDeniedException",
     AlreadyExistsError: "ResourceAlreadyExistsException",
+    ThrottledError: "ThrottlingException",
 }
 #: Where AWS always answers an exception with the same words, they replace Glasshouse's own.
 _AWS_MESSAGES: dict[str, str] = {

@@ -15,7 +15,7 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Protocol, TypeVar, cast
+from typing import Generic, Protocol, TypeVar
 from urllib.parse import quote, unquote
 
 from glasshouse.errors import GlasshouseError
@@ -284,6 +284,80 @@ class Verified:
         return signing_key(self.key.secret, a.scope_date, a.region, a.service)
 
 
+@dataclass(frozen=True, slots=True)
+class Presented(Generic[K]):
+    """A request whose headers passed every check that needs no body: its key, parsed header and date."""
+
+    key: K
+    auth: Authorization
+    amz_date: str
+    headers: dict[str, list[str]]
+
+
+def check_headers(
+    *, headers: Mapping[str, str], lookup: Callable[[str], K | None], now: datetime, service: str = SERVICE
+) -> Presented[K]:
+    """Every check that needs no body, cheapest first: header syntax, scope, clock, then the key. Run it before
+    reading the body, so an unauthenticated caller never has one read."""
+    header_map = _header_map(headers)
+    authorization = ",".join(header_map.get("authorization", [])).strip()
+    if not authorization:
+        raise MissingAuthenticationTokenException(MISSING_TOKEN_MESSAGE)
+    auth = parse_authorization(authorization, service)
+    amz_dates = header_map.get("x-amz-date")
+    if not amz_dates:
+        raise IncompleteSignatureException("Authorization header requires an 'X-Amz-Date' header.")
+    amz_date = amz_dates[0].strip()
+    signed_at = _parse_amz_date(amz_date)
+    if auth.scope_date != amz_date[:8]:
+        raise InvalidSignatureException(
+            "Date in Credential scope does not match YYYYMMDD from ISO-8601 version of date from HTTP: "
+            f"'{auth.scope_date[:16]}' != '{amz_date[:8]}', from '{amz_date}'."
+        )
+    _check_clock(signed_at, amz_date, now)
+    declared = header_map.get("x-amz-content-sha256")
+    # Rekognition's bodies are always hashed; S3 may also declare UNSIGNED-PAYLOAD or a streaming mode.
+    if service == SERVICE and declared is not None and not _HEX_SHA256.match(declared[0].strip().lower()):
+        raise InvalidSignatureException(
+            "The provided 'x-amz-content-sha256' header does not match what was computed."
+        )
+    key = lookup(auth.access_key_id)
+    if key is None:
+        raise UnrecognizedClientException(UNRECOGNIZED_CLIENT_MESSAGE)
+    return Presented(key, auth, amz_date, header_map)
+
+
+def _signed(
+    presented: Presented[K], *, method: str, path: str, query: str, payload_hash: str, normalise_path: bool
+) -> Verified:
+    auth = presented.auth
+    canonical = canonical_request(
+        method,
+        path,
+        query,
+        presented.headers,
+        auth.signed_headers,
+        payload_hash,
+        normalise_path=normalise_path,
+    )
+    expected = signature(presented.key.secret, auth, presented.amz_date, canonical)
+    if not hmac.compare_digest(expected.encode("ascii"), auth.signature.encode("utf-8", "replace")):
+        raise InvalidSignatureException(SIGNATURE_MISMATCH_MESSAGE)
+    return Verified(presented.key, auth, presented.amz_date, expected)
+
+
+def check_signature(presented: Presented[K], *, method: str, path: str, query: str, body: bytes) -> K:
+    """The body hash and the signature of a request whose headers passed :func:`check_headers`."""
+    payload_hash = hashlib.sha256(body).hexdigest()
+    declared = presented.headers.get("x-amz-content-sha256")
+    if declared is not None and not hmac.compare_digest(declared[0].strip().lower(), payload_hash):
+        raise InvalidSignatureException(
+            "The provided 'x-amz-content-sha256' header does not match what was computed."
+        )
+    _signed(presented, method=method, path=path, query=query, payload_hash=payload_hash, normalise_path=True)
+    return presented.key
+
+
 def verify(
     *,
     method: str,
@@ -300,30 +374,11 @@ def verify(
     ``path`` and ``query`` are as received on the wire (percent-encoded; ASGI ``raw_path`` and
     ``query_string``); ``headers`` may be any case-insensitive or plain mapping, or a multi-dict whose
     ``items()`` yields repeated headers. ``lookup`` returns ``None`` for unknown or revoked keys.
-    Checks run cheapest first: header syntax, scope, clock, key, body hash, then the signature.
+    Checks run cheapest first: header syntax, scope, clock, key (:func:`check_headers`), then body hash and
+    signature (:func:`check_signature`).
     """
-    computed = hashlib.sha256(body).hexdigest()
-
-    def payload_hash(header_map: dict[str, list[str]]) -> str:
-        declared = header_map.get("x-amz-content-sha256")
-        if declared is not None:
-            value = declared[0].strip().lower()
-            if not _HEX_SHA256.match(value) or not hmac.compare_digest(value, computed):
-                raise InvalidSignatureException(
-                    "The provided 'x-amz-content-sha256' header does not match what was computed."
-                )
-        return computed
-
-    verified = authenticate(
-        method=method,
-        path=path,
-        query=query,
-        headers=headers,
-        payload_hash=payload_hash,
-        lookup=lookup,
-        now=now,
-    )
-    return cast(K, verified.key)
+    presented = check_headers(headers=headers, lookup=lookup, now=now)
+    return check_signature(presented, method=method, path=path, query=query, body=body)
 
 
 def authenticate(
@@ -341,34 +396,16 @@ def authenticate(
     """Authenticate a request signed in its ``Authorization`` header for ``service``. ``payload_hash``
     gives the hash the signature covers, from the headers (S3: ``x-amz-content-sha256`` as declared, the
     body checked as it streams) after the key is known; it may raise."""
-    header_map = _header_map(headers)
-    authorization = ",".join(header_map.get("authorization", [])).strip()
-    if not authorization:
-        raise MissingAuthenticationTokenException(MISSING_TOKEN_MESSAGE)
-    auth = parse_authorization(authorization, service)
-    amz_dates = header_map.get("x-amz-date")
-    if not amz_dates:
-        raise IncompleteSignatureException("Authorization header requires an 'X-Amz-Date' header.")
-    amz_date = amz_dates[0].strip()
-    signed_at = _parse_amz_date(amz_date)
-    if auth.scope_date != amz_date[:8]:
-        raise InvalidSignatureException(
-            "Date in Credential scope does not match YYYYMMDD from ISO-8601 version of date from HTTP: "
-            f"'{auth.scope_date[:16]}' != '{amz_date[:8]}', from '{amz_date}'."
-        )
-    _check_clock(signed_at, amz_date, now)
-
-    key = lookup(auth.access_key_id)
-    if key is None:
-        raise UnrecognizedClientException(UNRECOGNIZED_CLIENT_MESSAGE)
-    declared_hash = payload_hash(header_map)
-    canonical = canonical_request(
-        method, path, query, header_map, auth.signed_headers, declared_hash, normalise_path=normalise_path
+    presented = check_headers(headers=headers, lookup=lookup, now=now, service=service)
+    declared_hash = payload_hash(presented.headers)
+    return _signed(
+        presented,
+        method=method,
+        path=path,
+        query=query,
+        payload_hash=declared_hash,
+        normalise_path=normalise_path,
     )
-    expected = signature(key.secret, auth, amz_date, canonical)
-    if not hmac.compare_digest(expected.encode("ascii"), auth.signature.encode("utf-8", "replace")):
-        raise InvalidSignatureException(SIGNATURE_MISMATCH_MESSAGE)
-    return Verified(key, auth, amz_date, expected)
 
 
 #: The longest a presigned URL may be valid (AWS: seven days).

@@ -15,10 +15,11 @@ from glasshouse.errors import InvalidParameterError
 from glasshouse.faces.serialise import face_dict
 from glasshouse.governance import policy as pol
 from glasshouse.governance.gate import RequestContext
-from glasshouse.rest.auth import CurrentActor, Operator, Svc
+from glasshouse.http.body_limit import body_limit, image_request_bytes
+from glasshouse.rest.auth import CurrentActor, HeadersFirstRoute, Operator, Svc
 from glasshouse.review.leads import search_collection
 
-router = APIRouter(prefix="/v1")
+router = APIRouter(prefix="/v1", route_class=HeadersFirstRoute)
 
 
 def _capability(capability: pol.Capability) -> dict[str, Any]:
@@ -121,7 +122,7 @@ class PolicyChange(BaseModel):
 
 
 class PolicyDocumentIn(BaseModel):
-    document: dict[str, Any]
+    document: Any = Field(description="The whole policy (as the YAML file, in JSON); checked on arrival.")
     reason: str = Field(min_length=1)
 
 
@@ -147,7 +148,7 @@ def policy_versions(svc: Svc, _: CurrentActor) -> list[dict[str, Any]]:
 
 @router.put("/policy", tags=["policy"])
 def replace_policy(body: PolicyDocumentIn, svc: Svc, by: Operator) -> dict[str, Any]:
-    document = pol.PolicyDocument.model_validate(body.document)
+    document = pol.parse_policy(body.document)  # a typed 400 naming every problem
     return {"version": svc.policies.change(by, document, body.reason)}
 
 
@@ -184,6 +185,7 @@ class SearchIn(Obliged):
 
 
 @router.post("/faces/detect", tags=["faces"], openapi_extra=_capability(pol.Capability.FACE_DETECT))
+@body_limit(image_request_bytes)
 def detect(body: DetectIn, svc: Svc, actor: CurrentActor) -> dict[str, Any]:
     data = _image(body.image)
     with svc.gate.guard(actor, pol.Capability.FACE_DETECT, body.request()) as grant:
@@ -193,6 +195,7 @@ def detect(body: DetectIn, svc: Svc, actor: CurrentActor) -> dict[str, Any]:
 
 
 @router.post("/faces/compare", tags=["faces"], openapi_extra=_capability(pol.Capability.FACE_COMPARE))
+@body_limit(image_request_bytes)
 def compare(body: CompareIn, svc: Svc, actor: CurrentActor) -> dict[str, Any]:
     source, target = _image(body.source), _image(body.target)
     with svc.gate.guard(actor, pol.Capability.FACE_COMPARE, body.request()) as grant:
@@ -212,6 +215,7 @@ def compare(body: CompareIn, svc: Svc, actor: CurrentActor) -> dict[str, Any]:
 @router.post(
     "/collections/{collection}/search", tags=["faces"], openapi_extra=_capability(pol.Capability.FACE_SEARCH)
 )
+@body_limit(image_request_bytes)
 def search(collection: str, body: SearchIn, svc: Svc, actor: CurrentActor) -> dict[str, Any]:
     data = _image(body.image)
     with svc.gate.guard(actor, pol.Capability.FACE_SEARCH, body.request(collection=collection)) as grant:

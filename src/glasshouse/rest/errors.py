@@ -5,7 +5,13 @@ from __future__ import annotations
 from fastapi import Request
 from fastapi.responses import JSONResponse
 
-from glasshouse.errors import AlreadyExistsError, GlasshouseError, InvalidInputError, NotFoundError
+from glasshouse.errors import (
+    AlreadyExistsError,
+    GlasshouseError,
+    InvalidInputError,
+    NotFoundError,
+    ThrottledError,
+)
 from glasshouse.governance.gate import PolicyDenied
 
 _STATUS: tuple[tuple[type[GlasshouseError], int], ...] = (
@@ -13,6 +19,7 @@ _STATUS: tuple[tuple[type[GlasshouseError], int], ...] = (
     (NotFoundError, 404),
     (AlreadyExistsError, 409),
     (InvalidInputError, 400),
+    (ThrottledError, 429),
 )
 
 
@@ -49,4 +56,7 @@ async def handle(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, GlasshouseError)
     status = status_of(exc)
     message = exc.message if status < 500 else "internal error"
-    return JSONResponse({"error": {"code": exc.code, "message": message}}, status_code=status)
+    headers = {"Retry-After": "1"} if status == 429 else None
+    return JSONResponse(
+        {"error": {"code": exc.code, "message": message}}, status_code=status, headers=headers
+    )

@@ -13,10 +13,12 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 
-from glasshouse.rest.auth import CurrentActor, Svc
+from glasshouse.http.body_limit import body_limit
+from glasshouse.media.service import MediaTooLargeError
+from glasshouse.rest.auth import CurrentActor, HeadersFirstRoute, Svc
 from glasshouse.rest.streaming import BINARY, read_chunks, receive_upload
 
-router = APIRouter(prefix="/v1/media", tags=["media"])
+router = APIRouter(prefix="/v1/media", tags=["media"], route_class=HeadersFirstRoute)
 
 _UPLOAD: dict[str, Any] = {
     "requestBody": {
@@ -40,6 +42,7 @@ _DOWNLOAD: dict[str, Any] = {
 
 
 @router.put("/{name:path}", openapi_extra=_UPLOAD)
+@body_limit(lambda s: s.media_max_bytes, code=MediaTooLargeError.code)
 async def upload(name: str, request: Request, svc: Svc, actor: CurrentActor) -> Response:
     """Store the request body as the caller's object ``name`` (replacing an object of that name)."""
     content_type = request.headers.get("content-type") or mimetypes.guess_type(name)[0]

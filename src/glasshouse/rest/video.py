@@ -13,12 +13,12 @@ from glasshouse.errors import NotFoundError
 from glasshouse.governance import policy as pol
 from glasshouse.jobs.service import JobView
 from glasshouse.rest.api import Obliged
-from glasshouse.rest.auth import CurrentActor, Svc
+from glasshouse.rest.auth import CurrentActor, HeadersFirstRoute, Svc
 from glasshouse.services import Services
 from glasshouse.video.jobs import FACE_DETECTION, FACE_SEARCH
 from glasshouse.video.submit import VIDEO_KINDS, submit_video_job
 
-router = APIRouter(prefix="/v1/video", tags=["video"])
+router = APIRouter(prefix="/v1/video", tags=["video"], route_class=HeadersFirstRoute)
 
 
 def _capability(capability: pol.Capability) -> dict[str, Any]:

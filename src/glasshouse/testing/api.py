@@ -19,10 +19,11 @@ from starlette.datastructures import UploadFile
 
 from glasshouse.errors import InvalidInputError
 from glasshouse.governance.policy import Capability
-from glasshouse.rest.auth import CurrentActor, Svc
+from glasshouse.http.body_limit import FORM_SLACK, body_limit
+from glasshouse.rest.auth import CurrentActor, HeadersFirstRoute, Svc
 from glasshouse.testing.service import MAX_CSV_BYTES, RateLimited
 
-router = APIRouter(prefix="/v1/testing", tags=["testing"])
+router = APIRouter(prefix="/v1/testing", tags=["testing"], route_class=HeadersFirstRoute)
 
 #: Multipart overhead allowed above the two files' limits.
 _FORM_SLACK = 64 * 1024
@@ -87,6 +88,7 @@ async def _file(form: Any, field: str, what: str, limit: int) -> bytes:
 
 
 @router.post("/runs", openapi_extra=_BODY, response_model=None)
+@body_limit(lambda s: s.testing_max_upload_bytes + MAX_CSV_BYTES + FORM_SLACK)
 async def create_run(request: Request, svc: Svc, actor: CurrentActor) -> dict[str, Any] | JSONResponse:
     """Measure the engine on your own labelled pairs: accuracy, false-match and false-non-match rates at
     similarity 80 and 99, per subgroup, images without a face, and a DET plot."""

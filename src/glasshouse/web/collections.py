@@ -23,6 +23,7 @@ from glasshouse.errors import GlasshouseError, InvalidParameterError
 from glasshouse.governance.decision import obligations_in_words
 from glasshouse.governance.gate import PolicyDenied, RequestContext
 from glasshouse.governance.policy import PURPOSES, Capability
+from glasshouse.http.body_limit import FORM_SLACK, body_limit
 from glasshouse.rest.errors import status_of
 from glasshouse.services import Services
 from glasshouse.web import areas
@@ -187,6 +188,7 @@ def _external_id(filename: str, given: str, several: bool) -> str | None:
 
 
 @router.post("/{name}/faces", response_class=HTMLResponse)
+@body_limit(lambda s: MAX_IMAGES_PER_FORM * s.max_image_bytes + FORM_SLACK)
 def enrol(request: Request, name: str, user: Manager, form: CsrfForm, svc: Svc) -> Response:
     """Enrol every face passing the quality filter in each uploaded image; one gate decision per image."""
     values = {k: field(form, k) for k in ("external_image_id", "consent_reference", "purpose", "case_number")}

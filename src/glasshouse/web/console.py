@@ -21,6 +21,7 @@ from glasshouse.faces.serialise import face_dict
 from glasshouse.governance.decision import obligations_in_words
 from glasshouse.governance.gate import PolicyDenied, RequestContext
 from glasshouse.governance.policy import PURPOSES, Capability
+from glasshouse.http.body_limit import body_limit, image_request_bytes
 from glasshouse.review.leads import search_collection
 from glasshouse.services import Services
 from glasshouse.web import annotate, areas
@@ -223,15 +224,18 @@ _OPERATIONS = {"detect": _detect, "compare": _compare, "search": _search}
 
 
 @router.post("/detect", response_class=HTMLResponse)
+@body_limit(image_request_bytes)
 def detect(request: Request, svc: Svc, user: Investigator, form: CsrfForm) -> Response:
     return _run(request, svc, user, form, "detect")
 
 
 @router.post("/compare", response_class=HTMLResponse)
+@body_limit(image_request_bytes)
 def compare(request: Request, svc: Svc, user: Investigator, form: CsrfForm) -> Response:
     return _run(request, svc, user, form, "compare")
 
 
 @router.post("/search", response_class=HTMLResponse)
+@body_limit(image_request_bytes)
 def search(request: Request, svc: Svc, user: Investigator, form: CsrfForm) -> Response:
     return _run(request, svc, user, form, "search")

@@ -29,6 +29,8 @@ SECURITY_HEADERS: tuple[tuple[bytes, bytes], ...] = (
     (b"referrer-policy", b"same-origin"),
     (b"x-content-type-options", b"nosniff"),
 )
+#: Every other response (JSON, /openapi.json, /health, the Rekognition API) is never to be sniffed as HTML.
+NOSNIFF = (b"x-content-type-options", b"nosniff")
 #: Pages show secrets (a new key) and personal data: never keep them in a shared cache or the back button.
 NO_STORE = (b"cache-control", b"no-store")
 
@@ -39,21 +41,23 @@ def is_ui(path: str) -> bool:
 
 class SecurityHeaders:
     """Adds :data:`SECURITY_HEADERS` to every response under :data:`UI_PREFIXES` (and ``no-store`` under
-    ``/ui``). Pure ASGI, so streamed responses pass through untouched."""
+    ``/ui``), and ``nosniff`` to every other response. Pure ASGI, so streamed responses pass through
+    untouched."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        path = scope.get("path", "") if scope["type"] == "http" else ""
-        if not path.startswith(UI_PREFIXES):
+        if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        path = scope.get("path", "")
+        headers = SECURITY_HEADERS if path.startswith(UI_PREFIXES) else (NOSNIFF,)
 
         async def with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 present = {name.lower() for name, _ in message.get("headers", [])}
-                extra = [h for h in SECURITY_HEADERS if h[0] not in present]
+                extra = [h for h in headers if h[0] not in present]
                 if is_ui(path) and NO_STORE[0] not in present:
                     extra.append(NO_STORE)
                 message["headers"] = [*message.get("headers", []), *extra]

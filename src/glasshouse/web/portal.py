@@ -30,6 +30,7 @@ from starlette.datastructures import FormData, UploadFile
 from glasshouse.config import Settings
 from glasshouse.errors import GlasshouseError, InvalidParameterError, NotFoundError
 from glasshouse.governance.policy import PURPOSES
+from glasshouse.http.body_limit import FORM_SLACK, body_limit
 from glasshouse.people.models import CAMERA_OWNER, INVESTIGATOR, OPERATOR
 from glasshouse.portal import rules
 from glasshouse.portal.models import APPROVED, PENDING
@@ -392,6 +393,7 @@ def clips(request: Request, user: Owner, svc: Svc) -> Response:
 
 
 @router.post("/ui/portal/clips")
+@body_limit(lambda s: s.portal_clip_max_bytes + FORM_SLACK)
 def upload_clip(request: Request, user: Owner, form: CsrfForm, svc: Svc) -> Response:
     upload = form.get("file")
     try:

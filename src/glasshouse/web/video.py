@@ -25,6 +25,7 @@ from glasshouse.errors import GlasshouseError, InvalidInputError, InvalidParamet
 from glasshouse.governance.decision import obligations_in_words
 from glasshouse.governance.gate import PolicyDenied, RequestContext
 from glasshouse.governance.policy import PURPOSES, Capability
+from glasshouse.http.body_limit import FORM_SLACK, body_limit
 from glasshouse.jobs.models import JobStatus
 from glasshouse.jobs.service import JobView
 from glasshouse.rest.errors import status_of
@@ -348,6 +349,7 @@ def _video_type(content_type: str | None, filename: str) -> str:
 
 
 @router.put("/uploads/{name:path}")
+@body_limit(lambda s: s.media_max_bytes, code="MediaTooLarge")
 async def stream_upload(name: str, request: Request, svc: Svc, user: Uploader) -> Response:
     """A video streamed by the page's script (progress shown as it goes) straight into the media store."""
     try:
@@ -369,6 +371,7 @@ async def stream_upload(name: str, request: Request, svc: Svc, user: Uploader) -
 
 
 @router.post("/uploads", response_class=HTMLResponse)
+@body_limit(lambda s: s.media_max_bytes + FORM_SLACK, code="MediaTooLarge")
 def form_upload(request: Request, svc: Svc, user: Investigator, form: CsrfForm) -> Response:
     """The same upload from the plain form (no script): the spooled file is streamed into the store."""
     upload = form.get("file")
