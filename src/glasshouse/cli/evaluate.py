@@ -332,3 +332,30 @@ def calibrate_cmd(
     if "lfw_pairs" in s:
         _print_report("LFW View 2 (same embeddings)", s["lfw_pairs"])
     _print_files(s)
+
+
+@evaluate_app.command("int8-ranges")
+def int8_ranges_cmd(
+    directory: Path = typer.Argument(
+        ..., exists=True, file_okay=False, help="LFW images: DIR/Name/Name_0001.jpg"
+    ),
+    pairs: Path = typer.Option(..., "--pairs", exists=True, dir_okay=False, help="View-2 pairs (held out)."),
+    images: int = typer.Option(64, "--images", min=1, help="Calibration images."),
+    seed: int = typer.Option(0, "--seed"),
+    out: Path = typer.Option(
+        Path("src/glasshouse/engine/int8"), "--out", file_okay=False, help="Folder for the range tables."
+    ),
+    model_cache: Path | None = CacheOpt,
+) -> None:
+    """Measure the activation ranges the int8 models are built with (commit the tables it writes)."""
+    import json
+
+    from glasshouse.config import Settings
+    from glasshouse.evaluation.int8 import measure
+
+    cache = model_cache if model_cache is not None else Settings().models_path
+    out.mkdir(parents=True, exist_ok=True)
+    for model, table in measure(directory, pairs, images, seed, cache).items():
+        path = out / f"{model}.ranges.json"
+        path.write_text(json.dumps(table, indent=1, sort_keys=True) + "\n")
+        console.print(f"wrote {path} ({len(table['ranges'])} tensors)")
