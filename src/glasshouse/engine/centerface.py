@@ -109,8 +109,14 @@ class CenterFaceDetector:
         self.threshold = float(threshold)
         self.nms_iou = float(nms_iou)
         self.precision = resolve(precision)
-        self.plan: ThreadPlan | None = None  # known once loaded
+        self._plan: ThreadPlan | None = None
         self._session: Lazy[Any] = Lazy(self._load)
+
+    @property
+    def plan(self) -> ThreadPlan | None:
+        """The thread settings in use (loads the model)."""
+        self._session.get()
+        return self._plan
 
     def _load(self) -> Any:
         data = load_cached_model(self.model_cache_dir, model_files.centerface_onnx())
@@ -118,7 +124,7 @@ class CenterFaceDetector:
             data = ensure_int8(data, "centerface", self.model_cache_dir)
         probe = [np.zeros((1, 3, 480, 640), dtype=np.float32)]  # a VGA photo
         name = f"centerface-{self.precision}"
-        session, self.plan = tuned_session(data, name, self.model_cache_dir, probe, self.threads)
+        session, self._plan = tuned_session(data, name, self.model_cache_dir, probe, self.threads)
         return session
 
     def detect(self, image: RGBImage) -> list[Detection]:
