@@ -50,7 +50,7 @@ class Settings(BaseSettings):
         "(int8 on CPUs with VNNI, else float).",
     )
     embedder_precision: Literal["auto", "float", "int8"] = Field(
-        default="auto",
+        default="float",
         description="Embedder arithmetic: float, int8 (statically quantised, built at first use), or auto "
         "(int8 on CPUs with VNNI, else float).",
     )

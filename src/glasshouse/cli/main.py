@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from typing import Annotated
 
 import typer
@@ -51,12 +52,21 @@ def serve(
     import uvicorn
 
     from glasshouse.http.app import create_app
+    from glasshouse.services import Services
 
     settings = Settings()
     overrides = {k: v for k, v in {"host": host, "port": port}.items() if v is not None}
     settings = settings.model_copy(update=overrides)
-    # log_config=None: Glasshouse configures JSON logging itself (create_app).
-    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_config=None)
+    svc = Services(settings)
+    app_ = create_app(settings, services=svc)
+    # Models load (and, once per kind of machine, their thread settings are measured) while the server
+    # starts, not in the first request.
+    threading.Thread(target=svc.face_engine.warm_up, name="engine-warm-up", daemon=True).start()
+    try:
+        # log_config=None: Glasshouse configures JSON logging itself (create_app).
+        uvicorn.run(app_, host=settings.host, port=settings.port, log_config=None)
+    finally:
+        svc.close()
 
 
 @app.command()

@@ -117,6 +117,14 @@ class FaceEngine:
     def batcher(self) -> EmbedBatcher:
         return self._batcher.get()
 
+    def warm_up(self) -> None:
+        """Load every model now (and measure thread settings if this machine has not been measured)."""
+        self._detector.get()
+        self._aligner.get()
+        if self.options.batch_max > 1:
+            self._batcher.get()
+        self.runtime_summary()
+
     def runtime_summary(self) -> dict[str, object]:
         """How the loaded models run here (precision, threads and how they were chosen, batching)."""
         summary: dict[str, object] = {}
