@@ -76,4 +76,16 @@ def test_bench_command_runs_on_a_tiny_input(
     (written,) = (tmp_path / "out").glob(f"{name}-*.json")
     report = json.loads(written.read_text())
     assert report["command"].startswith(f"glasshouse bench {name}")
-    assert report["machine"]["cpu"]
+    assert report["machine"]["cpu"] and "cpu_flags" in report["machine"]
+    if name == "engine":  # single-request and concurrent figures, and how the models ran
+        g = report["glasshouse"]
+        assert g["concurrent"]["clients"] == 2 and g["concurrent"]["images"] == 4
+        assert report["face_recognition"]["concurrent"]["images"] == 1
+        assert (
+            "thread" in g["config"]["embedder"]["threads"] and "thread" in g["config"]["detector"]["threads"]
+        )
+        assert g["config"]["batching"]["wait_ms"] == settings.embed_batch_wait_ms
+        assert "batching:" in result.output and "at once" in result.output
+    if name == "api":  # enrolled and searched through the gate, one client and two at once
+        assert report["in_process"]["requests"] == report["api"]["requests"] == 2
+        assert report["api_concurrent"]["clients"] == 2 and report["api_concurrent"]["requests"] == 2

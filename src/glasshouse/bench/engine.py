@@ -139,14 +139,20 @@ def concurrent_throughput(
     paths: Sequence[Path],
     clients: int,
     progress: Progress | None = None,
+    setup: Callable[[], object] | None = None,
 ) -> Throughput:
     """Run ``analyse`` (one image → faces embedded) over ``paths`` from ``clients`` threads at once, as a
     server's worker threads would; the figure is images and faces per wall-clock second."""
     lock = threading.Lock()
     remaining = iter(paths)
     faces = [0]
+    started: list[float] = []
+    ready = threading.Barrier(clients, action=lambda: started.append(time.perf_counter()))
 
     def client() -> None:
+        if setup is not None:
+            setup()  # per-thread models load before the clock starts
+        ready.wait()
         while True:
             with lock:
                 path = next(remaining, None)
@@ -158,11 +164,10 @@ def concurrent_throughput(
             if progress is not None:
                 progress(1)
 
-    started = time.perf_counter()
     with ThreadPoolExecutor(clients) as pool:
         for future in [pool.submit(client) for _ in range(clients)]:
             future.result()
-    return Throughput(name, clients, len(paths), faces[0], time.perf_counter() - started)
+    return Throughput(name, clients, len(paths), faces[0], time.perf_counter() - started[0])
 
 
 def glasshouse_analyse(engine: FaceEngine) -> Callable[[Path], int]:
@@ -172,18 +177,28 @@ def glasshouse_analyse(engine: FaceEngine) -> Callable[[Path], int]:
     return lambda path: len(engine.analyse(decode_image(path.read_bytes())))
 
 
-def face_recognition_analyse() -> Callable[[Path], int]:
-    """One image through face_recognition's calls (see :func:`bench_face_recognition`); models load now."""
+def face_recognition_analyse() -> tuple[Callable[[Path], int], Callable[[], object]]:
+    """One image through face_recognition's calls (see :func:`bench_face_recognition`). dlib's models are
+    not safe to share between threads (it crashes), so each client thread loads its own: the second callable,
+    run in each thread before timing starts."""
     import dlib
     from PIL import Image
 
     from glasshouse.engine import model_files
 
-    detector = dlib.get_frontal_face_detector()
-    predictor = dlib.shape_predictor(str(model_files.dlib_shape_predictor_5()))
-    encoder = dlib.face_recognition_model_v1(str(model_files.dlib_resnet_dat()))
+    local = threading.local()
+
+    def models() -> tuple[Any, Any, Any]:
+        if not hasattr(local, "models"):
+            local.models = (
+                dlib.get_frontal_face_detector(),
+                dlib.shape_predictor(str(model_files.dlib_shape_predictor_5())),
+                dlib.face_recognition_model_v1(str(model_files.dlib_resnet_dat())),
+            )
+        return local.models  # type: ignore[no-any-return]
 
     def analyse(path: Path) -> int:
+        detector, predictor, encoder = models()
         with Image.open(path) as im:
             image = np.array(im.convert("RGB"))
         h, w = image.shape[:2]
@@ -194,7 +209,7 @@ def face_recognition_analyse() -> Callable[[Path], int]:
             n += 1
         return n
 
-    return analyse
+    return analyse, models
 
 
 def bench_face_recognition(paths: Sequence[Path], progress: Progress | None = None) -> PipelineTiming:

@@ -110,13 +110,15 @@ def engine_cmd(
         t3 = bar.add_task("face_recognition", total=n_base)
         base = bench_face_recognition(paths[:n_base], lambda k: bar.advance(t3, k)) if n_base else None
         t4 = bar.add_task(f"face_recognition, {clients} at once", total=n_base)
+        fr_analyse, fr_models = face_recognition_analyse()
         base_c = (
             concurrent_throughput(
                 "face_recognition",
-                face_recognition_analyse(),
+                fr_analyse,
                 paths[:n_base],
                 clients,
                 lambda k: bar.advance(t4, k),
+                setup=fr_models,
             )
             if n_base
             else None
