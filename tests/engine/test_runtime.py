@@ -68,3 +68,33 @@ def test_engine_reports_how_its_models_run(
     assert summary["embedder"]["threads"] == "1 thread (setting)"  # type: ignore[index]
     assert summary["batching"]["wait_ms"] == 7.0  # type: ignore[index]
     assert summary["embedder"]["precision"] in ("float", "int8")  # type: ignore[index]
+
+
+def test_overlapping_runs_of_a_multi_thread_plan_share_the_cores_and_agree() -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    from glasshouse.engine.runtime import SharedCoresSession, onnx_session
+
+    model = small_model()
+    used: list[str] = []
+
+    class Named:  # records which twin ran; the work is the real session's
+        def __init__(self, name: str, threads: int) -> None:
+            self.name, self.session = name, onnx_session(model, threads)
+
+        def get_inputs(self) -> object:
+            return self.session.get_inputs()
+
+        def run(self, names: object, feed: dict[str, np.ndarray]) -> list[np.ndarray]:
+            used.append(self.name)
+            return list(self.session.run(names, feed))
+
+    shared = SharedCoresSession(Named("wide", 2), Named("narrow", 1))
+    x = np.random.default_rng(1).normal(size=(4096, 256)).astype(np.float32)  # long enough to overlap
+    alone = shared.run(None, {"x": x})[0]
+    assert used == ["wide"]
+    with ThreadPoolExecutor(6) as pool:
+        results = list(pool.map(lambda _: shared.run(None, {"x": x})[0], range(24)))
+    for r in results:
+        np.testing.assert_allclose(r, alone, rtol=1e-4)
+    assert "narrow" in used and shared.run(None, {"x": x}) is not None and used[-1] == "wide"

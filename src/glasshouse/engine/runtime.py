@@ -85,7 +85,8 @@ class ThreadPlan:
     def describe(self) -> str:
         spin = "" if self.spin or self.threads == 1 else ", no spin-wait"
         timing = f", {self.ms:.2f} ms per probe run" if self.ms is not None else ""
-        return f"{self.threads} thread{'s' if self.threads > 1 else ''}{spin} ({self.source}{timing})"
+        shared = "; 1 each when runs overlap" if self.threads > 1 and self.source != "setting" else ""
+        return f"{self.threads} thread{'s' if self.threads > 1 else ''}{spin}{shared} ({self.source}{timing})"
 
 
 #: Bump when the probe changes, so plans measured the old way are measured again.
@@ -113,26 +114,59 @@ def tuned_session(
     ``threads > 0`` (GLASSHOUSE_ONNX_THREADS) is used as given. Otherwise one thread, every usable core, and
     every core without spin-waiting are each timed (interleaved, median of a few runs) and the fastest is
     kept in ``cache_dir/thread-plans.json`` under the model name and the CPU's key (model, cores, ISA), so
-    each kind of machine is probed once. Measured fact: on a quiet 2-core AMD EPYC one thread beat two.
+    each kind of machine is probed once. A measured multi-thread plan runs overlapping calls on one thread
+    each (:class:`SharedCoresSession`). Measured fact: on a quiet 2-core AMD EPYC one thread beat two.
     """
     if threads > 0:
         plan = ThreadPlan(threads, True, "setting")
         log.info("onnxruntime %s: %s", name, plan.describe())
-        return onnx_session(model, threads), plan
+        return onnx_session(model, threads), plan  # as configured, also under concurrency
     key = f"{name}@{cpu_info().key}@v{PROBE_VERSION}"
     path = cache_dir / PLAN_FILE
     cached = _read_plans(path).get(key)
     if cached is not None:
         plan = ThreadPlan(int(cached["threads"]), bool(cached["spin"]), "cached", cached.get("ms"))
         log.info("onnxruntime %s: %s", name, plan.describe())
-        return onnx_session(model, plan.threads, spin=plan.spin), plan
+        return _shared(model, onnx_session(model, plan.threads, spin=plan.spin), plan), plan
     session, plan = _probe(model, probe, _candidates(cpu_info().cores))
     plans = _read_plans(path)  # re-read: another process may have added its own meanwhile
     plans[key] = {"threads": plan.threads, "spin": plan.spin, "ms": plan.ms}
     with contextlib.suppress(OSError):  # a read-only cache only costs a probe next time
         atomic_write_bytes(path, json.dumps(plans, indent=1, sort_keys=True).encode())
     log.info("onnxruntime %s on %s: %s", name, cpu_info().describe(), plan.describe())
-    return session, plan
+    return _shared(model, session, plan), plan
+
+
+class SharedCoresSession:
+    """A measured multi-thread session for a run alone, and a one-thread twin for runs that overlap.
+
+    The probe times one run at a time; when several requests run the model at once, each taking every core
+    would oversubscribe them, so a run that starts while another is in progress uses the one-thread twin.
+    """
+
+    def __init__(self, wide: Any, narrow: Any) -> None:
+        self._wide, self._narrow = wide, narrow
+        self._active = 0
+        self._lock = threading.Lock()
+
+    def get_inputs(self) -> Any:
+        return self._wide.get_inputs()
+
+    def run(self, output_names: Any, feed: Any) -> Any:
+        with self._lock:
+            overlapping = self._active > 0
+            self._active += 1
+        try:
+            return (self._narrow if overlapping else self._wide).run(output_names, feed)
+        finally:
+            with self._lock:
+                self._active -= 1
+
+
+def _shared(model: Path | bytes, session: Any, plan: ThreadPlan) -> Any:
+    if plan.threads <= 1:
+        return session
+    return SharedCoresSession(session, onnx_session(model, 1))
 
 
 def _probe(
