@@ -51,7 +51,15 @@ def _config(aligner: str | None, no_flip: bool, jitter: int, model_cache: Path |
     if aligner not in ALIGNERS:
         raise typer.BadParameter(f"--aligner must be one of {', '.join(ALIGNERS)}")
     cache = model_cache if model_cache is not None else settings.models_path
-    return PipelineConfig(model_cache_dir=cache, aligner=aligner, flip=not no_flip, jitter=jitter, threads=1)
+    return PipelineConfig(
+        model_cache_dir=cache,
+        aligner=aligner,
+        flip=not no_flip,
+        jitter=jitter,
+        threads=1,
+        detector_precision=settings.detector_precision,  # GLASSHOUSE_*_PRECISION: evaluate int8 too
+        embedder_precision=settings.embedder_precision,
+    )
 
 
 def _command(*parts: object) -> str:

@@ -55,9 +55,14 @@ class PipelineConfig:
     flip: bool = True
     jitter: int = 0
     threads: int = 1
+    detector_precision: str = "float"
+    embedder_precision: str = "float"
 
     def label(self) -> str:
         parts = [f"aligner={self.aligner}", f"flip={'on' if self.flip else 'off'}"]
+        for part, precision in (("detector", self.detector_precision), ("embedder", self.embedder_precision)):
+            if precision != "float":
+                parts.append(f"{part}={precision}")
         if self.jitter:
             parts.append(f"jitter={self.jitter}")
         return ", ".join(parts)
@@ -66,7 +71,13 @@ class PipelineConfig:
 def build_engine(cfg: PipelineConfig) -> FaceEngine:
     from glasshouse.engine.pipeline import EngineOptions, FaceEngine
 
-    options = EngineOptions(model_cache_dir=cfg.model_cache_dir, threads=cfg.threads, embed_flip=cfg.flip)
+    options = EngineOptions(
+        model_cache_dir=cfg.model_cache_dir,
+        threads=cfg.threads,
+        embed_flip=cfg.flip,
+        detector_precision=cfg.detector_precision,
+        embedder_precision=cfg.embedder_precision,
+    )
     if cfg.aligner == "dlib":
         from glasshouse.engine.align import DlibAligner
 
@@ -82,7 +93,9 @@ def build_engine(cfg: PipelineConfig) -> FaceEngine:
         from glasshouse.engine.embed import OnnxResNetEmbedder
         from glasshouse.evaluation.tta import JitterEmbedder
 
-        inner = OnnxResNetEmbedder(cfg.model_cache_dir, threads=cfg.threads, flip=cfg.flip)
+        inner = OnnxResNetEmbedder(
+            cfg.model_cache_dir, threads=cfg.threads, flip=cfg.flip, precision=cfg.embedder_precision
+        )
         embedder = JitterEmbedder(inner, cfg.jitter)
     return FaceEngine(options, aligner=aligner, embedder=embedder)  # type: ignore[arg-type]
 
