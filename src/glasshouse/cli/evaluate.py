@@ -367,3 +367,22 @@ def int8_ranges_cmd(
         path = out / f"{model}.ranges.json"
         path.write_text(json.dumps(table, indent=1, sort_keys=True) + "\n")
         console.print(f"wrote {path} ({len(table['ranges'])} tensors)")
+
+
+@evaluate_app.command("int8")
+def int8_cmd(
+    directory: Path = typer.Argument(
+        ..., exists=True, file_okay=False, help="LFW images: DIR/Name/Name_0001.jpg"
+    ),
+    pairs: Path = typer.Option(..., "--pairs", exists=True, dir_okay=False, help="View-2 pairs.txt"),
+    faces: int = typer.Option(10_000, "--faces", min=2, help="Faces: the pairs' images first, then others."),
+    model_cache: Path | None = CacheOpt,
+) -> None:
+    """int8 embedder against float on the same faces: LFW accuracy, similarity change, same top-1."""
+    import json
+
+    from glasshouse.config import Settings
+    from glasshouse.evaluation.int8 import compare_precisions
+
+    cache = model_cache if model_cache is not None else Settings().models_path
+    console.print(json.dumps(compare_precisions(directory, pairs, faces, cache), indent=1))

@@ -66,3 +66,55 @@ def measure(lfw_dir: Path, pairs_file: Path, n: int, seed: int, model_cache_dir:
         source,
     )
     return {CACHE_STEM: embedder, "centerface": detector}
+
+
+def compare_precisions(
+    lfw_dir: Path, pairs_file: Path, faces: int, model_cache_dir: Path, seed: int = 0
+) -> dict[str, Any]:
+    """The int8 embedder against the float one on the same aligned faces: LFW View-2 accuracy over the
+    pairs whose two images are among the faces, similarity change per pair, and how often a search of
+    ``faces`` faces (each face the probe, itself left out) returns the same top-1."""
+    from glasshouse.engine.embed import OnnxResNetEmbedder
+    from glasshouse.engine.similarity import similarity_from_cosine
+    from glasshouse.evaluation.metrics import kfold_accuracy
+
+    pairs = read_lfw_pairs(pairs_file, lfw_dir)
+    in_pairs = distinct_images(pairs)
+    rest = sorted(set(list_identity_images(lfw_dir)[0]) - set(in_pairs))
+    random.Random(seed).shuffle(rest)
+    paths = (in_pairs + rest)[:faces]
+    engine = FaceEngine(EngineOptions(model_cache_dir=model_cache_dir, threads=1))
+    chips = np.concatenate([next(_embedder_feeds(engine, [p]))["chips"] for p in paths])
+    emb = {
+        precision: OnnxResNetEmbedder(model_cache_dir, threads=1, precision=precision).embed(chips)
+        for precision in ("float", "int8")
+    }
+    index = {p: i for i, p in enumerate(paths)}
+    usable = [p for p in pairs if p.a in index and p.b in index]
+    result: dict[str, Any] = {"faces": len(paths), "pairs": len(usable)}
+    if usable:
+        a = np.array([index[p.a] for p in usable])
+        b = np.array([index[p.b] for p in usable])
+        same = np.array([p.same for p in usable])
+        folds = [p.fold for p in usable]
+        sims = {}
+        for precision, e in emb.items():
+            cos = (e[a] * e[b]).sum(axis=1)
+            sims[precision] = similarity_from_cosine(cos)
+            if len(set(folds)) > 1:  # a fold's threshold is chosen on the others
+                k = kfold_accuracy(cos, same, folds)
+                result[f"lfw_accuracy_{precision}"] = [round(100 * k.mean, 3), round(100 * k.std, 3)]
+        diff = np.abs(sims["float"] - sims["int8"])
+        result["similarity_change"] = {
+            "mean": round(float(diff.mean()), 4),
+            "p99": round(float(np.percentile(diff, 99)), 4),
+            "max": round(float(diff.max()), 4),
+        }
+    top1 = {}
+    for precision, e in emb.items():
+        scores = e @ e.T
+        np.fill_diagonal(scores, -2.0)
+        top1[precision] = scores.argmax(axis=1)
+    result["same_top1_percent"] = round(100 * float((top1["float"] == top1["int8"]).mean()), 3)
+    result["self_cosine_min"] = round(float((emb["float"] * emb["int8"]).sum(axis=1).min()), 5)
+    return result
