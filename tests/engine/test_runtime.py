@@ -98,3 +98,23 @@ def test_overlapping_runs_of_a_multi_thread_plan_share_the_cores_and_agree() -> 
     for r in results:
         np.testing.assert_allclose(r, alone, rtol=1e-4)
     assert "narrow" in used and shared.run(None, {"x": x}) is not None and used[-1] == "wide"
+
+
+def test_a_plan_measured_on_a_busy_machine_is_measured_again_when_quiet(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import os
+
+    x = np.ones((64, 256), dtype=np.float32)
+    cores = cpu_info().cores
+    monkeypatch.setattr(os, "getloadavg", lambda: (3.0 * cores, 0.0, 0.0))  # the machine's reported load
+    _, busy = tuned_session(small_model(), "probe-model", tmp_path, [x])
+    assert busy.source == "measured"
+    assert json.loads((tmp_path / PLAN_FILE).read_text()).popitem()[1]["load_per_core"] == 3.0
+    _, still_busy = tuned_session(small_model(), "probe-model", tmp_path, [x])
+    assert still_busy.source == "cached"
+    monkeypatch.setattr(os, "getloadavg", lambda: (0.1 * cores, 0.0, 0.0))
+    _, quiet = tuned_session(small_model(), "probe-model", tmp_path, [x])
+    assert quiet.source == "measured"
+    _, later = tuned_session(small_model(), "probe-model", tmp_path, [x])
+    assert later.source == "cached"  # measured quiet: kept

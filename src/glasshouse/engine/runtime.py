@@ -124,13 +124,21 @@ def tuned_session(
     key = f"{name}@{cpu_info().key}@v{PROBE_VERSION}"
     path = cache_dir / PLAN_FILE
     cached = _read_plans(path).get(key)
+    if cached is not None and _busy_then_quiet_now(cached):
+        log.info("onnxruntime %s: plan measured on a busy machine; measuring again now it is quiet", name)
+        cached = None
     if cached is not None:
         plan = ThreadPlan(int(cached["threads"]), bool(cached["spin"]), "cached", cached.get("ms"))
         log.info("onnxruntime %s: %s", name, plan.describe())
         return _shared(model, onnx_session(model, plan.threads, spin=plan.spin), plan), plan
     session, plan = _probe(model, probe, _candidates(cpu_info().cores))
     plans = _read_plans(path)  # re-read: another process may have added its own meanwhile
-    plans[key] = {"threads": plan.threads, "spin": plan.spin, "ms": plan.ms}
+    plans[key] = {
+        "threads": plan.threads,
+        "spin": plan.spin,
+        "ms": plan.ms,
+        "load_per_core": _load_per_core(),
+    }
     with contextlib.suppress(OSError):  # a read-only cache only costs a probe next time
         atomic_write_bytes(path, json.dumps(plans, indent=1, sort_keys=True).encode())
     log.info("onnxruntime %s on %s: %s", name, cpu_info().describe(), plan.describe())
@@ -186,6 +194,19 @@ def _probe(
     best = min(range(len(sessions)), key=lambda i: medians[i])
     threads, spin = candidates[best]
     return sessions[best], ThreadPlan(threads, spin, "measured", round(1000 * medians[best], 3))
+
+
+def _load_per_core() -> float:
+    try:
+        return round(os.getloadavg()[0] / cpu_info().cores, 2)
+    except OSError:  # not available on this platform
+        return 0.0
+
+
+def _busy_then_quiet_now(cached: dict[str, Any]) -> bool:
+    """A plan measured while other work filled the cores is not the quiet machine's best: measure again
+    when the machine is quiet (load under half a core each) and the plan was measured above one per core."""
+    return float(cached.get("load_per_core", 0.0)) > 1.0 and _load_per_core() < 0.5
 
 
 def _read_plans(path: Path) -> dict[str, Any]:
