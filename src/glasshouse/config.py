@@ -62,7 +62,32 @@ class Settings(BaseSettings):
     embed_flip: bool = Field(
         default=True, description="Test-time augmentation: average with the mirrored chip's embedding."
     )
-    onnx_threads: int = Field(default=0, ge=0, description="onnxruntime intra-op threads (0 = all cores).")
+    onnx_threads: int = Field(
+        default=0,
+        ge=0,
+        description="onnxruntime intra-op threads per model (0 = chosen by timing 1 thread against every "
+        "core at the first load on this kind of machine; the choice is cached in the model cache).",
+    )
+    detector_precision: Literal["auto", "float", "int8"] = Field(
+        default="float",
+        description="Detector arithmetic: float, int8 (statically quantised, built at first use), or auto "
+        "(int8 on CPUs with VNNI, else float).",
+    )
+    embedder_precision: Literal["auto", "float", "int8"] = Field(
+        default="float",
+        description="Embedder arithmetic: float, int8 (statically quantised, built at first use), or auto "
+        "(int8 on CPUs with VNNI, else float).",
+    )
+    embed_batch_wait_ms: float = Field(
+        default=2.0,
+        ge=0,
+        le=100,
+        description="Dynamic batching: how long a face waits for those of concurrent requests to be embedded "
+        "in one call (a request alone never waits).",
+    )
+    embed_batch_max: int = Field(
+        default=32, ge=1, description="Most face chips in one batched embedder call (1 turns batching off)."
+    )
     throttle_rate: float = Field(
         default=50.0, ge=0, description="Requests per second per access key (0 disables throttling)."
     )

@@ -1,39 +1,57 @@
 """API benchmark: SearchFacesByImage over boto3 against a live server on loopback, beside the same
 search called in-process, on the same probes in the same run. The difference is the protocol's cost
-(HTTP, SigV4, JSON, base64, validation)."""
+(HTTP, SigV4, JSON, base64, validation). A third figure runs several clients at once (throughput under
+concurrent requests, where the engine batches the faces of requests in flight together).
+
+Every call goes through the policy gate as a user's call would: enrolment and the in-process searches are
+each one guarded call by the access key's actor, exactly what the Rekognition surface does per request.
+"""
 
 from __future__ import annotations
 
 import statistics
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from glasshouse.config import Settings
+from glasshouse.governance.actor import Actor
+from glasshouse.governance.policy import Capability
 from glasshouse.services import Services
 
 
 @dataclass(frozen=True, slots=True)
 class Latencies:
+    """Per-request seconds; ``wall_s`` is the elapsed time of the whole run (several clients overlap)."""
+
     name: str
     seconds: list[float]
+    clients: int = 1
+    wall_s: float | None = None
 
     def percentile(self, q: float) -> float:
         ordered = sorted(self.seconds)
         return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
+    @property
+    def requests_per_s(self) -> float:
+        wall = self.wall_s if self.wall_s is not None else sum(self.seconds)
+        return len(self.seconds) / wall if wall else 0.0
+
     def to_json(self) -> dict[str, Any]:
-        total = sum(self.seconds)
         return {
             "name": self.name,
+            "clients": self.clients,
             "requests": len(self.seconds),
             "p50_ms": round(1000 * self.percentile(0.50), 2),
             "p99_ms": round(1000 * self.percentile(0.99), 2),
             "mean_ms": round(1000 * statistics.fmean(self.seconds), 2),
-            "requests_per_s": round(len(self.seconds) / total, 2) if total else 0.0,
+            "requests_per_s": round(self.requests_per_s, 2),
         }
 
 
@@ -48,15 +66,57 @@ def _measure(name: str, probes: Sequence[bytes], rounds: int, call: Callable[[by
     return Latencies(name, seconds)
 
 
+def _measure_concurrent(
+    name: str,
+    probes: Sequence[bytes],
+    rounds: int,
+    clients: int,
+    make_call: Callable[[], Callable[[bytes], Any]],
+) -> Latencies:
+    """``clients`` threads, each with its own client, share the ``rounds`` passes over the probes."""
+    work = [p for _ in range(rounds) for p in probes]
+    calls = [make_call() for _ in range(clients)]
+    for call in calls:
+        call(probes[0])  # connections open, server warm
+    seconds: list[float] = []
+    lock = threading.Lock()
+    next_item = iter(work)
+
+    def client(call: Callable[[bytes], Any]) -> None:
+        while True:
+            with lock:
+                probe = next(next_item, None)
+            if probe is None:
+                return
+            started = time.perf_counter()
+            call(probe)
+            elapsed = time.perf_counter() - started
+            with lock:
+                seconds.append(elapsed)
+
+    started = time.perf_counter()
+    with ThreadPoolExecutor(clients) as pool:
+        for future in [pool.submit(client, c) for c in calls]:
+            future.result()
+    return Latencies(name, seconds, clients=clients, wall_s=time.perf_counter() - started)
+
+
+def key_actor(org_id: str, org_name: str, access_key_id: str) -> Actor:
+    """The actor the Rekognition surface builds for a request signed with this access key."""
+    return Actor(org_id=org_id, org_name=org_name, surface="rekognition-api", key_id=access_key_id)
+
+
 def run(
     enrol: Sequence[Path],
     probes: Sequence[Path],
     *,
     rounds: int,
     model_cache_dir: Path,
+    clients: int = 4,
     progress: Callable[[str], None] = lambda _: None,
-) -> tuple[Latencies, Latencies]:
-    """(in-process, over the API) latencies of SearchFacesByImage on the same collection and probes."""
+) -> tuple[Latencies, Latencies, Latencies]:
+    """(in-process, over the API, over the API with ``clients`` at once) latencies of SearchFacesByImage
+    on the same collection and probes."""
     import boto3
 
     from glasshouse.bench.live_server import live_server
@@ -64,38 +124,53 @@ def run(
     probe_bytes = [p.read_bytes() for p in probes]
     with tempfile.TemporaryDirectory(prefix="glasshouse-bench-") as tmp:
         data_dir = Path(tmp) / "var"
-        svc = Services(Settings(data_dir=data_dir, model_cache_dir=model_cache_dir))
-        org = svc.org_id("bench")
-        key = svc.keys.create(org)
-        svc.collections.create(org, "bench")
-        progress(f"enrolling {len(enrol)} faces")
-        for path in enrol:
-            svc.collections.index_image(
-                org, "bench", path.read_bytes(), external_image_id=path.stem, max_faces=1
-            )
-        progress("in-process search")
-        local = _measure(
-            "in-process",
-            probe_bytes,
-            rounds,
-            lambda data: svc.collections.search_by_image(org, "bench", data, max_faces=10),
-        )
-        svc.close()
+        # Never the configured database: a benchmark must not enrol into an operator's real collections.
+        settings = Settings(data_dir=data_dir, model_cache_dir=model_cache_dir, database_url=None)
+        svc = Services(settings)
+        try:
+            org = svc.org_id("bench")
+            key = svc.keys.create(org)
+            actor = key_actor(org, "bench", key.access_key_id)
+            svc.collections.create(org, "bench")
+            progress(f"enrolling {len(enrol)} faces")
+            for path in enrol:
+                with svc.gate.guard(actor, Capability.FACE_INDEX):
+                    svc.collections.index_image(
+                        org, "bench", path.read_bytes(), external_image_id=path.stem, max_faces=1
+                    )
+            progress("in-process search")
+
+            def search(data: bytes) -> Any:
+                with svc.gate.guard(actor, Capability.FACE_SEARCH):
+                    return svc.collections.search_by_image(org, "bench", data, max_faces=10)
+
+            local = _measure("in-process", probe_bytes, rounds, search)
+        finally:
+            svc.close()
         progress("API search over loopback")
-        with live_server(data_dir, model_cache_dir, throttle_rate="0", log_level="WARNING") as server:
-            client = boto3.client(
-                "rekognition",
-                endpoint_url=server.url,
-                region_name=svc.settings.default_region,  # where the collection above was made
-                aws_access_key_id=key.access_key_id,
-                aws_secret_access_key=key.secret,
-            )
-            remote = _measure(
-                "API (boto3, loopback)",
-                probe_bytes,
-                rounds,
-                lambda data: client.search_faces_by_image(
+        with live_server(
+            data_dir,
+            model_cache_dir,
+            database_url=settings.resolved_database_url,
+            throttle_rate="0",
+            log_level="WARNING",
+        ) as server:
+
+            def client() -> Callable[[bytes], Any]:
+                rekognition = boto3.client(
+                    "rekognition",
+                    endpoint_url=server.url,
+                    region_name=settings.default_region,  # where the collection was made
+                    aws_access_key_id=key.access_key_id,
+                    aws_secret_access_key=key.secret,
+                )
+                return lambda data: rekognition.search_faces_by_image(
                     CollectionId="bench", Image={"Bytes": data}, MaxFaces=10
-                ),
+                )
+
+            remote = _measure("API (boto3, loopback)", probe_bytes, rounds, client())
+            progress(f"API search over loopback, {clients} clients at once")
+            concurrent = _measure_concurrent(
+                f"API, {clients} clients at once", probe_bytes, rounds, clients, client
             )
-    return local, remote
+    return local, remote, concurrent

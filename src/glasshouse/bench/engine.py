@@ -11,8 +11,10 @@ must never use.
 from __future__ import annotations
 
 import random
+import threading
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -105,6 +107,109 @@ def bench_glasshouse(
         if progress is not None:
             progress(1)
     return timing
+
+
+@dataclass(frozen=True, slots=True)
+class Throughput:
+    """``clients`` callers at once, each taking the next image until none are left."""
+
+    name: str
+    clients: int
+    images: int
+    faces: int
+    wall_s: float
+    mean_batch_requests: float | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "clients": self.clients,
+            "images": self.images,
+            "faces": self.faces,
+            "wall_s": round(self.wall_s, 3),
+            "faces_per_s": round(self.faces / self.wall_s, 2) if self.wall_s else 0.0,
+            "images_per_s": round(self.images / self.wall_s, 2) if self.wall_s else 0.0,
+            "mean_batch_requests": self.mean_batch_requests,
+        }
+
+
+def concurrent_throughput(
+    name: str,
+    analyse: Callable[[Path], int],
+    paths: Sequence[Path],
+    clients: int,
+    progress: Progress | None = None,
+    setup: Callable[[], object] | None = None,
+) -> Throughput:
+    """Run ``analyse`` (one image → faces embedded) over ``paths`` from ``clients`` threads at once, as a
+    server's worker threads would; the figure is images and faces per wall-clock second."""
+    lock = threading.Lock()
+    remaining = iter(paths)
+    faces = [0]
+    started: list[float] = []
+    ready = threading.Barrier(clients, action=lambda: started.append(time.perf_counter()))
+
+    def client() -> None:
+        if setup is not None:
+            setup()  # per-thread models load before the clock starts
+        ready.wait()
+        while True:
+            with lock:
+                path = next(remaining, None)
+            if path is None:
+                return
+            n = analyse(path)
+            with lock:
+                faces[0] += n
+            if progress is not None:
+                progress(1)
+
+    with ThreadPoolExecutor(clients) as pool:
+        for future in [pool.submit(client) for _ in range(clients)]:
+            future.result()
+    return Throughput(name, clients, len(paths), faces[0], time.perf_counter() - started[0])
+
+
+def glasshouse_analyse(engine: FaceEngine) -> Callable[[Path], int]:
+    """One request's work: decode, then ``FaceEngine.analyse`` (detect, pose/quality, align, embed)."""
+    from glasshouse.engine.decode import decode_image
+
+    return lambda path: len(engine.analyse(decode_image(path.read_bytes())))
+
+
+def face_recognition_analyse() -> tuple[Callable[[Path], int], Callable[[], object]]:
+    """One image through face_recognition's calls (see :func:`bench_face_recognition`). dlib's models are
+    not safe to share between threads (it crashes), so each client thread loads its own: the second callable,
+    run in each thread before timing starts."""
+    import dlib
+    from PIL import Image
+
+    from glasshouse.engine import model_files
+
+    local = threading.local()
+
+    def models() -> tuple[Any, Any, Any]:
+        if not hasattr(local, "models"):
+            local.models = (
+                dlib.get_frontal_face_detector(),
+                dlib.shape_predictor(str(model_files.dlib_shape_predictor_5())),
+                dlib.face_recognition_model_v1(str(model_files.dlib_resnet_dat())),
+            )
+        return local.models  # type: ignore[no-any-return]
+
+    def analyse(path: Path) -> int:
+        detector, predictor, encoder = models()
+        with Image.open(path) as im:
+            image = np.array(im.convert("RGB"))
+        h, w = image.shape[:2]
+        n = 0
+        for r in detector(image, 1):
+            rect = dlib.rectangle(max(r.left(), 0), max(r.top(), 0), min(r.right(), w), min(r.bottom(), h))
+            np.array(encoder.compute_face_descriptor(image, predictor(image, rect), 1))
+            n += 1
+        return n
+
+    return analyse, models
 
 
 def bench_face_recognition(paths: Sequence[Path], progress: Progress | None = None) -> PipelineTiming:

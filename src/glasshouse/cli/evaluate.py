@@ -68,6 +68,8 @@ def _config(
         jitter=jitter,
         threads=1,
         face_choice=face_choice,
+        detector_precision=settings.detector_precision,  # GLASSHOUSE_*_PRECISION: evaluate int8 too
+        embedder_precision=settings.embedder_precision,
     )
 
 
@@ -396,3 +398,49 @@ def _print_calibration(s: dict[str, Any], label: str) -> None:
                 f"{_pct(c['fnmr'])} {_ci(c['fnmr_ci95'])}",
             )
     console.print(table)
+
+
+@evaluate_app.command("int8-ranges")
+def int8_ranges_cmd(
+    directory: Path = typer.Argument(
+        ..., exists=True, file_okay=False, help="LFW images: DIR/Name/Name_0001.jpg"
+    ),
+    pairs: Path = typer.Option(..., "--pairs", exists=True, dir_okay=False, help="View-2 pairs (held out)."),
+    images: int = typer.Option(64, "--images", min=1, help="Calibration images."),
+    seed: int = typer.Option(0, "--seed"),
+    out: Path = typer.Option(
+        Path("src/glasshouse/engine/int8"), "--out", file_okay=False, help="Folder for the range tables."
+    ),
+    model_cache: Path | None = CacheOpt,
+) -> None:
+    """Measure the activation ranges the int8 models are built with (commit the tables it writes)."""
+    import json
+
+    from glasshouse.config import Settings
+    from glasshouse.evaluation.int8 import measure
+
+    cache = model_cache if model_cache is not None else Settings().models_path
+    out.mkdir(parents=True, exist_ok=True)
+    for model, table in measure(directory, pairs, images, seed, cache).items():
+        path = out / f"{model}.ranges.json"
+        path.write_text(json.dumps(table, indent=1, sort_keys=True) + "\n")
+        console.print(f"wrote {path} ({len(table['ranges'])} tensors)")
+
+
+@evaluate_app.command("int8")
+def int8_cmd(
+    directory: Path = typer.Argument(
+        ..., exists=True, file_okay=False, help="LFW images: DIR/Name/Name_0001.jpg"
+    ),
+    pairs: Path = typer.Option(..., "--pairs", exists=True, dir_okay=False, help="View-2 pairs.txt"),
+    faces: int = typer.Option(10_000, "--faces", min=2, help="Faces: the pairs' images first, then others."),
+    model_cache: Path | None = CacheOpt,
+) -> None:
+    """int8 embedder against float on the same faces: LFW accuracy, similarity change, same top-1."""
+    import json
+
+    from glasshouse.config import Settings
+    from glasshouse.evaluation.int8 import compare_precisions
+
+    cache = model_cache if model_cache is not None else Settings().models_path
+    console.print(json.dumps(compare_precisions(directory, pairs, faces, cache), indent=1))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+import threading
 from typing import Annotated
 
 import typer
@@ -56,6 +57,7 @@ def serve(
     import uvicorn
 
     from glasshouse.http.app import create_app
+    from glasshouse.services import Services
 
     settings = Settings()
     overrides = {k: v for k, v in {"host": host, "port": port}.items() if v is not None}
@@ -69,9 +71,16 @@ def serve(
             err=True,
         )
         raise typer.Exit(2) from None
-    # log_config=None: Glasshouse configures JSON logging itself (create_app).
-    server = uvicorn.Server(uvicorn.Config(create_app(settings), log_config=None))
-    server.run(sockets=[listener])
+    svc = Services(settings)
+    app_ = create_app(settings, services=svc)
+    # Models load (and, once per kind of machine, their thread settings are measured) while the server
+    # starts, not in the first request.
+    threading.Thread(target=svc.face_engine.warm_up, name="engine-warm-up", daemon=True).start()
+    try:
+        # log_config=None: Glasshouse configures JSON logging itself (create_app).
+        uvicorn.Server(uvicorn.Config(app_, log_config=None)).run(sockets=[listener])
+    finally:
+        svc.close()
 
 
 def _listen(host: str, port: int) -> socket.socket:

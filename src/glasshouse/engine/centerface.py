@@ -18,7 +18,8 @@ import numpy as np
 import numpy.typing as npt
 
 from glasshouse.engine import model_files
-from glasshouse.engine.runtime import Lazy, atomic_write_bytes, onnx_session
+from glasshouse.engine.quantize import ensure_int8, resolve
+from glasshouse.engine.runtime import Lazy, ThreadPlan, atomic_write_bytes, tuned_session
 from glasshouse.engine.types import Box, Detection, RGBImage
 from glasshouse.errors import ModelUnavailableError
 
@@ -100,17 +101,34 @@ class CenterFaceDetector:
         max_side: int = 1280,
         threshold: float = 0.5,
         nms_iou: float = 0.4,
+        precision: str = "float",
     ) -> None:
         self.model_cache_dir = model_cache_dir
         self.threads = threads
         self.max_side = max(ALIGN, int(max_side))
         self.threshold = float(threshold)
         self.nms_iou = float(nms_iou)
+        self.precision = resolve(precision)
+        self._plan: ThreadPlan | None = None
         self._session: Lazy[Any] = Lazy(self._load)
+
+    @property
+    def plan(self) -> ThreadPlan | None:
+        """The thread settings in use (loads the model)."""
+        self._session.get()
+        return self._plan
 
     def _load(self) -> Any:
         data = load_cached_model(self.model_cache_dir, model_files.centerface_onnx())
-        return onnx_session(data, threads=self.threads, arena=False)  # any image size: no arena
+        if self.precision == "int8":
+            data = ensure_int8(data, "centerface", self.model_cache_dir)
+        probe = [np.zeros((1, 3, 480, 640), dtype=np.float32)]  # a VGA photo
+        name = f"centerface-{self.precision}"
+        # Any image size: no memory arena (it would keep the largest image's buffers for good).
+        session, self._plan = tuned_session(
+            data, name, self.model_cache_dir, probe, self.threads, arena=False
+        )
+        return session
 
     def detect(self, image: RGBImage) -> list[Detection]:
         rgb = _as_rgb(image)

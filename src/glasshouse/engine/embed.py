@@ -11,8 +11,9 @@ import numpy as np
 import numpy.typing as npt
 
 from glasshouse.engine import model_files
-from glasshouse.engine.dlib_resnet import CHIP_SIZE, DESCRIPTOR_DIM, ensure_onnx
-from glasshouse.engine.runtime import Lazy, onnx_session
+from glasshouse.engine.dlib_resnet import CACHE_STEM, CHIP_SIZE, DESCRIPTOR_DIM, ensure_onnx
+from glasshouse.engine.quantize import ensure_int8, resolve
+from glasshouse.engine.runtime import Lazy, ThreadPlan, tuned_session
 from glasshouse.engine.types import Chips, Embeddings
 from glasshouse.errors import InvalidParameterError
 
@@ -53,21 +54,45 @@ class OnnxResNetEmbedder:
     run mirrored left-right; the two *raw* descriptors are averaged and the mean is L2-normalised.
     ``embed_raw`` returns dlib's exact raw descriptors (no flip, no normalisation). The model is converted
     (once, cached under ``model_cache_dir``) and loaded on first use; chips run in batches of ``batch_size``.
+    ``precision`` ``int8`` runs the statically quantised model (:mod:`glasshouse.engine.quantize`);
+    ``threads=0`` chooses the thread settings by measuring this machine (:func:`tuned_session`).
     """
 
     def __init__(
-        self, model_cache_dir: Path, threads: int = 0, flip: bool = True, batch_size: int = 16
+        self,
+        model_cache_dir: Path,
+        threads: int = 0,
+        flip: bool = True,
+        batch_size: int = 16,
+        precision: str = "float",
     ) -> None:
         self.flip = flip
         self.batch_size = max(1, batch_size)
-        self._session: Lazy[Any] = Lazy(lambda: onnx_session(ensure_onnx(model_cache_dir), threads))
+        self.model_cache_dir = model_cache_dir
+        self.threads = threads
+        self.precision = resolve(precision)
+        self._loaded: Lazy[tuple[Any, ThreadPlan]] = Lazy(self._load)
+
+    def _load(self) -> tuple[Any, ThreadPlan]:
+        model = ensure_onnx(self.model_cache_dir).read_bytes()
+        if self.precision == "int8":
+            model = ensure_int8(model, CACHE_STEM, self.model_cache_dir)
+        probe = np.random.default_rng(0).integers(0, 256, (2, CHIP_SIZE, CHIP_SIZE, 3), dtype=np.uint8)
+        return tuned_session(
+            model, f"{CACHE_STEM}-{self.precision}", self.model_cache_dir, [probe], self.threads
+        )
+
+    @property
+    def plan(self) -> ThreadPlan:
+        """The thread settings in use (loads the model)."""
+        return self._loaded.get()[1]
 
     def embed_raw(self, chips: Chips) -> F32:
         chips = _check_chips(chips)
         out = np.zeros((len(chips), DESCRIPTOR_DIM), dtype=np.float32)
         if len(chips) == 0:
             return out
-        session = self._session.get()
+        session = self._loaded.get()[0]
         for start in range(0, len(chips), self.batch_size):
             batch = chips[start : start + self.batch_size]
             out[start : start + len(batch)] = session.run(["descriptor"], {"chips": batch})[0]

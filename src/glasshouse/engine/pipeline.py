@@ -11,9 +11,11 @@ from pathlib import Path
 
 import numpy as np
 
+from glasshouse.engine.batching import EmbedBatcher
+from glasshouse.engine.hardware import usable_cores
 from glasshouse.engine.protocols import Aligner, Detector, Embedder
 from glasshouse.engine.quality import estimate_pose, estimate_quality
-from glasshouse.engine.runtime import Lazy
+from glasshouse.engine.runtime import Lazy, ThreadPlan
 from glasshouse.engine.types import Chips, Detection, Embeddings, Face, RGBImage
 
 EMBEDDING_DIM = 128
@@ -34,6 +36,10 @@ class EngineOptions:
     detection_threshold: float = 0.5
     embed_flip: bool = True
     aligner: str = "landmarks"
+    detector_precision: str = "float"
+    embedder_precision: str = "float"
+    batch_wait_ms: float = 2.0
+    batch_max: int = 32
 
 
 class FaceEngine:
@@ -52,6 +58,7 @@ class FaceEngine:
         self._detector: Lazy[Detector] = Lazy(lambda: detector or self._default_detector())
         self._aligner: Lazy[Aligner] = Lazy(lambda: aligner or self._default_aligner())
         self._embedder: Lazy[Embedder] = Lazy(lambda: embedder or self._default_embedder())
+        self._batcher: Lazy[EmbedBatcher] = Lazy(self._make_batcher)
 
     @classmethod
     def from_settings(cls, settings: object) -> FaceEngine:
@@ -66,6 +73,10 @@ class FaceEngine:
                 detection_threshold=settings.detection_threshold,
                 embed_flip=settings.embed_flip,
                 aligner=settings.aligner,
+                detector_precision=settings.detector_precision,
+                embedder_precision=settings.embedder_precision,
+                batch_wait_ms=settings.embed_batch_wait_ms,
+                batch_max=settings.embed_batch_max,
             )
         )
 
@@ -92,6 +103,7 @@ class FaceEngine:
             threads=o.threads,
             max_side=o.detection_max_side,
             threshold=o.detection_threshold,
+            precision=o.detector_precision,
         )
 
     def _default_aligner(self) -> Aligner:
@@ -103,7 +115,56 @@ class FaceEngine:
         from glasshouse.engine.embed import OnnxResNetEmbedder
 
         o = self.options
-        return OnnxResNetEmbedder(o.model_cache_dir, threads=o.threads, flip=o.embed_flip)
+        return OnnxResNetEmbedder(
+            o.model_cache_dir, threads=o.threads, flip=o.embed_flip, precision=o.embedder_precision
+        )
+
+    def _make_batcher(self) -> EmbedBatcher:
+        """Batches of concurrent requests' chips; as many batches at once as the embedder's threads leave
+        cores free (one-thread sessions run side by side, an every-core session one batch at a time)."""
+        embedder = self._embedder.get()
+        plan = getattr(embedder, "plan", None)
+        threads = plan.threads if isinstance(plan, ThreadPlan) else 1
+        return EmbedBatcher(
+            embedder.embed,
+            wait_s=self.options.batch_wait_ms / 1000,
+            max_chips=self.options.batch_max,
+            max_concurrent=max(1, usable_cores() // threads),
+        )
+
+    @property
+    def batcher(self) -> EmbedBatcher:
+        return self._batcher.get()
+
+    def warm_up(self) -> None:
+        """Load every model now (and measure thread settings if this machine has not been measured)."""
+        self._detector.get()
+        self._aligner.get()
+        if self.options.batch_max > 1:
+            self._batcher.get()
+        self.runtime_summary()
+
+    def runtime_summary(self) -> dict[str, object]:
+        """How the loaded models run here (precision, threads and how they were chosen, batching)."""
+        summary: dict[str, object] = {}
+        for part, lazy in (("detector", self._detector), ("embedder", self._embedder)):
+            model = lazy.get()
+            plan = getattr(model, "plan", None)
+            summary[part] = {
+                "runtime": type(model).__name__,
+                "precision": getattr(model, "precision", None),
+                "threads": plan.describe() if isinstance(plan, ThreadPlan) else None,
+            }
+        summary["batching"] = (
+            {
+                "wait_ms": self.options.batch_wait_ms,
+                "max_chips": self.options.batch_max,
+                "concurrent_batches": self.batcher.max_concurrent,
+            }
+            if self.options.batch_max > 1
+            else "off"
+        )
+        return summary
 
     # -- the stages ---------------------------------------------------------------------------------------
     def detect(self, image: RGBImage) -> list[Detection]:
@@ -117,9 +178,12 @@ class FaceEngine:
         return self._aligner.get().align(image, list(detections))
 
     def embed_chips(self, chips: Chips) -> Embeddings:
+        """Embeddings of aligned chips; batched with concurrent callers' chips (see :mod:`.batching`)."""
         if len(chips) == 0:
             return np.zeros((0, EMBEDDING_DIM), dtype=np.float32)
-        return self._embedder.get().embed(chips)
+        if self.options.batch_max <= 1:
+            return self._embedder.get().embed(chips)
+        return self._batcher.get().embed(chips)
 
     def describe(self, image: RGBImage, detections: Sequence[Detection]) -> list[Face]:
         """Quality and pose for given detections, without embeddings (cheap)."""
@@ -129,7 +193,16 @@ class FaceEngine:
         ]
 
     def analyse(self, image: RGBImage, *, embed: bool = True, max_faces: int | None = None) -> list[Face]:
-        """Detect every face (largest first, at most ``max_faces``) and, if asked, embed each."""
+        """Detect every face (largest first, at most ``max_faces``) and, if asked, embed each.
+
+        While detecting, the call counts as a request in flight, so concurrent requests' faces are embedded
+        in one batch (waiting at most ``batch_wait_ms`` for each other)."""
+        if not embed or self.options.batch_max <= 1:
+            return self._analyse(image, embed, max_faces)
+        with self._batcher.get().participant():
+            return self._analyse(image, embed, max_faces)
+
+    def _analyse(self, image: RGBImage, embed: bool, max_faces: int | None) -> list[Face]:
         detections = self.detect(image)
         if max_faces is not None:
             detections = detections[:max_faces]

@@ -1,14 +1,24 @@
-"""Model runtime helpers: a locked lazy loader and one onnxruntime session factory."""
+"""Model runtime helpers: a locked lazy loader, one onnxruntime session factory, and the thread settings
+chosen by measuring this machine (cached per kind of machine, so the probe runs once)."""
 
 from __future__ import annotations
 
+import contextlib
+import json
+import logging
 import os
+import statistics
 import threading
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Generic, TypeVar
 
+from glasshouse.engine.hardware import cpu_info
 from glasshouse.errors import ModelUnavailableError
+
+log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
@@ -35,8 +45,9 @@ class Lazy(Generic[T]):
         return self._value is not None
 
 
-def onnx_session(model: Path | bytes, threads: int = 0, *, arena: bool = True) -> Any:
-    """An onnxruntime CPU session with quiet logging. ``threads=0`` lets onnxruntime use every core.
+def onnx_session(model: Path | bytes, threads: int = 0, *, spin: bool = True, arena: bool = True) -> Any:
+    """An onnxruntime CPU session with quiet logging. ``threads=0`` lets onnxruntime use every core;
+    ``spin=False`` makes idle intra-op threads sleep instead of spin-waiting (kinder to a busy machine).
     ``arena=False`` for inputs of varying size: onnxruntime's memory arena grows with every new shape and
     concurrent run and never gives memory back."""
     import onnxruntime as ort
@@ -45,6 +56,9 @@ def onnx_session(model: Path | bytes, threads: int = 0, *, arena: bool = True) -
     options.log_severity_level = 3  # the bundled graphs otherwise print hundreds of warnings
     options.intra_op_num_threads = threads
     options.inter_op_num_threads = 1
+    options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    if not spin:
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     options.enable_cpu_mem_arena = arena
     source = str(model) if isinstance(model, Path) else model
@@ -60,3 +74,150 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
     tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
     tmp.write_bytes(data)
     os.replace(tmp, path)
+
+
+@dataclass(frozen=True, slots=True)
+class ThreadPlan:
+    """Intra-op threads and spin-waiting for one model; ``source`` says how it was chosen."""
+
+    threads: int
+    spin: bool
+    source: str  # "setting", "measured" or "cached"
+    ms: float | None = None  # the probe's median per run, when measured
+
+    def describe(self) -> str:
+        spin = "" if self.spin or self.threads == 1 else ", no spin-wait"
+        timing = f", {self.ms:.2f} ms per probe run" if self.ms is not None else ""
+        shared = "; 1 each when runs overlap" if self.threads > 1 and self.source != "setting" else ""
+        return f"{self.threads} thread{'s' if self.threads > 1 else ''}{spin}{shared} ({self.source}{timing})"
+
+
+#: Bump when the probe changes, so plans measured the old way are measured again.
+PROBE_VERSION = 1
+PROBE_ROUNDS = 5
+PLAN_FILE = "thread-plans.json"
+
+
+def _candidates(cores: int) -> list[tuple[int, bool]]:
+    if cores <= 1:
+        return [(1, True)]
+    return [(1, True), (cores, True), (cores, False)]
+
+
+def tuned_session(
+    model: Path | bytes,
+    name: str,
+    cache_dir: Path,
+    probe: Sequence[Any],
+    threads: int = 0,
+    *,
+    arena: bool = True,
+) -> tuple[Any, ThreadPlan]:
+    """A session for ``model`` with the thread settings that ran ``probe`` (one array per input, in the
+    graph's order) fastest on this machine.
+
+    ``threads > 0`` (GLASSHOUSE_ONNX_THREADS) is used as given. Otherwise one thread, every usable core, and
+    every core without spin-waiting are each timed (interleaved, median of a few runs) and the fastest is
+    kept in ``cache_dir/thread-plans.json`` under the model name and the CPU's key (model, cores, ISA), so
+    each kind of machine is probed once. A measured multi-thread plan runs overlapping calls on one thread
+    each (:class:`SharedCoresSession`). Measured fact: on a quiet 2-core AMD EPYC one thread beat two.
+    """
+    if threads > 0:
+        plan = ThreadPlan(threads, True, "setting")
+        log.info("onnxruntime %s: %s", name, plan.describe())
+        return onnx_session(model, threads, arena=arena), plan  # as configured, also under concurrency
+    key = f"{name}@{cpu_info().key}@v{PROBE_VERSION}"
+    path = cache_dir / PLAN_FILE
+    cached = _read_plans(path).get(key)
+    if cached is not None and _busy_then_quiet_now(cached):
+        log.info("onnxruntime %s: plan measured on a busy machine; measuring again now it is quiet", name)
+        cached = None
+    if cached is not None:
+        plan = ThreadPlan(int(cached["threads"]), bool(cached["spin"]), "cached", cached.get("ms"))
+        log.info("onnxruntime %s: %s", name, plan.describe())
+        session = onnx_session(model, plan.threads, spin=plan.spin, arena=arena)
+        return _shared(model, session, plan, arena), plan
+    session, plan = _probe(model, probe, _candidates(cpu_info().cores), arena)
+    plans = _read_plans(path)  # re-read: another process may have added its own meanwhile
+    plans[key] = {
+        "threads": plan.threads,
+        "spin": plan.spin,
+        "ms": plan.ms,
+        "load_per_core": _load_per_core(),
+    }
+    with contextlib.suppress(OSError):  # a read-only cache only costs a probe next time
+        atomic_write_bytes(path, json.dumps(plans, indent=1, sort_keys=True).encode())
+    log.info("onnxruntime %s on %s: %s", name, cpu_info().describe(), plan.describe())
+    return _shared(model, session, plan, arena), plan
+
+
+class SharedCoresSession:
+    """A measured multi-thread session for a run alone, and a one-thread twin for runs that overlap.
+
+    The probe times one run at a time; when several requests run the model at once, each taking every core
+    would oversubscribe them, so a run that starts while another is in progress uses the one-thread twin.
+    """
+
+    def __init__(self, wide: Any, narrow: Any) -> None:
+        self._wide, self._narrow = wide, narrow
+        self._active = 0
+        self._lock = threading.Lock()
+
+    def get_inputs(self) -> Any:
+        return self._wide.get_inputs()
+
+    def run(self, output_names: Any, feed: Any) -> Any:
+        with self._lock:
+            overlapping = self._active > 0
+            self._active += 1
+        try:
+            return (self._narrow if overlapping else self._wide).run(output_names, feed)
+        finally:
+            with self._lock:
+                self._active -= 1
+
+
+def _shared(model: Path | bytes, session: Any, plan: ThreadPlan, arena: bool) -> Any:
+    if plan.threads <= 1:
+        return session
+    return SharedCoresSession(session, onnx_session(model, 1, arena=arena))
+
+
+def _probe(
+    model: Path | bytes, probe: Sequence[Any], candidates: list[tuple[int, bool]], arena: bool
+) -> tuple[Any, ThreadPlan]:
+    sessions = [onnx_session(model, t, spin=s, arena=arena) for t, s in candidates]
+    feed = {i.name: x for i, x in zip(sessions[0].get_inputs(), probe, strict=True)}
+    for session in sessions:
+        session.run(None, feed)  # first run allocates; not timed
+    times: list[list[float]] = [[] for _ in sessions]
+    for _ in range(PROBE_ROUNDS):
+        for i, session in enumerate(sessions):
+            started = time.perf_counter()
+            session.run(None, feed)
+            times[i].append(time.perf_counter() - started)
+    medians = [statistics.median(t) for t in times]
+    best = min(range(len(sessions)), key=lambda i: medians[i])
+    threads, spin = candidates[best]
+    return sessions[best], ThreadPlan(threads, spin, "measured", round(1000 * medians[best], 3))
+
+
+def _load_per_core() -> float:
+    try:
+        return round(os.getloadavg()[0] / cpu_info().cores, 2)
+    except OSError:  # not available on this platform
+        return 0.0
+
+
+def _busy_then_quiet_now(cached: dict[str, Any]) -> bool:
+    """A plan measured while other work filled the cores is not the quiet machine's best: measure again
+    when the machine is quiet (load under half a core each) and the plan was measured above one per core."""
+    return float(cached.get("load_per_core", 0.0)) > 1.0 and _load_per_core() < 0.5
+
+
+def _read_plans(path: Path) -> dict[str, Any]:
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}

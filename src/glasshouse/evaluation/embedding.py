@@ -66,9 +66,14 @@ class PipelineConfig:
     jitter: int = 0
     threads: int = 1
     face_choice: str = "centre"
+    detector_precision: str = "float"
+    embedder_precision: str = "float"
 
     def label(self) -> str:
         parts = [f"aligner={self.aligner}", f"flip={'on' if self.flip else 'off'}"]
+        for part, precision in (("detector", self.detector_precision), ("embedder", self.embedder_precision)):
+            if precision != "float":
+                parts.append(f"{part}={precision}")
         if self.jitter:
             parts.append(f"jitter={self.jitter}")
         if self.face_choice != "centre":
@@ -79,7 +84,13 @@ class PipelineConfig:
 def build_engine(cfg: PipelineConfig) -> FaceEngine:
     from glasshouse.engine.pipeline import EngineOptions, FaceEngine
 
-    options = EngineOptions(model_cache_dir=cfg.model_cache_dir, threads=cfg.threads, embed_flip=cfg.flip)
+    options = EngineOptions(
+        model_cache_dir=cfg.model_cache_dir,
+        threads=cfg.threads,
+        embed_flip=cfg.flip,
+        detector_precision=cfg.detector_precision,
+        embedder_precision=cfg.embedder_precision,
+    )
     if cfg.aligner == "dlib":
         from glasshouse.engine.align import DlibAligner
 
@@ -95,7 +106,9 @@ def build_engine(cfg: PipelineConfig) -> FaceEngine:
         from glasshouse.engine.embed import OnnxResNetEmbedder
         from glasshouse.evaluation.tta import JitterEmbedder
 
-        inner = OnnxResNetEmbedder(cfg.model_cache_dir, threads=cfg.threads, flip=cfg.flip)
+        inner = OnnxResNetEmbedder(
+            cfg.model_cache_dir, threads=cfg.threads, flip=cfg.flip, precision=cfg.embedder_precision
+        )
         embedder = JitterEmbedder(inner, cfg.jitter)
     return FaceEngine(options, aligner=aligner, embedder=embedder)  # type: ignore[arg-type]
 

@@ -58,8 +58,12 @@ def cpu_model() -> str:
 def machine_info() -> dict[str, Any]:
     import onnxruntime
 
+    from glasshouse.engine.hardware import cpu_info
+
     return {
         "cpu": cpu_model(),
+        "cpu_flags": list(cpu_info().flags),
+        "usable_cores": cpu_info().cores,
         "cores": os.cpu_count(),
         "python": platform.python_version(),
         "platform": platform.platform(),
