@@ -29,12 +29,8 @@ def fast_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def _operators(world: PortalWorld) -> tuple[Actor, Actor]:
-    """Two different people holding the operator role in the operators' organisation."""
-    people = world.svc.people
-    org = world.operator_a.org_id
-    ola = people.create(SETUP, org, "ola@ops.example", "Ola Operator", PASSWORD, ["operator"])
-    omar = people.create(SETUP, org, "omar@ops.example", "Omar Operator", PASSWORD, ["operator"])
-    return ola.actor("rest"), omar.actor("rest")
+    """Two different people holding the operator role (the world's person-bound operator keys)."""
+    return world.operator_a, world.operator_b
 
 
 def _disclose(world: PortalWorld, clip_ids: list[str], case: str, ops: tuple[Actor, Actor]) -> str:

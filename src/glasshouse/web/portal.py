@@ -124,7 +124,10 @@ def _page(
     """A portal page: the shared context (tiles) and, when a tile server is configured, a CSP that lets
     the browser load its images (the default CSP allows images from this site only)."""
     tiles = tiles_of(svc.settings)
-    response = render(request, template, {"tiles": tiles, **context}, status_code=status_code)
+    # local_time: base.html loads /static/localtime.js (times in the reader's zone); pages elsewhere,
+    # the public transparency report among them, stay free of scripts.
+    full = {"tiles": tiles, "local_time": True, **context}
+    response = render(request, template, full, status_code=status_code)
     origin = _tile_origin(tiles.url)
     if origin:
         policy = (
