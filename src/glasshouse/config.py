@@ -30,6 +30,12 @@ class Settings(BaseSettings):
         default=1280, ge=128, description="Images are detected at most at this working resolution."
     )
     detection_threshold: float = Field(default=0.5, gt=0.0, lt=1.0, description="CenterFace score cut.")
+    detection_close_up_side: int = Field(
+        default=192,
+        ge=0,
+        description="Close-up pass: the image inside a wide border, at this size, finds faces that fill the "
+        "frame (0 disables it).",
+    )
     aligner: Literal["landmarks", "dlib"] = Field(
         default="landmarks",
         description="Face alignment: the detector's 5 landmarks (default, better and faster on LFW) or "

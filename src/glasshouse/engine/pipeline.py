@@ -14,7 +14,7 @@ import numpy as np
 from glasshouse.engine.protocols import Aligner, Detector, Embedder
 from glasshouse.engine.quality import estimate_pose, estimate_quality
 from glasshouse.engine.runtime import Lazy
-from glasshouse.engine.types import Chips, Detection, Embeddings, Face, RGBImage
+from glasshouse.engine.types import Chips, Detection, Embeddings, Face, RGBImage, landmarks_usable
 
 EMBEDDING_DIM = 128
 
@@ -27,6 +27,7 @@ class EngineOptions:
     threads: int = 0
     detection_max_side: int = 1280
     detection_threshold: float = 0.5
+    detection_close_up_side: int = 192
     embed_flip: bool = True
     aligner: str = "landmarks"
 
@@ -58,6 +59,7 @@ class FaceEngine:
                 threads=settings.onnx_threads,
                 detection_max_side=settings.detection_max_side,
                 detection_threshold=settings.detection_threshold,
+                detection_close_up_side=settings.detection_close_up_side,
                 embed_flip=settings.embed_flip,
                 aligner=settings.aligner,
             )
@@ -73,6 +75,7 @@ class FaceEngine:
             threads=o.threads,
             max_side=o.detection_max_side,
             threshold=o.detection_threshold,
+            close_up_side=o.detection_close_up_side,
         )
 
     def _default_aligner(self) -> Aligner:
@@ -88,8 +91,9 @@ class FaceEngine:
 
     # -- the stages ---------------------------------------------------------------------------------------
     def detect(self, image: RGBImage) -> list[Detection]:
-        """Every face, largest first."""
-        found = self._detector.get().detect(image)
+        """Every face, largest first; detections without usable landmarks (any detector's degenerate
+        output) are dropped, so one can never fail alignment or pose for the whole image."""
+        found = [d for d in self._detector.get().detect(image) if landmarks_usable(d.landmarks)]
         return sorted(found, key=lambda d: d.box.area, reverse=True)
 
     def align(self, image: RGBImage, detections: Sequence[Detection]) -> Chips:
