@@ -33,6 +33,8 @@ MAX_CANDIDATES = 2000
 CLOSE_UP_BORDER = 0.5
 #: A detection reaching this fraction of the image's width or height makes the image a close-up candidate.
 CLOSE_UP_REACH = 0.6
+#: When neither pass found anything, the close-up pass is tried once more at this fraction of its size.
+CLOSE_UP_RETRY = 2 / 3
 #: The close-up pass always runs when its input has at most this fraction of the main pass's pixels.
 CHEAP_PASS_FRACTION = 0.12
 _OUTPUT_CHANNELS = {"heatmap": 1, "scale": 2, "offset": 2, "landmarks": 10}
@@ -130,9 +132,14 @@ class CenterFaceDetector:
         keep = nms(boxes, scores, self.nms_iou)
         boxes, scores, points = boxes[keep], scores[keep], points[keep]
         if self.close_up_side and self._may_hide_close_up(boxes, width, height):
-            more_boxes, more_scores, more_points = self._close_up_candidates(rgb)
-            boxes, scores = np.concatenate([boxes, more_boxes]), np.concatenate([scores, more_scores])
-            points = np.concatenate([points, more_points])
+            # A second, smaller try only when nothing at all was found: a small portrait's face can be
+            # too large for the first close-up size and still fill the frame (one LFW crop in 1,440).
+            for side in (self.close_up_side, round(self.close_up_side * CLOSE_UP_RETRY)):
+                more_boxes, more_scores, more_points = self._close_up_candidates(rgb, side)
+                boxes, scores = np.concatenate([boxes, more_boxes]), np.concatenate([scores, more_scores])
+                points = np.concatenate([points, more_points])
+                if len(boxes):
+                    break
             keep = nms(boxes, scores, self.nms_iou)
             boxes, scores, points = boxes[keep], scores[keep], points[keep]
         found: list[Detection] = []
@@ -164,14 +171,14 @@ class CenterFaceDetector:
         work = min(1.0, self.max_side / max(width, height)) ** 2 * width * height
         return self.close_up_side**2 <= CHEAP_PASS_FRACTION * work
 
-    def _close_up_candidates(self, rgb: RGBImage) -> tuple[F32, F32, F32]:
-        """The image inside a border of :data:`CLOSE_UP_BORDER` x its longest side, at ``close_up_side``.
+    def _close_up_candidates(self, rgb: RGBImage, side: int) -> tuple[F32, F32, F32]:
+        """The image inside a border of :data:`CLOSE_UP_BORDER` x its longest side, at most ``side`` px.
 
         CenterFace misses faces that fill the frame (they are larger than most it was trained on, and the
         frame cuts forehead and chin); in the padded, shrunk copy such a face is whole and mid-sized.
         """
         height, width = rgb.shape[:2]
-        scale = min(1.0, self.close_up_side / ((1 + 2 * CLOSE_UP_BORDER) * max(width, height)))
+        scale = min(1.0, side / ((1 + 2 * CLOSE_UP_BORDER) * max(width, height)))
         small: npt.NDArray[Any] = rgb
         if scale < 1.0:  # shrink before padding: the border then costs only small pixels
             size = (max(1, round(width * scale)), max(1, round(height * scale)))
