@@ -54,6 +54,12 @@ class Settings(BaseSettings):
         ge=0,
         description="How long a request waits for an analysis slot before ThrottlingException / 429.",
     )
+    detection_close_up_side: int = Field(
+        default=192,
+        ge=0,
+        description="Close-up pass: the image inside a wide border, at this size, finds faces that fill the "
+        "frame (0 disables it).",
+    )
     aligner: Literal["landmarks", "dlib"] = Field(
         default="landmarks",
         description="Face alignment: the detector's 5 landmarks (default, better and faster on LFW) or "

@@ -62,3 +62,17 @@ def test_evaluate_pairs_missing_image_fails_cleanly(tmp_path: Path) -> None:
     result = CliRunner().invoke(evaluate_app, ["pairs", str(csv_file)])
     assert result.exit_code == 2
     assert "not found" in result.output
+
+
+def test_evaluate_close_ups_prints_and_writes_every_condition(
+    shared_data: Path, model_cache_dir: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "out"
+    lfw = shared_data / "lfw" / "lfw-deepfunneled"
+    args = ["close-ups", str(lfw), "--identities", "3", "--seed", "5", "--out", str(out)]
+    result = CliRunner().invoke(evaluate_app, [*args, "--model-cache", str(model_cache_dir)])
+    assert result.exit_code == 0, result.output
+    summary = json.loads((out / "close-ups-3-seed5.json").read_text())
+    assert summary["crops"] == 36 and len(summary["cells"]) == 12
+    assert summary["found"] == summary["same_top1"] == 36
+    assert "same top-1" in result.output and summary["command"].startswith("glasshouse evaluate close-ups")

@@ -444,3 +444,53 @@ def int8_cmd(
 
     cache = model_cache if model_cache is not None else Settings().models_path
     console.print(json.dumps(compare_precisions(directory, pairs, faces, cache), indent=1))
+
+
+@evaluate_app.command("close-ups")
+def close_ups_cmd(
+    directory: Path = typer.Argument(
+        ..., exists=True, file_okay=False, help="LFW images: DIR/Name/Name_0001.jpg"
+    ),
+    identities: int = typer.Option(120, "--identities", min=1, help="Identities sampled (one image each)."),
+    seed: int = typer.Option(0, "--seed", help="Sampling seed."),
+    out: Path | None = OutOpt,
+    model_cache: Path | None = CacheOpt,
+) -> None:
+    """Faces that fill the frame: LFW faces cut to 80–100% of their box and enlarged 1–4x must each be
+    found and keep their identity (same top-1 against the uncropped gallery)."""
+    import json
+
+    from glasshouse.config import Settings
+    from glasshouse.engine.pipeline import FaceEngine
+    from glasshouse.evaluation.closeups import run_close_up_probe
+    from glasshouse.evaluation.runner import DEFAULT_OUTDIR
+
+    settings = Settings() if model_cache is None else Settings(model_cache_dir=model_cache)
+    engine = FaceEngine.from_settings(settings)
+    with _progress("identities", identities) as advance:
+        try:
+            report = run_close_up_probe(engine, directory, identities=identities, seed=seed, progress=advance)
+        except ValueError as exc:
+            raise _fail(exc) from exc
+    summary = report.to_json() | {
+        "command": _command("close-ups", directory, "--identities", identities, "--seed", seed),
+        "close_up_side": engine.options.detection_close_up_side,
+    }
+    table = Table(title=f"close-ups: {identities} identities, seed {seed}")
+    for col in ("cut to", "upscale", "crops", "face found", "same top-1"):
+        table.add_column(col, justify="right")
+    for c in summary["cells"]:
+        table.add_row(
+            f"{c['fraction']:.0%}", f"{c['upscale']}x", *(str(c[k]) for k in ("crops", "found", "same_top1"))
+        )
+    table.add_row("all", "", *(str(summary[k]) for k in ("crops", "found", "same_top1")))
+    console.print(table)
+    for c in summary["cells"]:
+        for key in ("missed", "wrong"):
+            if key in c:
+                console.print(f"{c['fraction']:.0%} {c['upscale']}x {key}: {', '.join(c[key])}")
+    folder = out or DEFAULT_OUTDIR
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"close-ups-{identities}-seed{seed}.json"
+    path.write_text(json.dumps(summary, indent=2))
+    console.print(f"wrote {path} ({summary['seconds']} s)")

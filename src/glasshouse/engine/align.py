@@ -10,7 +10,7 @@ import numpy.typing as npt
 
 from glasshouse.engine import model_files
 from glasshouse.engine.runtime import Lazy
-from glasshouse.engine.types import Box, Chips, Detection, RGBImage
+from glasshouse.engine.types import Box, Chips, Detection, RGBImage, landmarks_usable
 from glasshouse.errors import InvalidParameterError
 
 CHIP_SIZE = 150
@@ -140,7 +140,8 @@ class LandmarkAligner:
     """Aligns from the detector's own five landmarks onto :data:`DLIB_CHIP_TEMPLATE` (no dlib model).
 
     Cheaper than :class:`DlibAligner` (no shape predictor). Raises :class:`InvalidParameterError` for a
-    detection whose landmarks are missing (non-finite or collapsed eyes), e.g. from a box-only detector.
+    detection whose landmarks are missing (non-finite or collapsed eyes), e.g. from a box-only detector;
+    :meth:`FaceEngine.detect <glasshouse.engine.pipeline.FaceEngine.detect>` never passes it such a one.
     """
 
     def align(self, image: RGBImage, detections: list[Detection]) -> Chips:
@@ -149,8 +150,8 @@ class LandmarkAligner:
         img = _as_image(image)
         chips = []
         for d in detections:
-            pts = np.asarray(d.landmarks, dtype=np.float64).reshape(-1, 2)
-            if pts.shape != (5, 2) or not np.isfinite(pts).all() or np.linalg.norm(pts[1] - pts[0]) < 1.0:
+            if not landmarks_usable(d.landmarks):
                 raise InvalidParameterError("LandmarkAligner needs five finite detector landmarks per face")
+            pts = np.asarray(d.landmarks, dtype=np.float64).reshape(5, 2)
             chips.append(warp_chip(img, similarity_transform(pts, DLIB_CHIP_TEMPLATE)))
         return np.stack(chips)

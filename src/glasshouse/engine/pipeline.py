@@ -16,7 +16,7 @@ from glasshouse.engine.hardware import usable_cores
 from glasshouse.engine.protocols import Aligner, Detector, Embedder
 from glasshouse.engine.quality import estimate_pose, estimate_quality
 from glasshouse.engine.runtime import Lazy, ThreadPlan
-from glasshouse.engine.types import Chips, Detection, Embeddings, Face, RGBImage
+from glasshouse.engine.types import Chips, Detection, Embeddings, Face, RGBImage, landmarks_usable
 
 EMBEDDING_DIM = 128
 #: Identifiers of the default runtimes, joined into :attr:`FaceEngine.model_version`. Bump one when its
@@ -34,6 +34,7 @@ class EngineOptions:
     threads: int = 0
     detection_max_side: int = 1280
     detection_threshold: float = 0.5
+    detection_close_up_side: int = 192
     embed_flip: bool = True
     aligner: str = "landmarks"
     detector_precision: str = "float"
@@ -71,6 +72,7 @@ class FaceEngine:
                 threads=settings.onnx_threads,
                 detection_max_side=settings.detection_max_side,
                 detection_threshold=settings.detection_threshold,
+                detection_close_up_side=settings.detection_close_up_side,
                 embed_flip=settings.embed_flip,
                 aligner=settings.aligner,
                 detector_precision=settings.detector_precision,
@@ -104,6 +106,7 @@ class FaceEngine:
             max_side=o.detection_max_side,
             threshold=o.detection_threshold,
             precision=o.detector_precision,
+            close_up_side=o.detection_close_up_side,
         )
 
     def _default_aligner(self) -> Aligner:
@@ -168,8 +171,9 @@ class FaceEngine:
 
     # -- the stages ---------------------------------------------------------------------------------------
     def detect(self, image: RGBImage) -> list[Detection]:
-        """Every face, largest first."""
-        found = self._detector.get().detect(image)
+        """Every face, largest first; detections without usable landmarks (any detector's degenerate
+        output) are dropped, so one can never fail alignment or pose for the whole image."""
+        found = [d for d in self._detector.get().detect(image) if landmarks_usable(d.landmarks)]
         return sorted(found, key=lambda d: d.box.area, reverse=True)
 
     def align(self, image: RGBImage, detections: Sequence[Detection]) -> Chips:

@@ -62,6 +62,18 @@ class Box:
         )
 
 
+def landmarks_usable(landmarks: npt.NDArray[np.float32]) -> bool:
+    """Five finite points with the eyes at least a pixel apart: what alignment and pose need.
+
+    A detector can report a degenerate face (a tiny false positive whose eyes collapse onto one pixel);
+    such a detection is dropped rather than allowed to fail the image it came with.
+    """
+    pts = np.asarray(landmarks, dtype=np.float64)
+    if pts.shape != (5, 2) or not np.isfinite(pts).all():
+        return False
+    return bool(np.hypot(*(pts[1] - pts[0])) >= 1.0)
+
+
 @dataclass(frozen=True, slots=True)
 class Detection:
     """One detected face: box, detector confidence in [0, 1] and five landmarks ``(5, 2)`` (x, y)."""
