@@ -45,7 +45,8 @@ NOT_BIOMETRIC_COMMANDS = {
     "people create", "people list", "people roles",
     "transparency report",  # counts from the audit log: organisations and numbers, no biometric data
     # The engine on the operator's own labelled data sets, not on people's images in a collection:
-    "evaluate lfw", "evaluate pairs", "evaluate calibrate", "bench engine", "bench api", "bench video",
+    "evaluate lfw", "evaluate pairs", "evaluate calibrate", "evaluate int8", "evaluate int8-ranges",
+    "evaluate close-ups", "bench engine", "bench api", "bench video",
     "bench search", "bench index", "bench reconcile", "bench redact",
     "media put", "media list", "media rm",  # media storage: see "/v1/media" below
     # Where video job notifications go (webhooks per SNS topic ARN): operator configuration, audited.

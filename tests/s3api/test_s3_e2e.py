@@ -54,12 +54,13 @@ def world(
     other = svc.organisations.create(SETUP, "other", sector="commercial")
     keys = {"studio": svc.keys.create(studio.id), "other": svc.keys.create(other.id)}
     actor = Actor(org_id=studio.id, org_name=studio.name, surface="cli")
-    svc.collections.create(studio.id, "cast")
+    svc.collections.create(studio.id, "cast", region="eu-west-1")  # collections are regional: the clients'
     with svc.gate.guard(actor, Capability.FACE_INDEX):
         svc.collections.index_image(
             studio.id,
             "cast",
             (shared_data / "video/hamilton/lin-manuel-miranda.png").read_bytes(),
+            region="eu-west-1",
             external_image_id="lin-manuel-miranda",
             max_faces=1,
         )

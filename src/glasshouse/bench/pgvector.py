@@ -25,6 +25,7 @@ from sqlalchemy import text
 from glasshouse import db
 from glasshouse.bench.synthetic import F32
 from glasshouse.collections.pgvector_index import EF_SEARCH, PgVectorSearchIndex
+from glasshouse.config import Settings
 
 HNSW_INDEX = "ix_faces_embedding_hnsw"
 HNSW_M, HNSW_EF_CONSTRUCTION = 16, 64  # migration 0010
@@ -113,9 +114,10 @@ def load(url: str, ids: Sequence[str], vectors: F32, progress: Callable[[str], N
             (org_id, now),
         )
         conn.execute(
-            "INSERT INTO collections (id, org_id, name, face_model_version, consent_required, created_at) "
-            "VALUES (%s, %s, 'bench', '1.0', false, %s)",
-            (collection_id, org_id, now),
+            "INSERT INTO collections "
+            "(id, org_id, region, name, face_model_version, consent_required, created_at) "
+            "VALUES (%s, %s, %s, 'bench', 'bench', false, %s)",
+            (collection_id, org_id, Settings().default_region, now),
         )
         conn.execute(f"DROP INDEX {HNSW_INDEX}")  # bulk load first, build once
         conn.commit()

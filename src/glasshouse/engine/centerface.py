@@ -112,6 +112,7 @@ class CenterFaceDetector:
         nms_iou: float = 0.4,
         precision: str = "float",
         close_up_side: int = 192,
+        close_up_always: bool = False,
     ) -> None:
         self.model_cache_dir = model_cache_dir
         self.threads = threads
@@ -121,6 +122,7 @@ class CenterFaceDetector:
         self.precision = resolve(precision)
         self._plan: ThreadPlan | None = None
         self.close_up_side = max(0, int(close_up_side))
+        self.close_up_always = close_up_always
         self._session: Lazy[Any] = Lazy(self._load)
 
     @property
@@ -184,7 +186,7 @@ class CenterFaceDetector:
     def _may_hide_close_up(self, boxes: F32, width: int, height: int) -> bool:
         """Whether the close-up pass can matter: nothing found, a face already reaching most of the frame
         (a close-up, whose box and landmarks the padded pass gets right), or the pass is cheap anyway."""
-        if len(boxes) == 0:
+        if len(boxes) == 0 or self.close_up_always:
             return True
         reach = np.maximum((boxes[:, 2] - boxes[:, 0]) / width, (boxes[:, 3] - boxes[:, 1]) / height)
         if float(reach.max()) >= CLOSE_UP_REACH:

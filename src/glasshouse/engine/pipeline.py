@@ -6,7 +6,8 @@ Pure computation: no database, no files except the model cache the runtimes own.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -26,6 +27,10 @@ ALIGNER_IDS = {"landmarks": "lm5", "dlib": "dlib5"}
 EMBEDDER_ID = "dlibresnet1"
 
 
+#: The detector's score cut when recall matters more than precision (see :attr:`FaceEngine.exhaustive`).
+EXHAUSTIVE_THRESHOLD = 0.4
+
+
 @dataclass(frozen=True, slots=True)
 class EngineOptions:
     """Engine knobs; built from :class:`glasshouse.config.Settings` by :meth:`FaceEngine.from_settings`."""
@@ -35,6 +40,8 @@ class EngineOptions:
     detection_max_side: int = 1280
     detection_threshold: float = 0.5
     detection_close_up_side: int = 192
+    #: Run the close-up pass on every image, not only where it can matter (redaction: recall over speed).
+    detection_close_up_always: bool = False
     embed_flip: bool = True
     aligner: str = "landmarks"
     detector_precision: str = "float"
@@ -95,6 +102,19 @@ class FaceEngine:
         )
         return "-".join(("glasshouse", *parts))
 
+    @cached_property
+    def exhaustive(self) -> FaceEngine:
+        """This engine tuned for recall: its detector always runs the close-up pass as well and accepts faces
+        from :data:`EXHAUSTIVE_THRESHOLD` up. For redaction, where a face the default settings would miss
+        in one frame (a deep profile, a dark face at the threshold) must be covered all the same. Loads its
+        own models on first use; an injected detector is kept as it is."""
+        if self._injected[0] is not None or self.options.detection_close_up_always:
+            return self
+        threshold = min(self.options.detection_threshold, EXHAUSTIVE_THRESHOLD)
+        return FaceEngine(
+            replace(self.options, detection_close_up_always=True, detection_threshold=threshold)
+        )
+
     # -- default runtimes (imported lazily: importing the engine must stay cheap) --------------------
     def _default_detector(self) -> Detector:
         from glasshouse.engine.centerface import CenterFaceDetector
@@ -107,6 +127,7 @@ class FaceEngine:
             threshold=o.detection_threshold,
             precision=o.detector_precision,
             close_up_side=o.detection_close_up_side,
+            close_up_always=o.detection_close_up_always,
         )
 
     def _default_aligner(self) -> Aligner:

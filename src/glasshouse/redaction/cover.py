@@ -15,8 +15,8 @@ import numpy as np
 from glasshouse.engine.types import RGBImage
 from glasshouse.video.track import NormBox
 
-BLUR_CELLS = 12  # the padded face is shrunk to this many pixels across before blurring
-BLUR_SIGMA = 2.0  # in shrunk pixels: a sixth of the padded face
+BLUR_CELLS = 6  # the padded face is shrunk to this many pixels across before blurring
+BLUR_SIGMA = 1.0  # in shrunk pixels: a sixth of the padded face
 BOX_COLOUR = (0, 0, 0)
 
 

@@ -140,7 +140,8 @@ def _analyse(engine: FaceEngine, source: Path, settings: RedactionSettings) -> V
     sightings, hence the boxes covered, are the same either way."""
     if settings.keep_persons:
         return analyse_video(engine, source)
-    return analyse_video(engine, source, max_embeddings_per_track=0, merge_similarity=None)
+    # Nobody kept: no index to match a job's, so every detector pass runs on every sampled frame.
+    return analyse_video(engine.exhaustive, source, max_embeddings_per_track=0, merge_similarity=None)
 
 
 def _transcode(
@@ -164,11 +165,14 @@ def _transcode(
             if ain is not None:
                 counts["audio"] = {"codec": ain.codec_context.name, "copied": True, "packets": 0}
             streams = [vin] if ain is None else [vin, ain]
+            origin: float | None = None  # the first frame's time: tracks count from it, as VideoReader does
             for packet in src.demux(streams):
                 if packet.stream is vin:
                     for frame in packet.decode():
                         assert isinstance(frame, av.VideoFrame)
-                        _redact_frame(frame, vout, dst, timeline, settings, counts)
+                        at = _presented_ms(frame)
+                        origin = at if origin is None else origin
+                        _redact_frame(frame, at - origin, vout, dst, timeline, settings, counts)
                         if progress:
                             progress("redact", counts["frames"], total)
                 elif packet.dts is not None and aout is not None:
@@ -202,16 +206,20 @@ def _video_stream(dst: Any, vin: Any, encoder: str) -> Any:
     return vout
 
 
+def _presented_ms(frame: av.VideoFrame) -> float:
+    tb = frame.time_base
+    return float(frame.pts * tb) * 1000.0 if frame.pts is not None and tb is not None else 0.0
+
+
 def _redact_frame(
     frame: av.VideoFrame,
+    ms: float,
     vout: Any,
     dst: Any,
     timeline: Timeline,
     settings: RedactionSettings,
     counts: dict[str, Any],
 ) -> None:
-    tb = frame.time_base
-    ms = float(frame.pts * tb) * 1000.0 if frame.pts is not None and tb is not None else 0.0
     boxes = timeline.boxes_at(ms)
     counts["frames"] += 1
     if boxes:
