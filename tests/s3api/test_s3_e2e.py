@@ -107,6 +107,8 @@ def test_upload_file_then_face_search_with_only_endpoint_variables(
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", key.access_key_id)
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", key.secret)
     monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-west-1")
+    # A fresh process's boto3: its default session caches credentials (another test's keys) once resolved.
+    monkeypatch.setattr(boto3, "DEFAULT_SESSION", None)
     # What AWS's example code does, unchanged.
     s3_client, rek = boto3.client("s3"), boto3.client("rekognition")
     clip = shared_data / "video/hamilton/short_hamilton_clip.mp4"
