@@ -44,7 +44,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     skip = pytest.mark.skip(reason="engine-only test (no database): run in the SQLite pass of `make test`")
     for item in items:
         parts = Path(str(item.path)).relative_to(REPO_ROOT / "tests").parts
-        if parts and parts[0] in ENGINE_ONLY_DIRS:
+        if (parts and parts[0] in ENGINE_ONLY_DIRS) or item.get_closest_marker("no_database"):
             item.add_marker(skip)
 
 

@@ -16,6 +16,9 @@ from glasshouse.video.pipeline import VideoAnalysis, VideoStats, VideoTrack
 from glasshouse.video.track import NormBox, Sighting
 from video.helpers import write_video
 
+#: Media processing only: runs once, in the SQLite pass (no database involved).
+pytestmark = pytest.mark.no_database
+
 BOX = NormBox(0.25, 0.25, 0.25, 0.25)
 
 

@@ -21,6 +21,9 @@ from glasshouse.redaction import Method, RedactionRecord, RedactionSettings, red
 from glasshouse.video.decode import VideoReader, probe
 from glasshouse.video.pipeline import VideoAnalysis, analyse_video, search_tracks
 
+#: Media processing only: runs once, in the SQLite pass (no database involved).
+pytestmark = pytest.mark.no_database
+
 LIN, ALEX = "lin-manuel-miranda", "alex-lacamoire"
 Redacted = tuple[Path, RedactionRecord]
 

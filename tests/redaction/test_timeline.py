@@ -10,6 +10,9 @@ from glasshouse.redaction.timeline import Timeline
 from glasshouse.video.pipeline import VideoTrack
 from glasshouse.video.track import NormBox, Sighting
 
+#: Media processing only: runs once, in the SQLite pass (no database involved).
+pytestmark = pytest.mark.no_database
+
 
 def track(index: int, *sightings: tuple[int, float]) -> VideoTrack:
     """A track whose 0.1 × 0.1 box sits at left = x at each (ms, x)."""
