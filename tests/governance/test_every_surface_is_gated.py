@@ -272,3 +272,112 @@ def test_biometric_services_refuse_to_run_outside_the_gate(settings: Settings, s
 
 def test_typer_app_is_a_click_group() -> None:
     assert isinstance(cli_app, typer.Typer)
+
+
+#: Web UI forms that process biometric data: each passes the gate (and is refused for a denied actor).
+BIOMETRIC_UI_FORMS = {
+    "/ui/console/detect", "/ui/console/compare", "/ui/console/search",
+    "/ui/collections/{name}/faces",  # enrolment: face.index per image
+    "/ui/collections/{name}/users/associate",  # face.index, like AssociateFaces
+    "/ui/video/detect", "/ui/video/search",
+    "/ui/portal/requests",  # filing a footage request: footage.request, as POST /v1/portal/requests
+}  # fmt: skip
+#: Web UI forms that touch no biometric data: sign-in, administration decided by roles and separation of
+#: duties, media bytes (analysed only by the gated video forms), deletions, and the portal's owner-side
+#: steps (sharing passes the gate as footage.share inside the service, for owner sessions).
+NOT_BIOMETRIC_UI_FORMS = {
+    "/ui/login", "/ui/logout",
+    "/ui/operator/organisations", "/ui/operator/organisations/{name}",
+    "/ui/operator/organisations/{name}/approvals", "/ui/operator/people",
+    "/ui/operator/people/{person_id}/roles", "/ui/operator/keys", "/ui/operator/keys/{access_key_id}/revoke",
+    "/ui/operator/policy/rules/{rule_id}/{action}",
+    "/ui/review/leads/{lead_id}/candidates/{candidate_id}",  # four-eyes review step (governance.duties)
+    "/ui/audit/verify",
+    "/ui/collections/", "/ui/collections/{name}/delete", "/ui/collections/{name}/faces/delete",
+    "/ui/collections/{name}/users", "/ui/collections/{name}/users/{user_id}/delete",
+    "/ui/collections/{name}/users/{user_id}/disassociate",
+    "/ui/video/uploads", "/ui/video/uploads/{name:path}",
+    "/ui/portal/signup", "/ui/portal/cameras", "/ui/portal/cameras/{camera_id}/delete", "/ui/portal/clips",
+    "/ui/portal/clips/{clip_id}/delete", "/ui/portal/inbox/{request_id}/share",
+    "/ui/portal/inbox/{request_id}/decline", "/ui/portal/settings",
+    "/ui/portal/requests/{request_id}/clips/{clip_id}/evidence", "/ui/portal/requests/{request_id}/close",
+    "/ui/portal/emergency", "/ui/portal/emergency/{disclosure_id}/approve",
+}  # fmt: skip
+
+
+def _ui_forms(app: Any) -> set[str]:
+    """Every path under /ui that accepts a write (POST/PUT/PATCH/DELETE), from the app's own routers."""
+    forms = set()
+    for included in app.router.routes:
+        for route in getattr(getattr(included, "original_router", None), "routes", [included]):
+            methods = getattr(route, "methods", None) or set()
+            if route.path.startswith("/ui") and methods - {"GET", "HEAD"}:
+                forms.add(route.path)
+    return forms
+
+
+def test_every_ui_form_is_classified_and_biometric_ones_refused(
+    settings: Settings, shared_data: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from fastapi.testclient import TestClient
+
+    from web_support import PASSWORD, cheap_hashes, csrf_of, signed_in
+
+    cheap_hashes(monkeypatch)
+    app = create_app(settings)
+    assert _ui_forms(app) == BIOMETRIC_UI_FORMS | NOT_BIOMETRIC_UI_FORMS
+    svc: Services = app.state.services
+    setup = Actor(org_id="", org_name="test-setup", surface="cli")
+    blocked = svc.organisations.create(setup, "blocked", sector="commercial", flags=["blocked"])
+    _, document = svc.policies.active()
+    deny_all = pol.Rule(
+        id="deny-blocked",
+        description="test: deny every capability to blocked organisations",
+        effect="deny",
+        capabilities=["*"],
+        sectors=["*"],
+        require_flags=["blocked"],
+        reason="blocked for this test",
+    )
+    svc.policies.change(setup, document.model_copy(update={"rules": [*document.rules, deny_all]}), "test")
+    person = svc.people.create(
+        setup, blocked.id, "inv@blocked.test", "Inv", PASSWORD, ["investigator", "org-admin"]
+    )
+    svc.collections.create(blocked.id, "c")
+    with TestClient(app):
+        client: TestClient = signed_in(app, person.email)
+        token = csrf_of(client.get("/ui/console/").text)
+        photo = ("obama.jpg", _image(shared_data), "image/jpeg")
+        now = datetime.now(UTC)
+        request = {
+            "incident_type": "burglary", "purpose": "criminal_investigation", "case_number": "C-1",
+            "description": "Break-in; suspect wore a red jacket.", "contact": "desk@example.org",
+            "shape": "circle", "center_lat": "43.25", "center_lon": "-79.87", "radius_m": "300",
+            "window_start": (now - timedelta(hours=3)).strftime("%Y-%m-%dT%H:%M"),
+            "window_end": (now - timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M"),
+            "respond_by": (now + timedelta(days=3)).strftime("%Y-%m-%dT%H:%M"),
+        }  # fmt: skip
+        declared = {"purpose": "criminal_investigation", "case_number": "C-1"}
+        forms: dict[str, tuple[dict[str, str], dict[str, Any]]] = {
+            "/ui/console/detect": (declared, {"image": photo}),
+            "/ui/console/compare": (declared, {"source": photo, "target": photo}),
+            "/ui/console/search": ({**declared, "collection": "c"}, {"image": photo}),
+            "/ui/collections/{name}/faces": (declared, {"images": photo}),
+            "/ui/collections/{name}/users/associate": (
+                {**declared, "user_id": "u", "face_id": str(uuid.uuid4())},
+                {},
+            ),
+            "/ui/video/detect": ({**declared, "video": "v.mp4"}, {}),
+            "/ui/video/search": ({**declared, "video": "v.mp4", "collection": "c"}, {}),
+            "/ui/portal/requests": (request, {}),
+        }
+        assert set(forms) == BIOMETRIC_UI_FORMS
+        for path, (data, files) in forms.items():
+            url = path.replace("{name}", "c")
+            page = client.post(url, data={**data, "csrf_token": token}, files=files or None)
+            assert page.status_code == 403, (path, page.status_code, page.text[-3000:])
+            assert "blocked for this test" in page.text or "deny-blocked" in page.text, (
+                path,
+                page.text[-3000:],
+            )
+    assert svc.collections.face_count(svc.collections.get(blocked.id, "c")) == 0  # nothing was enrolled
