@@ -21,7 +21,13 @@ from glasshouse import db
 from glasshouse.errors import InvalidParameterError, NotFoundError
 from glasshouse.governance.actor import Actor
 from glasshouse.media.models import MultipartUpload, UploadPart
-from glasshouse.media.service import MediaInfo, MediaService, MediaTooLargeError, _content_type, check_name
+from glasshouse.media.service import (
+    MediaInfo,
+    MediaService,
+    MediaTooLargeError,
+    check_content_type,
+    check_name,
+)
 from glasshouse.media.store import READ_CHUNK
 
 MAX_PARTS: Final = 10_000
@@ -88,7 +94,7 @@ class MultipartService:
                     id=upload_id,
                     org_id=by.org_id,
                     name=name,
-                    content_type=_content_type(content_type),
+                    content_type=check_content_type(content_type),
                     created_at=self.clock(),
                 )
             )
@@ -121,7 +127,7 @@ class MultipartService:
         with self.sessions() as session:
             self._upload(session, by.org_id, upload_id, name)
         storage_key = f"{by.org_id}/{db.new_id()}"
-        size, sha256 = self.store.put_stream(storage_key, self.media._limited(chunks))
+        size, sha256 = self.store.put_stream(storage_key, self.media.limited(chunks))
         replaced: str | None = None
         try:
             with db.transaction(self.sessions) as session:
@@ -136,10 +142,10 @@ class MultipartService:
                 row.checksum = checksum()
                 info = PartInfo(number, size, sha256, row.checksum)
         except BaseException:
-            self.media._discard(storage_key)
+            self.media.discard(storage_key)
             raise
         if replaced is not None:
-            self.media._discard(replaced)
+            self.media.discard(replaced)
         return info
 
     def complete(self, by: Actor, name: str, upload_id: str, requested: list[RequestedPart]) -> MediaInfo:
@@ -209,7 +215,7 @@ class MultipartService:
             if row is not None:
                 session.delete(row)
         for key in keys:
-            self.media._discard(key)
+            self.media.discard(key)
 
     def purge_stale(self, older_than: timedelta = STALE_AFTER) -> int:
         """Abort uploads started more than ``older_than`` ago (S3 keeps them until a lifecycle rule

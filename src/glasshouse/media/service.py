@@ -106,7 +106,8 @@ def check_name(name: str) -> str:
     return name
 
 
-def _content_type(value: str | None) -> str:
+def check_content_type(value: str | None) -> str:
+    """A client's declared content type, or the default when it sent none."""
     if not value:
         return DEFAULT_CONTENT_TYPE
     if len(value) > 255 or not _CONTENT_TYPE.fullmatch(value):
@@ -138,7 +139,8 @@ class MediaService:
         #: Rekognition ``S3Object.Bucket`` names that are not an organisation's own uploads.
         self.shared_buckets: Mapping[str, SharedBucket] = dict(shared_buckets or {})
 
-    def _limited(self, chunks: Iterable[bytes]) -> Iterator[bytes]:
+    def limited(self, chunks: Iterable[bytes]) -> Iterator[bytes]:
+        """``chunks``, refused with :class:`MediaTooLargeError` once they pass the media size limit."""
         total = 0
         for chunk in chunks:
             total += len(chunk)
@@ -161,18 +163,18 @@ class MediaService:
         The size limit is enforced while streaming; on any error nothing is left behind.
         """
         check_name(name)
-        content_type = _content_type(content_type)
+        content_type = check_content_type(content_type)
         if source not in SOURCES:
             raise InvalidParameterError(f"source must be one of {', '.join(SOURCES)}")
         storage_key = f"{by.org_id}/{db.new_id()}"
-        size, sha256 = self.store.put_stream(storage_key, self._limited(chunks))
+        size, sha256 = self.store.put_stream(storage_key, self.limited(chunks))
         try:
             info, replaced = self._record(by, name, storage_key, size, sha256, content_type, source)
         except BaseException:
-            self._discard(storage_key)
+            self.discard(storage_key)
             raise
         if replaced is not None:
-            self._discard(replaced)
+            self.discard(replaced)
         return info
 
     def _record(
@@ -210,7 +212,7 @@ class MediaService:
             # A concurrent upload created the same name between our read and our insert.
             raise AlreadyExistsError(f"media object {name!r} is being uploaded concurrently") from None
 
-    def _discard(self, storage_key: str) -> None:
+    def discard(self, storage_key: str) -> None:
         """Delete bytes no row points to any more; a failure leaves an unreachable orphan, logged."""
         try:
             self.store.delete(storage_key)
@@ -259,7 +261,7 @@ class MediaService:
             session.delete(row)
             session.flush()
             self.audit.append(session, change_event(by, "media.delete", details))
-            db.after_commit(session, lambda: self._discard(storage_key))
+            db.after_commit(session, lambda: self.discard(storage_key))
 
     def resolve_s3_object(self, org_id: str, bucket: str, name: str) -> MediaInfo:
         """Rekognition's ``S3Object {Bucket, Name}`` as one of ``org_id``'s media objects.
