@@ -25,15 +25,15 @@ import pytest
 from botocore.config import Config
 from PIL import Image
 
-from glasshouse.bench.live_server import LiveServer, live_server
-from glasshouse.config import Settings
 from glasshouse.errors import ThrottledError
 from glasshouse.faces.slots import AnalysisSlots
-from glasshouse.governance.actor import Actor
 from glasshouse.rekognition.errors import aws_error
 from glasshouse.rest.errors import status_of
-from glasshouse.services import Services
+from keyed_server import KeyedServer, keyed_server
 from memory import PeakRss
+
+# Decoding memory and analysis slots do not depend on the database: run once, in the SQLite pass.
+pytestmark = pytest.mark.no_database
 
 MiB = 1024 * 1024
 WIDTH, HEIGHT = 6000, 6600
@@ -135,30 +135,15 @@ def test_a_large_jpeg_is_decoded_at_reduced_scale(shared_data: Path) -> None:
     assert full.shape[:2] == (1080, 1920) and reduced.shape[:2] == (540, 960)  # DCT scaling, 1/2
 
 
-@dataclass(frozen=True)
-class World:
-    server: LiveServer
-    key_id: str
-    secret: str
-
-
 @pytest.fixture(scope="module")
-def world(tmp_path_factory: pytest.TempPathFactory, model_cache_dir: Path) -> Iterator[World]:
-    data = tmp_path_factory.mktemp("decode") / "var"
-    svc = Services(Settings(data_dir=data, model_cache_dir=model_cache_dir))
-    org = svc.organisations.create(
-        Actor(org_id="", org_name="setup", surface="cli"), "acme", sector="commercial"
-    )
-    key = svc.keys.create(org.id)
-    svc.close()
+def world(tmp_path_factory: pytest.TempPathFactory, model_cache_dir: Path) -> Iterator[KeyedServer]:
     # Queue rather than throttle here: a loaded 2-core test machine takes seconds per 39 MP decode.
-    with live_server(
-        data, model_cache_dir, throttle_rate="0", retention_sweep_seconds="0", analysis_wait_seconds="600"
-    ) as server:
-        yield World(server, key.access_key_id, key.secret)
+    data = tmp_path_factory.mktemp("decode") / "var"
+    with keyed_server(data, model_cache_dir, analysis_wait_seconds="600") as world:
+        yield world
 
 
-def _client(world: World) -> Any:
+def _client(world: KeyedServer) -> Any:
     return boto3.client(
         "rekognition",
         endpoint_url=world.server.url,
@@ -170,7 +155,7 @@ def _client(world: World) -> Any:
 
 
 def test_eight_concurrent_39_megapixel_pngs_stay_under_2_gib_with_correct_answers(
-    world: World, big_png: BigPng, shared_data: Path
+    world: KeyedServer, big_png: BigPng, shared_data: Path
 ) -> None:
     source = (shared_data / "face_recognition" / "examples" / "obama.jpg").read_bytes()
     client = _client(world)

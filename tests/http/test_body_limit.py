@@ -19,11 +19,12 @@ from pathlib import Path
 
 import pytest
 
-from glasshouse.bench.live_server import LiveServer, live_server
-from glasshouse.config import Settings
-from glasshouse.governance.actor import Actor
-from glasshouse.services import Services
+from keyed_server import KeyedServer, keyed_server
 from memory import PeakRss
+
+# Bodies are counted and refused before any database work (authentication is tested on both databases
+# elsewhere): run once, in the SQLite pass.
+pytestmark = pytest.mark.no_database
 
 MiB = 1024 * 1024
 ATTACK_BYTES = 200 * MiB
@@ -100,24 +101,10 @@ def attack(url: str, method: str, path: str, headers: dict[str, str], total: int
     return Answer(status, answer_headers, body, sent)
 
 
-@dataclass(frozen=True)
-class World:
-    server: LiveServer
-    key_id: str
-    secret: str
-
-
 @pytest.fixture(scope="module")
-def world(tmp_path_factory: pytest.TempPathFactory, model_cache_dir: Path) -> Iterator[World]:
-    data = tmp_path_factory.mktemp("body-limit") / "var"
-    svc = Services(Settings(data_dir=data, model_cache_dir=model_cache_dir))
-    org = svc.organisations.create(
-        Actor(org_id="", org_name="setup", surface="cli"), "acme", sector="commercial"
-    )
-    key = svc.keys.create(org.id)
-    svc.close()
-    with live_server(data, model_cache_dir, throttle_rate="0", retention_sweep_seconds="0") as server:
-        yield World(server, key.access_key_id, key.secret)
+def world(tmp_path_factory: pytest.TempPathFactory, model_cache_dir: Path) -> Iterator[KeyedServer]:
+    with keyed_server(tmp_path_factory.mktemp("body-limit") / "var", model_cache_dir) as world:
+        yield world
 
 
 def _amz_date() -> str:
@@ -213,7 +200,7 @@ def _check_refusal(name: str, answer: Answer) -> None:
 
 
 def test_unauthenticated_200_mib_bodies_are_refused_on_every_kind_of_route_without_memory_growth(
-    world: World,
+    world: KeyedServer,
 ) -> None:
     attacks = _unauthenticated_attacks()
     url = world.server.url
@@ -233,7 +220,7 @@ def test_unauthenticated_200_mib_bodies_are_refused_on_every_kind_of_route_witho
     assert growth < 32 * MiB, f"server RSS grew by {growth / MiB:.1f} MiB"
 
 
-def test_known_callers_bodies_stop_at_the_route_cap(world: World) -> None:
+def test_known_callers_bodies_stop_at_the_route_cap(world: KeyedServer) -> None:
     """A caller with a real key gets its body read, but only up to the route's cap (16 MiB for images)."""
     url = world.server.url
     bearer = {**JSON, "Authorization": f"Bearer {world.key_id}:{world.secret}"}
@@ -251,7 +238,7 @@ def test_known_callers_bodies_stop_at_the_route_cap(world: World) -> None:
     assert growth < 48 * MiB, f"server RSS grew by {growth / MiB:.1f} MiB"
 
 
-def test_declared_lengths_over_the_cap_are_refused_before_reading(world: World) -> None:
+def test_declared_lengths_over_the_cap_are_refused_before_reading(world: KeyedServer) -> None:
     host, port = world.server.url.removeprefix("http://").split(":")
     with socket.create_connection((host, int(port)), timeout=30) as sock:
         sock.sendall(
