@@ -15,6 +15,11 @@ centres (mean ``mu``, shrunk covariance ``L·Lᵀ``), so centres keep the real m
 staying near real identities. Each member sits at a cosine drawn from the measured spread around its centre,
 in a random direction orthogonal to it. Everything is deterministic by seed, generated chunk by chunk.
 Queries are held-out extra members of known identities, so the right answer exists and recall is meaningful.
+
+Another dimension (``dim``, e.g. 192 for a model pack, while the statistics come from the default 128-d
+model): the real centres are first mapped into ``dim`` dimensions by a seeded random matrix with orthonormal
+rows, which keeps every cosine between them (for ``dim`` >= the measured dimension), so the synthetic
+genuine and impostor cosines stay those of the real model; only the vectors' length changes.
 """
 
 from __future__ import annotations
@@ -192,15 +197,23 @@ class SyntheticFaces:
         chunk_rows: int = 100_000,
         blend: float = 0.5,
         shrinkage: float = 0.1,
+        dim: int | None = None,
     ) -> None:
         if n < 1 or members < 1 or not 0.0 <= blend <= 1.0:
             raise ValueError("n and members must be positive, blend in [0, 1]")
+        measured = int(stats.centres.shape[1])  # the measured model's embedding dimension
+        if dim is not None and dim < measured:
+            raise ValueError(f"dim must be at least the measured embeddings' {measured}")
         self.stats, self.n, self.members, self.seed, self.blend = stats, n, members, seed, blend
         self.identities = -(-n // members)
         self.ids_per_chunk = max(1, chunk_rows // members)
-        self.dim = int(stats.centres.shape[1])  # the measured model's embedding dimension
-        self.mu = stats.centres.astype(np.float64).mean(axis=0)
-        dev = stats.centres.astype(np.float64) - self.mu
+        self.dim = measured if dim is None else int(dim)
+        centres = stats.centres.astype(np.float64)
+        if self.dim != measured:  # orthonormal rows: (measured, dim), cosines between centres kept
+            q, _ = np.linalg.qr(np.random.default_rng([seed, 3]).standard_normal((self.dim, measured)))
+            centres = centres @ q.T
+        self.mu = centres.mean(axis=0)
+        dev = centres - self.mu
         cov = dev.T @ dev / max(len(dev) - 1, 1)
         cov = (1 - shrinkage) * cov + shrinkage * np.trace(cov) / self.dim * np.eye(self.dim)
         self.chol = np.linalg.cholesky(cov)

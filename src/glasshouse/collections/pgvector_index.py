@@ -28,6 +28,7 @@ from collections.abc import Sequence
 import numpy as np
 import numpy.typing as npt
 from sqlalchemy import Engine, TextClause, func, select, text
+from sqlalchemy.exc import SQLAlchemyError
 
 from glasshouse.collections.models import Face
 from glasshouse.collections.vector_type import (
@@ -35,6 +36,7 @@ from glasshouse.collections.vector_type import (
     MAX_INDEXED_DIM,
     hnsw_expression,
     hnsw_index_ddl,
+    hnsw_index_name,
     vector_literal,
 )
 from glasshouse.db import PG_HNSW_EF_SEARCH
@@ -89,7 +91,8 @@ class PgVectorSearchIndex:
         """Make sure faces of dimension ``dim`` have their HNSW index (migration 0014 made those of
         ``INDEXED_DIMS``). Called when a collection is created, when no face of a new dimension exists yet,
         so the build only reads the table (writes to ``faces`` wait for that scan). Above pgvector's HNSW
-        limit nothing is built: such a collection is searched exactly."""
+        limit nothing is built: such a collection is searched exactly (correct, only slower), as it is when
+        the build fails (logged; the collection was already committed and stays usable)."""
         if dim in self._prepared:
             return
         if dim in INDEXED_DIMS:
@@ -100,9 +103,14 @@ class PgVectorSearchIndex:
                 "embedding dimension %d has no HNSW index (pgvector indexes up to %d)", dim, MAX_INDEXED_DIM
             )
             return
-        with self._engine.begin() as conn:
-            conn.execute(text("SELECT pg_advisory_xact_lock(7418800014)"))  # one builder across processes
-            conn.execute(text(hnsw_index_ddl(dim)))
+        try:
+            with self._engine.begin() as conn:
+                conn.execute(text("SELECT pg_advisory_xact_lock(7418800014)"))  # one builder at a time
+                conn.execute(text(hnsw_index_ddl(dim)))
+        except SQLAlchemyError:
+            log.exception("HNSW index for %d-dimensional embeddings not built: searched exactly", dim)
+            return
+        log.info("HNSW index %s built for %d-dimensional embeddings", hnsw_index_name(dim), dim)
         self._prepared.add(dim)
 
     def size(self, collection_id: str) -> int:
