@@ -261,7 +261,7 @@ def test_postgresql_serves_each_dimension_from_its_own_hnsw_index(settings: Sett
         svc.close()
 
 
-# -- migration 0014 -------------------------------------------------------------------------------------------
+# -- migration 0014 ---------------------------------------------------------------------------------------
 
 
 def _alembic(url: str) -> Config:
@@ -317,7 +317,8 @@ def test_migration_0014_upgrades_128d_faces_in_place_and_downgrades(
     with engine.begin() as conn:
         conn.execute(
             text(
-                "INSERT INTO organisations (id, name, flags, is_operator, created_at) VALUES (:i, 'o', '[]', :f, :t)"
+                "INSERT INTO organisations (id, name, flags, is_operator, created_at) "
+                "VALUES (:i, 'o', '[]', :f, :t)"
             ),
             {"i": org_id, "f": False, "t": now},
         )

@@ -6,7 +6,7 @@ engine (:func:`measure_real`, cached under ``var/bench/``):
 * identity centres: the normalised mean of each identity's embeddings;
 * within-identity spread: each member's cosine to its identity's true centre. The sample mean is biased
   towards its own members, so the cosine is estimated from pairwise cosines instead: with members
-  ``x_i = c_i·centre + noise`` (noise nearly orthogonal in the embedding's 128+ dimensions), ``cos(x_i, x_j) ≈ c_i·c_j``, hence
+  ``x_i = c_i·centre + noise`` (noise nearly orthogonal in 128+ dimensions), ``cos(x_i, x_j) ≈ c_i·c_j``, hence
   ``c_i ≈ mean_j cos(x_i, x_j) / sqrt(mean pairwise cosine of the identity)``.
 
 Generation (:class:`SyntheticFaces`): a synthetic centre is ``normalise(mu + sqrt(1-b)·(real_k - mu) +

@@ -2,10 +2,11 @@
 
 :class:`PgVectorSearchIndex` answers the same calls as the in-memory
 :class:`~glasshouse.collections.search_index.FaceSearchIndex`, but every search is one SQL query over
-``faces.embedding`` ordered by cosine distance. The column holds every dimension (an untyped ``vector``); the
-query casts it to the probe's dimension and filters on ``embedding_dim`` exactly as the partial HNSW index
-of that dimension does (``vector_type.hnsw_index_ddl``), so the planner can serve it from that index. It keeps no state in the process, so any number of ``glasshouse serve`` processes and workers on
-several machines see each other's writes the moment they commit; ``added``/``removed``/``dropped`` are
+``faces.embedding`` ordered by cosine distance. The column holds every dimension (an untyped ``vector``);
+the query casts it to the probe's dimension and filters on ``embedding_dim`` exactly as the partial HNSW
+index of that dimension does (``vector_type.hnsw_index_ddl``), so the planner can serve it from that index.
+It keeps no state in the process, so any number of ``glasshouse serve`` processes and workers on several
+machines see each other's writes the moment they commit; ``added``/``removed``/``dropped`` are
 no-ops because the committed rows *are* the index.
 
 Search parameters are session defaults sent with each pooled connection (``db.make_engine``), so a search

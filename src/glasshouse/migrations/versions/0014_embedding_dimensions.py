@@ -53,7 +53,8 @@ def upgrade() -> None:
         return
     op.execute("ALTER TABLE faces ALTER COLUMN embedding TYPE vector")
     op.execute(
-        "UPDATE faces SET embedding_dim = vector_dims(embedding) WHERE embedding_dim <> vector_dims(embedding)"
+        "UPDATE faces SET embedding_dim = vector_dims(embedding) "
+        "WHERE embedding_dim <> vector_dims(embedding)"
     )
     for dim in INDEXED_DIMS:
         op.execute(_dim_index(dim))
