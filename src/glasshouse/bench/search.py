@@ -142,6 +142,7 @@ class SearchBench:
     pgvector: bool = True
     database_url: str | None = None  # a PostgreSQL server for the pgvector run (else an embedded one)
     pg_ef_search: int = 100
+    dim: int | None = None  # the embeddings' length (None: the measured model's, 128 for dlib's ResNet)
 
 
 def run(
@@ -151,7 +152,9 @@ def run(
     from glasshouse.collections.search_index import _Matrix
 
     t0 = time.perf_counter()
-    gen = SyntheticFaces(stats, cfg.faces, members=cfg.members, queries=cfg.queries, seed=cfg.seed)
+    gen = SyntheticFaces(
+        stats, cfg.faces, members=cfg.members, queries=cfg.queries, seed=cfg.seed, dim=cfg.dim
+    )
     vectors, owner, queries, query_owner = gen.materialise()
     ids = [f"face-{i:08d}" for i in range(cfg.faces)]
     row = {fid: i for i, fid in enumerate(ids)}
@@ -190,6 +193,7 @@ def run(
         pgvector = _pgvector_runs(cfg, ids, vectors, queries, truth, query_owner, owner_of, runs, progress)
     return {
         "faces": cfg.faces,
+        "dim": int(vectors.shape[1]),
         "queries": len(queries),
         "exact_queries": nq,
         "seed": cfg.seed,

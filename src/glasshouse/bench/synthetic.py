@@ -6,7 +6,7 @@ engine (:func:`measure_real`, cached under ``var/bench/``):
 * identity centres: the normalised mean of each identity's embeddings;
 * within-identity spread: each member's cosine to its identity's true centre. The sample mean is biased
   towards its own members, so the cosine is estimated from pairwise cosines instead: with members
-  ``x_i = c_i·centre + noise`` (noise nearly orthogonal in 128-d), ``cos(x_i, x_j) ≈ c_i·c_j``, hence
+  ``x_i = c_i·centre + noise`` (noise nearly orthogonal in 128+ dimensions), ``cos(x_i, x_j) ≈ c_i·c_j``, hence
   ``c_i ≈ mean_j cos(x_i, x_j) / sqrt(mean pairwise cosine of the identity)``.
 
 Generation (:class:`SyntheticFaces`): a synthetic centre is ``normalise(mu + sqrt(1-b)·(real_k - mu) +
@@ -15,6 +15,11 @@ centres (mean ``mu``, shrunk covariance ``L·Lᵀ``), so centres keep the real m
 staying near real identities. Each member sits at a cosine drawn from the measured spread around its centre,
 in a random direction orthogonal to it. Everything is deterministic by seed, generated chunk by chunk.
 Queries are held-out extra members of known identities, so the right answer exists and recall is meaningful.
+
+Another dimension (``dim``, e.g. 192 for a model pack, while the statistics come from the default 128-d
+model): the real centres are first mapped into ``dim`` dimensions by a seeded random matrix with orthonormal
+rows, which keeps every cosine between them (for ``dim`` >= the measured dimension), so the synthetic
+genuine and impostor cosines stay those of the real model; only the vectors' length changes.
 """
 
 from __future__ import annotations
@@ -32,7 +37,6 @@ import numpy.typing as npt
 
 F32 = npt.NDArray[np.float32]
 I64 = npt.NDArray[np.int64]
-DIM = 128
 STATS_VERSION = 1
 DEFAULT_STATS = Path("var/bench/lfw-embedding-stats.npz")
 
@@ -193,16 +197,25 @@ class SyntheticFaces:
         chunk_rows: int = 100_000,
         blend: float = 0.5,
         shrinkage: float = 0.1,
+        dim: int | None = None,
     ) -> None:
         if n < 1 or members < 1 or not 0.0 <= blend <= 1.0:
             raise ValueError("n and members must be positive, blend in [0, 1]")
+        measured = int(stats.centres.shape[1])  # the measured model's embedding dimension
+        if dim is not None and dim < measured:
+            raise ValueError(f"dim must be at least the measured embeddings' {measured}")
         self.stats, self.n, self.members, self.seed, self.blend = stats, n, members, seed, blend
         self.identities = -(-n // members)
         self.ids_per_chunk = max(1, chunk_rows // members)
-        self.mu = stats.centres.astype(np.float64).mean(axis=0)
-        dev = stats.centres.astype(np.float64) - self.mu
+        self.dim = measured if dim is None else int(dim)
+        centres = stats.centres.astype(np.float64)
+        if self.dim != measured:  # orthonormal rows: (measured, dim), cosines between centres kept
+            q, _ = np.linalg.qr(np.random.default_rng([seed, 3]).standard_normal((self.dim, measured)))
+            centres = centres @ q.T
+        self.mu = centres.mean(axis=0)
+        dev = centres - self.mu
         cov = dev.T @ dev / max(len(dev) - 1, 1)
-        cov = (1 - shrinkage) * cov + shrinkage * np.trace(cov) / DIM * np.eye(DIM)
+        cov = (1 - shrinkage) * cov + shrinkage * np.trace(cov) / self.dim * np.eye(self.dim)
         self.chol = np.linalg.cholesky(cov)
         self.dev = dev
         picks = np.random.default_rng([seed, 1]).choice(self.identities, min(queries, self.identities), False)
@@ -224,7 +237,7 @@ class SyntheticFaces:
 
     def _centres(self, rng: np.random.Generator, k: int) -> F32:
         parent = rng.integers(0, len(self.dev), k)
-        z = rng.standard_normal((k, DIM)) @ self.chol.T
+        z = rng.standard_normal((k, self.dim)) @ self.chol.T
         raw = self.mu + math.sqrt(1 - self.blend) * self.dev[parent] + math.sqrt(self.blend) * z
         return normalise(raw.astype(np.float32))
 
@@ -237,7 +250,7 @@ class SyntheticFaces:
 
     def materialise(self) -> tuple[F32, I64, F32, I64]:
         """(vectors, identity per row, query vectors, query identities), filled chunk by chunk."""
-        vectors = np.empty((self.n, DIM), dtype=np.float32)
+        vectors = np.empty((self.n, self.dim), dtype=np.float32)
         owner = np.empty(self.n, dtype=np.int64)
         qv, qi = [], []
         for ch in self.chunks():

@@ -373,6 +373,14 @@ def search_cmd(
         help="Also time pgvector HNSW in PostgreSQL (GLASSHOUSE_DATABASE_URL's server, else an embedded one).",
     ),
     pg_ef_search: int = typer.Option(100, "--pg-ef-search", min=1, max=1000, help="pgvector hnsw.ef_search."),
+    dim: int | None = typer.Option(
+        None,
+        "--dim",
+        min=1,
+        max=2000,
+        help="Embedding length (e.g. 192 for MobileFaceNet); default: that of the measured model (128). "
+        "The real statistics are mapped into it, cosines kept.",
+    ),
 ) -> None:
     """SearchFaces latency at scale: exact in-memory search, the approximate (HNSW) index, pgvector HNSW."""
     from glasshouse import db
@@ -394,6 +402,7 @@ def search_cmd(
     words += ["--exact-queries", str(exact_queries), "--seed", str(seed), "--m", str(m)]
     words += ["--ef-construction", str(ef_construction), "--ef-search", str(ef_search), "--stats", str(stats)]
     words += ["--pg-ef-search", str(pg_ef_search)] if pgvector else ["--no-pgvector"]
+    words += ["--dim", str(dim)] if dim is not None else []
     database_url = Settings().database_url if pgvector else None
     if database_url is not None and not db.is_postgresql(database_url):
         database_url = None  # SQLite has no pgvector: use an embedded PostgreSQL
@@ -407,10 +416,11 @@ def search_cmd(
         pgvector=pgvector,
         database_url=database_url,
         pg_ef_search=pg_ef_search,
+        dim=dim,
     )
     result: dict[str, Any] = {"command": command, "date": now_iso(), "machine": machine_info()}
     result |= search.run(cfg, real, progress=console.print)
-    table = Table(title=f"SearchFaces on {faces:,} synthetic faces (one query at a time)")
+    table = Table(title=f"SearchFaces on {faces:,} synthetic {result['dim']}-d faces (one query at a time)")
     for col in ("searcher", "k", "threshold", "queries", "p50 ms", "p99 ms", "queries/s", "recall@1"):
         table.add_column(col, justify="left" if col == "searcher" else "right")
     for r in result["runs"]:

@@ -76,19 +76,21 @@ def _file_sha256(path: Path) -> str:
 
 
 class ApproximateIndex:
-    """Thread-safe HNSW index of (face id, vector); ``threads`` is hnswlib's build parallelism (0: all)."""
+    """Thread-safe HNSW index of (face id, vector); ``dim`` is the vectors' length (default: the width of
+    ``vectors``), ``threads`` hnswlib's build parallelism (0: all)."""
 
     def __init__(
         self,
         ids: Sequence[str],
         vectors: Vectors,
-        dim: int = 128,
+        dim: int | None = None,
         params: HnswParams = HnswParams(),
         threads: int = 0,
         *,
         _graph: Any = None,
         _labels: dict[str, int] | None = None,
     ) -> None:
+        dim = int(np.shape(vectors)[1]) if dim is None else dim
         self.dim, self.params, self.threads = dim, params, threads or -1
         self._lock = threading.Lock()
         self._label: dict[str, int] = dict(_labels or {})
@@ -203,10 +205,10 @@ class ApproximateIndex:
 
     @classmethod
     def load(
-        cls, path: Path, expected_ids_digest: str | None, *, dim: int = 128, threads: int = 0
+        cls, path: Path, expected_ids_digest: str | None, *, dim: int | None = None, threads: int = 0
     ) -> ApproximateIndex | None:
         """The saved index if it holds exactly the ids whose digest is ``expected_ids_digest`` (any ids when
-        it is None: the caller reconciles), else None."""
+        it is None: the caller reconciles) and vectors of length ``dim`` (None: any), else None."""
         meta_path = _meta_path(path)
         if not path.is_file() or not meta_path.is_file():
             return None
@@ -221,7 +223,7 @@ class ApproximateIndex:
             log.info("approximate index %s unreadable (%s): rebuild", path, exc)
             return None
         reason = None
-        if fmt != FORMAT or saved_dim != dim:
+        if fmt != FORMAT or saved_dim != (saved_dim if dim is None else dim):
             reason = f"format {fmt}/dim {saved_dim}"
         elif ids_digest(ids) != digest or expected_ids_digest not in (None, digest):
             reason = "ids differ from the database"
@@ -230,6 +232,7 @@ class ApproximateIndex:
         if reason is not None:
             log.info("approximate index %s not used (%s): rebuild", path, reason)
             return None
+        dim = saved_dim
         graph = _hnswlib().Index(space="ip", dim=dim)
         try:
             graph.load_index(str(path), allow_replace_deleted=True)
@@ -257,11 +260,12 @@ def load_or_build(
     ids: Sequence[str],
     vectors: Vectors,
     *,
-    dim: int = 128,
     params: HnswParams = HnswParams(),
     threads: int = 0,
 ) -> tuple[ApproximateIndex, bool]:
-    """(index, loaded): the saved index when it matches ``ids``, else one built from ``vectors`` and saved."""
+    """(index, loaded): the saved index when it matches ``ids`` and the width of ``vectors``, else one built
+    from ``vectors`` and saved."""
+    dim = int(vectors.shape[1])
     loaded = ApproximateIndex.load(path, ids_digest(ids), dim=dim, threads=threads)
     same_graph = loaded is not None and (loaded.params.m, loaded.params.ef_construction) == (
         params.m,

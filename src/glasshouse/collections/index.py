@@ -3,7 +3,8 @@
 Implementations: :class:`~glasshouse.collections.search_index.FaceSearchIndex` (in memory, exact or
 approximate above a size; the SQLite default) and
 :class:`~glasshouse.collections.pgvector_index.PgVectorSearchIndex` (inside PostgreSQL). ``Services``
-picks one by the database's dialect.
+picks one by the database's dialect. Both serve collections of several embedding dimensions at once (a
+query has its collection's dimension: ``CollectionService`` checks).
 """
 
 from __future__ import annotations
@@ -25,6 +26,9 @@ class SearchIndex(Protocol):
     ) -> list[tuple[str, float]]: ...
 
     def size(self, collection_id: str) -> int: ...
+
+    def prepare(self, dim: int) -> None:
+        """Get ready for collections of embedding dimension ``dim`` (PostgreSQL: its HNSW index)."""
 
     def added(self, collection_id: str, ids: Sequence[str], vectors: Vectors) -> None: ...
 

@@ -19,11 +19,10 @@ from sqlalchemy import (
     LargeBinary,
     String,
     UniqueConstraint,
-    text,
 )
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 
-from glasshouse.collections.vector_type import EmbeddingType
+from glasshouse.collections.vector_type import DEFAULT_EMBEDDING_DIM, EmbeddingType
 from glasshouse.db import Base, new_id, utcnow
 
 
@@ -41,6 +40,10 @@ class Collection(Base):
     face_model_version: Mapped[str] = mapped_column(String(64))
     #: Faces are deleted this many days after enrolment (None: kept until deleted).
     retention_days: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    #: Length of its model's embeddings: every face in it has exactly this many (one model per collection).
+    embedding_dim: Mapped[int] = mapped_column(
+        Integer, default=DEFAULT_EMBEDDING_DIM, server_default=str(DEFAULT_EMBEDDING_DIM)
+    )
     #: Enrolment needs a consent reference (Illinois BIPA-style written release).
     consent_required: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
@@ -63,23 +66,14 @@ class FaceUser(Base):
 
 
 class Face(Base):
-    """An enrolled face. The embedding is 128 float32 values as raw little-endian bytes in Python (stored
-    as pgvector ``vector(128)`` on PostgreSQL, searched there by an HNSW index: migration 0010)."""
+    """An enrolled face. The embedding is ``embedding_dim`` float32 values as raw little-endian bytes in
+    Python (stored as an untyped pgvector ``vector`` on PostgreSQL, searched there by one partial HNSW index
+    per dimension, ``ix_faces_embedding_hnsw_<dim>``: ``vector_type`` and migration 0014)."""
 
     __tablename__ = "faces"
     __table_args__ = (
         Index("ix_faces_collection_sha", "collection_id", "image_sha256"),
         Index("ix_faces_collection_external", "collection_id", "external_image_id"),
-        # PostgreSQL: the HNSW search index (migration 0010 documents the parameters). SQLite searches in
-        # memory; there the same name is an always-empty partial index, so one schema describes both.
-        Index(
-            "ix_faces_embedding_hnsw",
-            "embedding",
-            postgresql_using="hnsw",
-            postgresql_with={"m": 16, "ef_construction": 64},
-            postgresql_ops={"embedding": "vector_cosine_ops"},
-            sqlite_where=text("0"),
-        ),
     )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
@@ -98,6 +92,9 @@ class Face(Base):
     quality: Mapped[dict[str, Any]] = mapped_column(JSON)
     pose: Mapped[dict[str, Any]] = mapped_column(JSON)
     embedding: Mapped[bytes] = mapped_column(EmbeddingType())
+    #: The embedding's length, kept beside it: the predicate of the per-dimension HNSW indexes (PostgreSQL
+    #: indexes only rows of one dimension). Set from ``embedding`` whenever that is assigned.
+    embedding_dim: Mapped[int] = mapped_column(Integer, server_default=str(DEFAULT_EMBEDDING_DIM))
     face_user_id: Mapped[str | None] = mapped_column(
         ForeignKey("face_users.id", ondelete="SET NULL"), nullable=True, index=True
     )
@@ -106,6 +103,11 @@ class Face(Base):
 
     collection: Mapped[Collection] = relationship(back_populates="faces")
     user: Mapped[FaceUser | None] = relationship()
+
+    @validates("embedding")
+    def _set_dim(self, _key: str, value: bytes) -> bytes:
+        self.embedding_dim = len(value) // 4
+        return value
 
     @property
     def vector(self) -> npt.NDArray[np.float32]:

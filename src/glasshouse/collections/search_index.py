@@ -13,6 +13,10 @@ graph is reconciled with the database's face ids (faces missing from it are adde
 database deleted; an unreadable, inconsistent or differently-built file is rebuilt), so a stale file (a
 crash, a kill -9, another process's writes) costs only reconciliation time. Changed graphs are saved by a
 background thread every ``save_seconds``, sooner after many changes, and on :meth:`FaceSearchIndex.close`.
+
+Collections of different embedding dimensions (one face model each) live side by side: each entry takes
+its dimension from the loader's matrix (``(n, dim)``, also when ``n`` is 0), so the loader must know a
+collection's dimension (``service.load_vectors`` reads ``collections.embedding_dim``).
 """
 
 from __future__ import annotations
@@ -135,7 +139,8 @@ class _Approximate:
 
 
 class FaceSearchIndex:
-    """Per-collection search. ``loader(collection_id)`` returns every (face id, embedding) stored.
+    """Per-collection search. ``loader(collection_id)`` returns every face id stored and their embeddings
+    as an ``(n, dim)`` matrix of the collection's dimension (``(0, dim)`` when it is empty).
 
     ``approximate_above`` (None: never) and ``index_dir`` (where graphs persist) switch large collections to
     the HNSW index; ``save_seconds`` is how often changed graphs are saved (0: only when due and on close).
@@ -144,7 +149,6 @@ class FaceSearchIndex:
     def __init__(
         self,
         loader: Loader,
-        dim: int = 128,
         *,
         approximate_above: int | None = None,
         index_dir: Path | None = None,
@@ -154,7 +158,6 @@ class FaceSearchIndex:
         if approximate_above is not None and index_dir is None:
             raise ValueError("an approximate index needs an index_dir to persist to")
         self._loader = loader
-        self._dim = dim
         self._approximate_above = approximate_above
         self._index_dir = index_dir
         self._params = params
@@ -171,10 +174,12 @@ class FaceSearchIndex:
             entry = self._entries.get(collection_id)
             if entry is None:
                 ids, vectors = self._loader(collection_id)
+                if vectors.ndim != 2 or vectors.shape[0] != len(ids):
+                    raise ValueError(f"loader gave {vectors.shape} vectors for {len(ids)} ids")
                 if self._is_large(len(ids)):
                     entry = self._open_approximate(collection_id, ids, vectors)
                 else:
-                    entry = _Matrix(ids, vectors, self._dim)
+                    entry = _Matrix(ids, vectors, vectors.shape[1])
                 self._entries[collection_id] = entry
             return entry
 
@@ -189,7 +194,8 @@ class FaceSearchIndex:
         """The saved graph reconciled with the database's ``ids``, or a new one built and saved."""
         path = self._path(collection_id)
         _remove_orphaned_temporaries(path)
-        saved = ApproximateIndex.load(path, None, dim=self._dim)
+        dim = vectors.shape[1]
+        saved = ApproximateIndex.load(path, None, dim=dim)
         usable = saved is not None and (saved.params.m, saved.params.ef_construction) == (
             self._params.m,
             self._params.ef_construction,
@@ -212,7 +218,7 @@ class FaceSearchIndex:
                 )
         else:
             started = time.monotonic()
-            entry = _Approximate(ApproximateIndex(ids, vectors, self._dim, self._params), path, len(ids))
+            entry = _Approximate(ApproximateIndex(ids, vectors, dim, self._params), path, len(ids))
             log.info(
                 "approximate index of %s built: %d faces in %.1f s",
                 collection_id,
@@ -227,7 +233,7 @@ class FaceSearchIndex:
         """Replace a matrix that outgrew the threshold by a graph (caller holds ``self._lock``)."""
         with matrix.lock:
             n = len(matrix.ids)
-            ids, vectors = list(matrix.ids), matrix.data[:n].copy()
+            ids, vectors = list(matrix.ids), matrix.data[:n].copy()  # (n, the collection's dim)
         self._entries[collection_id] = self._open_approximate(collection_id, ids, vectors)
 
     # -- persistence --------------------------------------------------------------------------------------
@@ -276,6 +282,9 @@ class FaceSearchIndex:
 
     def size(self, collection_id: str) -> int:
         return len(self._entry(collection_id))
+
+    def prepare(self, dim: int) -> None:
+        """Nothing to do: every collection's index takes its dimension from its faces when loaded."""
 
     def is_approximate(self, collection_id: str) -> bool:
         return isinstance(self._entry(collection_id), _Approximate)

@@ -16,12 +16,18 @@ from sqlalchemy.orm import Session, selectinload, sessionmaker
 from glasshouse.collections.index import SearchIndex
 from glasshouse.collections.models import Collection, Face, FaceRecord, FaceUser
 from glasshouse.collections.search_index import Vectors
+from glasshouse.collections.vector_type import DEFAULT_EMBEDDING_DIM
 from glasshouse.db import after_commit, new_id, serialise, transaction
 from glasshouse.engine.quality import QualityFilter, quality_refusal
 from glasshouse.engine.similarity import cosine_for_similarity, similarity_from_cosine
 from glasshouse.engine.types import Box, Detection, Pose, Quality
 from glasshouse.engine.types import Face as AnalysedFace
-from glasshouse.errors import AlreadyExistsError, InvalidParameterError, NotFoundError
+from glasshouse.errors import (
+    AlreadyExistsError,
+    EmbeddingDimensionError,
+    InvalidParameterError,
+    NotFoundError,
+)
 from glasshouse.faces.service import AnalysedImage, FaceAnalyser
 from glasshouse.governance.gate import PolicyDenied
 from glasshouse.tags.service import TagService
@@ -72,14 +78,29 @@ class ImageSearch:
 
 
 def load_vectors(sessions: sessionmaker[Session], collection_id: str) -> tuple[list[str], Vectors]:
+    """Every face id of a collection and their embeddings, ``(n, embedding_dim)`` (also when ``n`` is 0)."""
     with sessions() as session:
+        dim = session.scalar(select(Collection.embedding_dim).where(Collection.id == collection_id))
         rows = session.execute(
             select(Face.id, Face.embedding).where(Face.collection_id == collection_id)
         ).all()
     ids = [r[0] for r in rows]
+    if dim is None:  # deleted meanwhile: nothing to search
+        dim = DEFAULT_EMBEDDING_DIM
     if not rows:
-        return ids, np.zeros((0, 128), dtype=np.float32)
-    return ids, np.frombuffer(b"".join(r[1] for r in rows), dtype="<f4").reshape(len(rows), -1)
+        return ids, np.zeros((0, dim), dtype=np.float32)
+    return ids, np.frombuffer(b"".join(r[1] for r in rows), dtype="<f4").reshape(len(rows), dim)
+
+
+def check_dimension(collection: Collection, *widths: int) -> None:
+    """Refuse embeddings whose lengths (``widths``) are not those of ``collection``'s model."""
+    width = next((w for w in widths if w != collection.embedding_dim), None)
+    if width is not None:
+        raise EmbeddingDimensionError(
+            f"collection {collection.name!r} holds {collection.embedding_dim}-dimensional embeddings of "
+            f"{collection.face_model_version}; this one has {width} (another face model): faces of "
+            "different models are never mixed in a collection"
+        )
 
 
 class CollectionService:
@@ -134,6 +155,7 @@ class CollectionService:
             session.flush()
             if tags:
                 TagService.set_in(session, org_id, "collection", collection.id, tags)
+        self.index.prepare(collection.embedding_dim)  # PostgreSQL: a new dimension's HNSW index
         return collection
 
     def get(self, org_id: str, name: str, *, region: str | None = None) -> Collection:
@@ -271,6 +293,7 @@ class CollectionService:
                 row.consent_reference = consent_reference
         rows = [row for group in per_image for row in group]
         if rows:
+            check_dimension(collection, *(r.embedding_dim for r in rows))  # before anything is written
             vectors = np.stack([r.vector for r in rows])
             with transaction(self.sessions) as session:
                 session.add_all(rows)
@@ -395,6 +418,7 @@ class CollectionService:
     def _search(
         self, collection: Collection, query: Vectors, threshold: float, max_faces: int
     ) -> list[Match]:
+        check_dimension(collection, np.asarray(query).shape[-1])
         hits = self.index.search(collection.id, query, max_faces, cosine_for_similarity(threshold))
         if not hits:
             return []

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from glasshouse.collections.index import SearchIndex
 from glasshouse.collections.models import Collection, Face, FaceUser
 from glasshouse.collections.search_index import Vectors
-from glasshouse.collections.service import CollectionService, face_users_lock
+from glasshouse.collections.service import CollectionService, check_dimension, face_users_lock
 from glasshouse.db import serialise, transaction
 from glasshouse.engine.similarity import cosine_for_similarity, similarity_from_cosine
 from glasshouse.errors import AlreadyExistsError, GlasshouseError, NotFoundError
@@ -196,6 +196,7 @@ class UserService:
         exclude: str | None = None,
     ) -> list[UserMatch]:
         """Users ranked by their best face's similarity to ``query`` (at least ``threshold``)."""
+        check_dimension(collection, np.asarray(query).shape[-1])
         cosine = cosine_for_similarity(threshold)
         limit = max(64, max_users * MAX_FACES_PER_USER)
         hits = self.index.search(collection.id, query, limit, cosine)
@@ -228,7 +229,7 @@ class UserService:
             user = self._get(session, collection, user_id)
             faces = list(session.scalars(select(Face).where(Face.face_user_id == user.id)))
         if not faces:
-            return collection, np.zeros((0, 128), dtype=np.float32)
+            return collection, np.zeros((0, collection.embedding_dim), dtype=np.float32)
         return collection, np.stack([f.vector for f in faces])
 
     def user_of_faces(self, session: Session, face_user_ids: Sequence[str | None]) -> dict[str, str]:

@@ -145,6 +145,12 @@ class ImageResult:
     centre: npt.NDArray[np.float32] | None = None
 
 
+def embedding_width(engine: FaceEngine) -> int:
+    """The length of ``engine``'s embeddings (the width of what it answers for no face): evaluation names no
+    model's dimension itself."""
+    return int(engine.embed_faces(np.zeros((1, 1, 3), dtype=np.uint8), []).shape[1])
+
+
 def embed_one(engine: FaceEngine, index: int, path: Path, *, api: bool = False) -> ImageResult:
     from glasshouse.engine.decode import decode_image
     from glasshouse.errors import InvalidImageError, InvalidParameterError
@@ -221,7 +227,7 @@ def _centre_of(
     try:
         return np.asarray(engine.embed_faces(image, [chosen])[0], dtype=np.float32)
     except InvalidParameterError:
-        return np.zeros(128, dtype=np.float32)
+        return np.zeros(embedding_width(engine), dtype=np.float32)
 
 
 def _api_source_only(
@@ -229,13 +235,14 @@ def _api_source_only(
 ) -> ImageResult:
     from glasshouse.errors import InvalidParameterError
 
-    empty = np.zeros((0, 128), dtype=np.float32)
+    width = embedding_width(engine)
+    empty = np.zeros((0, width), dtype=np.float32)
     assert src is not None  # the aligner refused a detection, so there was one
     centre = _centre_of(engine, image, detections, [], empty)
     try:
         source = np.asarray(engine.embed_faces(image, [detections[src]])[0], dtype=np.float32)
     except InvalidParameterError:
-        source, missing = np.zeros(128, np.float32), True
+        source, missing = np.zeros(width, np.float32), True
     else:
         missing = False
     n = len(detections)
@@ -351,14 +358,15 @@ def embed_paths(
 
 
 def _collect(results: list[ImageResult], n: int, wall: float, workers: int, api: bool) -> EmbedOutcome:
-    emb = np.zeros((n, 128), dtype=np.float32)
+    width = next((r.embedding.size for r in results if r.embedding is not None), 0)  # the model's dimension
+    emb = np.zeros((n, width), dtype=np.float32)
     ok = np.zeros(n, dtype=np.bool_)
     stages = dict.fromkeys(STAGES, 0.0)
     fallback, errors, multi = [], {}, 0
-    empty = np.zeros((0, 128), dtype=np.float32)
+    empty = np.zeros((0, width), dtype=np.float32)
     targets: list[npt.NDArray[np.float32]] = [empty] * n
     api_errors: dict[int, str] = {}
-    centre = np.zeros((n, 128), dtype=np.float32)
+    centre = np.zeros((n, width), dtype=np.float32)
     for r in results:
         if r.embedding is None:
             errors[r.index] = r.error or "unknown error"
