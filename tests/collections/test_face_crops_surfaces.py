@@ -103,3 +103,27 @@ def test_the_cli_opts_in_with_a_reason(settings: Settings) -> None:
         assert plain_collection.retention_days == 7 and not plain_collection.keeps_face_crops
     finally:
         svc.close()
+
+
+def test_bulk_enrolment_keeps_a_crop_for_every_face_it_enrols(settings: Settings, shared_data: Path) -> None:
+    """`glasshouse index` analyses in worker processes; they make the crops, the parent seals them."""
+    photos = shared_data / "face_recognition/examples"
+    runner = CliRunner()
+    assert (
+        runner.invoke(cli_app, ["collection", "create", "bulk", "--keep-face-crops", REASON]).exit_code == 0
+    )
+    files = [str(photos / name) for name in ("obama.jpg", "biden.jpg", "obama2.jpg")]
+    done = runner.invoke(cli_app, ["index", "bulk", *files, "--workers", "1"])
+    assert done.exit_code == 0, done.output
+    svc = Services(settings)
+    try:
+        faces = svc.collections.list_faces(svc.org_id(), "bulk")
+        assert len(faces) == 3
+        with svc.sessions() as session:
+            crops = list(session.scalars(select(FaceCrop)))
+        assert {c.face_id for c in crops} == {f.id for f in faces}
+        for crop in crops:
+            assert not crop.sealed.startswith(b"\xff\xd8")
+            assert svc.collections.open_crop(crop).startswith(b"\xff\xd8")
+    finally:
+        svc.close()
