@@ -102,7 +102,12 @@ class Services:
     @cached_property
     def collections(self) -> CollectionService:
         return CollectionService(
-            self.sessions, self.analyser, self.search_index, default_region=self.settings.default_region
+            self.sessions,
+            self.analyser,
+            self.search_index,
+            default_region=self.settings.default_region,
+            box=self.secret_box,
+            audit=self.audit,
         )
 
     @cached_property
@@ -165,7 +170,7 @@ class Services:
 
     @cached_property
     def reviews(self) -> ReviewService:
-        return ReviewService(self.sessions, self.audit, self.duties)
+        return ReviewService(self.sessions, self.audit, self.duties, box=self.secret_box)
 
     @cached_property
     def transparency(self) -> TransparencyService:

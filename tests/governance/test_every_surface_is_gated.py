@@ -62,6 +62,9 @@ NOT_BIOMETRIC_ROUTES = {
     # Reviews of leads: four-eyes steps, decided by separation of duties (governance.duties), not the gate.
     "/v1/leads", "/v1/leads/{lead_id}", "/v1/leads/{lead_id}/candidates/{candidate_id}/review",
     "/v1/leads/{lead_id}/export", "/v1/collections/{collection}/subject-deletions", "/v1/audit/verify",
+    # Creating a collection stores no biometric data (as CreateCollection); opting in to keeping enrolled
+    # faces' crops is audited there (collection.face_crops), and the crops are made by gated enrolment.
+    "/v1/collections",
     # Media storage: bytes in and out, audited; the jobs that analyse a clip's faces are gated themselves.
     "/v1/media", "/v1/media/{name}",
     # Reading one's own video job and its results; the gate decided (and audited) when the job started.
@@ -87,6 +90,12 @@ NOT_BIOMETRIC_S3_OPERATIONS = {
     "GetObject", "HeadObject", "DeleteObject", "CreateMultipartUpload", "UploadPart",
     "CompleteMultipartUpload", "AbortMultipartUpload",
 }  # fmt: skip
+
+
+#: Web UI routes that serve an image of an enrolled face. Like the reviews they belong to, they are four-eyes
+#: steps decided by separation of duties (governance.duties: a reviewer of the lead's organisation, not the
+#: searcher), each view audited; any other request is one 404 that names nothing.
+FACE_IMAGE_UI_ROUTES = {"/ui/review/leads/{lead_id}/candidates/{candidate_id}/crop"}
 
 
 def _cli_commands(group: Any, prefix: str = "") -> Iterator[str]:
@@ -381,3 +390,38 @@ def test_every_ui_form_is_classified_and_biometric_ones_refused(
                 page.text[-3000:],
             )
     assert svc.collections.face_count(svc.collections.get(blocked.id, "c")) == 0  # nothing was enrolled
+
+
+def test_every_ui_route_serving_enrolled_faces_is_gated(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A UI route whose path names a crop or an image is listed above; each refuses anyone signed out, a
+    person without the review role, and answers a reviewer's made-up ids with the same bare 404."""
+    from fastapi.routing import APIRoute
+    from fastapi.testclient import TestClient
+
+    from glasshouse.review.service import NO_CROP
+    from glasshouse.web import auditor, auth_pages, collections, console, operator, portal, review, video
+    from web_support import PASSWORD, SETUP, cheap_hashes, signed_in
+
+    cheap_hashes(monkeypatch)
+    app = create_app(settings)
+    pages = (auth_pages, operator, review, console, collections, auditor, video, portal)
+    paths = {
+        r.path
+        for page in pages
+        for r in page.router.routes
+        if isinstance(r, APIRoute) and ("crop" in r.path or "image" in r.path)
+    }
+    assert paths == FACE_IMAGE_UI_ROUTES
+    svc: Services = app.state.services
+    org = svc.organisations.create(SETUP, "agency", sector="commercial")
+    svc.people.create(SETUP, org, "inv@agency.test", "Inv", PASSWORD, ["investigator"])
+    svc.people.create(SETUP, org, "rev@agency.test", "Rev", PASSWORD, ["reviewer"])
+    with TestClient(app) as anonymous:
+        for path in paths:
+            url = path.replace("{lead_id}", str(uuid.uuid4())).replace("{candidate_id}", str(uuid.uuid4()))
+            assert anonymous.get(url, follow_redirects=False).status_code == 303  # to the sign-in page
+            assert signed_in(app, "inv@agency.test").get(url).status_code == 403
+            refused = signed_in(app, "rev@agency.test").get(url)
+            assert refused.status_code == 404 and NO_CROP in refused.text

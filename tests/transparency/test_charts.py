@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 
-from glasshouse.transparency.charts import bar_chart, grouped_bar_chart
+from glasshouse.transparency.charts import MAX_LABEL, bar_chart, grouped_bar_chart
 
 SVG = "{http://www.w3.org/2000/svg}"
 
@@ -40,13 +40,13 @@ def test_grouped_chart_is_accessible_and_proportional() -> None:
 
 
 def test_text_is_escaped_and_long_labels_shortened() -> None:
-    long = "a-very-long-rule-identifier-that-goes-on-and-on"
+    long = "a-very-long-rule-identifier-that-goes-on-and-on-and-on-and-on"
     svg = bar_chart('<script>"x"</script>', [(long, 2), ("<b>", 0)], chart_id="c2")
     assert "<script>" not in svg and "<b>" not in svg
     root = ET.fromstring(svg)
     assert root.findtext(f"{SVG}title") == '<script>"x"</script>'
     labels = [t.text or "" for t in root.iter(f"{SVG}text")]
-    assert any(label.endswith("…") and len(label) == 26 for label in labels)
+    assert any(label.endswith("…") and len(label) == MAX_LABEL for label in labels)
     assert [g.findtext(f"{SVG}title") for g in root.findall(f"{SVG}g")] == [f"{long}: 2", "<b>: 0"]
 
 

@@ -236,3 +236,35 @@ def test_rule_explanations() -> None:
     assert "safeguard" in explain_rule("law-enforcement-search-safeguards", document)
     assert "not part of the active policy" in explain_rule("retired-rule", document)
     assert "not part of the active policy" in explain_rule(MORATORIUM, None)
+
+
+def test_portal_rule_refusals_are_called_portal_rules(world: World) -> None:
+    """A footage request the camera portal refuses under its own rule (here: a window that has not ended) is
+    explained as a portal rule, not as a rule missing from the active policy."""
+    from datetime import timedelta
+
+    from glasshouse.portal.rules import RequestRuleError
+    from glasshouse.portal.views import FootageRequestInput
+
+    svc = world.svc
+    police = svc.organisations.get_by_id(svc.org_id("police"))
+    actor = Actor(org_id=police.id, org_name=police.name, surface="rest", person="alice-private@example.org")
+    now = world.clock.now
+    request = FootageRequestInput(
+        incident_type="burglary",
+        case_number="C-1",
+        description="Break-in; footage of the street could show the van.",
+        contact="desk@example.org",
+        area={"type": "circle", "center": [43.25, -79.87], "radius_m": 300},
+        window_start=now - timedelta(hours=1),
+        window_end=now + timedelta(days=1),  # not over yet: the portal refuses it
+        respond_by=now + timedelta(days=3),
+        purpose="criminal_investigation",
+    )
+    with pytest.raises(RequestRuleError) as refused:
+        svc.portal.file_request(actor, request)
+    rule = refused.value.rule
+    report = svc.transparency.report(period="year")
+    meaning = report.rules[rule]
+    assert "portal" in meaning and "not part of the active policy" not in meaning
+    assert "not part of the active policy" in explain_rule(rule, default_policy())  # without the portal flag

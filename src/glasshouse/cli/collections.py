@@ -18,11 +18,36 @@ collection_app = typer.Typer(help="Create, list and delete face collections.", n
 
 
 @collection_app.command("create")
-def create(name: str) -> None:
+def create(
+    name: str,
+    retention_days: Annotated[
+        int | None, typer.Option(min=1, max=36500, help="Delete each face this many days after enrolment.")
+    ] = None,
+    consent_required: Annotated[
+        bool, typer.Option("--consent-required", help="Every enrolment must name a consent record.")
+    ] = False,
+    keep_face_crops: Annotated[
+        str | None,
+        typer.Option(
+            metavar="REASON",
+            help="Keep each enrolled face's crop, encrypted, for reviewers; REASON says why (audited).",
+        ),
+    ] = None,
+) -> None:
     """Create collection NAME."""
     with services() as svc:
-        collection = svc.collections.create(svc.cli_actor().org_id, name)
-    print_json({"collection": collection.name, "id": collection.id})
+        actor = svc.cli_actor()
+        collection = svc.collections.create(
+            actor.org_id,
+            name,
+            retention_days=retention_days,
+            consent_required=consent_required,
+            face_crops_reason=keep_face_crops,
+            by=actor,
+        )
+    print_json(
+        {"collection": collection.name, "id": collection.id, "face_crops_kept": collection.keeps_face_crops}
+    )
 
 
 @collection_app.command("list")

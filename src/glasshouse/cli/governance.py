@@ -169,7 +169,12 @@ def retention_sweep() -> None:
     with services() as svc:
         print_json(
             [
-                {"collection": c.collection, "faces_deleted": c.face_count, "certificate": c.id}
+                {
+                    "collection": c.collection,
+                    "faces_deleted": c.face_count,
+                    "face_crops_deleted": c.crops_deleted,
+                    "certificate": c.id,
+                }
                 for c in svc.retention.sweep()
             ]
         )
@@ -196,5 +201,6 @@ def retention_forget(
                 "collection": c.collection,
                 "faces_deleted": c.face_count,
                 "face_ids_sha256": c.face_ids_sha256,
+                "face_crops_deleted": c.crops_deleted,
             }
         )

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from glasshouse.collections.models import Collection
-from glasshouse.collections.service import CollectionService, ImageMeta
+from glasshouse.collections.service import CollectionService, ImageMeta, face_crop
 from glasshouse.config import Settings
 from glasshouse.engine.quality import QualityFilter, quality_refusal
 from glasshouse.engine.types import Face
@@ -56,6 +56,8 @@ class Analysed:
     height: int = 0
     faces: list[Face] = field(default_factory=list)
     error: str | None = None
+    #: Each face's crop (same order as ``faces``), made only for collections that keep crops.
+    crops: list[bytes] | None = None
 
 
 @dataclass(slots=True)
@@ -97,7 +99,7 @@ def _init_worker(settings_json: str, parent: int) -> None:
     )
 
 
-def _analyse_file(path: Path, sha256: str) -> Analysed:
+def _analyse_file(path: Path, sha256: str, crops: bool = False) -> Analysed:
     from glasshouse.faces.service import FaceAnalyser
 
     analyser = _worker_analyser
@@ -106,7 +108,8 @@ def _analyse_file(path: Path, sha256: str) -> Analysed:
         result = analyser.analyse(path.read_bytes())
     except (OSError, GlasshouseError) as exc:
         return Analysed(path, sha256, error=str(exc))
-    return Analysed(path, sha256, result.width, result.height, result.faces)
+    kept = [face_crop(result, f) for f in result.faces] if crops else None
+    return Analysed(path, sha256, result.width, result.height, result.faces, crops=kept)
 
 
 # -- parent side ---------------------------------------------------------------------------------------
@@ -143,21 +146,23 @@ def bulk_index(
 
     def flush() -> None:
         batch: list[tuple[ImageMeta, list[Face], str | None]] = []
+        crops: list[list[bytes]] = []
         for item in pending:
-            keep = [
-                f
-                for f in item.faces
+            chosen = [
+                i
+                for i, f in enumerate(item.faces)
                 if quality_refusal(f.detection, f.quality, f.pose, quality_filter) is None
             ]
-            keep = keep[:max_faces] if max_faces is not None else keep
-            if not keep:
+            chosen = chosen[:max_faces] if max_faces is not None else chosen
+            if not chosen:
                 report.no_face += 1
                 continue
             meta = ImageMeta(item.width, item.height, item.sha256)
-            batch.append((meta, keep, external_id_for(item.path, external_id)))
+            batch.append((meta, [item.faces[i] for i in chosen], external_id_for(item.path, external_id)))
+            crops.append([item.crops[i] for i in chosen] if item.crops is not None else [])
             report.images_indexed += 1
-            report.faces_indexed += len(keep)
-        service.add_images(collection, batch)
+            report.faces_indexed += len(chosen)
+        service.add_images(collection, batch, crops=crops if collection.keeps_face_crops else None)
         pending.clear()
 
     def collect(item: Analysed) -> None:
@@ -186,7 +191,7 @@ def bulk_index(
                     progress(1)
                 continue
             done.add(sha)  # the same bytes twice in one run are enrolled once
-            inflight.add(pool.submit(_analyse_file, path, sha))
+            inflight.add(pool.submit(_analyse_file, path, sha, collection.keeps_face_crops))
             if len(inflight) >= workers * 8:
                 finished, inflight = wait(inflight, return_when=FIRST_COMPLETED)
                 for fut in finished:

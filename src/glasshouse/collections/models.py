@@ -18,6 +18,7 @@ from sqlalchemy import (
     Integer,
     LargeBinary,
     String,
+    Text,
     UniqueConstraint,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
@@ -46,11 +47,17 @@ class Collection(Base):
     )
     #: Enrolment needs a consent reference (Illinois BIPA-style written release).
     consent_required: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
+    #: Why each enrolled face's crop is kept for reviewers (opted in at creation, audited); None: no crop.
+    face_crops_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
     faces: Mapped[list[Face]] = relationship(
         back_populates="collection", cascade="all, delete-orphan", passive_deletes=True
     )
+
+    @property
+    def keeps_face_crops(self) -> bool:
+        return self.face_crops_reason is not None
 
 
 class FaceUser(Base):
@@ -165,14 +172,18 @@ class DeletionCertificate(Base):
     selector: Mapped[dict[str, Any]] = mapped_column(JSON)
     face_count: Mapped[int] = mapped_column(Integer)
     face_ids_sha256: Mapped[str] = mapped_column(String(64))
+    #: How many of the deleted faces had a kept crop (deleted with them, in the same transaction).
+    crops_deleted: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     requested_by: Mapped[str] = mapped_column(String(255))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
-class FaceImage(Base):
-    """The face crop, kept only when the caller asks (``keep_image``); no image is stored by default."""
+class FaceCrop(Base):
+    """An enrolled face's crop (a JPEG of at most 64 KB), kept only in collections that opted in, sealed
+    with the server key (``SecretBox``, bound to the face id); deleted with its face (foreign key cascade)."""
 
-    __tablename__ = "face_images"
+    __tablename__ = "face_crops"
 
     face_id: Mapped[str] = mapped_column(ForeignKey("faces.id", ondelete="CASCADE"), primary_key=True)
-    jpeg: Mapped[bytes] = mapped_column(LargeBinary)
+    sealed: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

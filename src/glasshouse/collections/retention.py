@@ -9,12 +9,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from glasshouse.audit.service import AuditLog
 from glasshouse.collections.index import SearchIndex
-from glasshouse.collections.models import Collection, DeletionCertificate, Face, FaceUser
+from glasshouse.collections.models import Collection, DeletionCertificate, Face, FaceCrop, FaceUser
 from glasshouse.collections.service import CollectionService
 from glasshouse.db import after_commit, transaction, utcnow
 from glasshouse.errors import InvalidParameterError
@@ -32,6 +32,8 @@ class CertificateView:
     face_count: int
     face_ids_sha256: str
     created_at: datetime
+    #: How many of the faces had a crop kept for reviewers, deleted with them.
+    crops_deleted: int = 0
 
 
 class RetentionService:
@@ -118,7 +120,11 @@ class RetentionService:
         reason: str,
         selector: dict[str, str],
     ) -> CertificateView:
+        crops = 0
         if ids:
+            # The crops go with their faces (foreign key cascade); counted first, for the certificate.
+            counted = select(func.count()).select_from(FaceCrop).where(FaceCrop.face_id.in_(ids))
+            crops = int(session.scalar(counted) or 0)
             session.execute(delete(Face).where(Face.id.in_(ids)))
             after_commit(session, lambda: self.index.removed(collection.id, ids))
         certificate = DeletionCertificate(
@@ -128,6 +134,7 @@ class RetentionService:
             selector=selector,
             face_count=len(ids),
             face_ids_sha256=hashlib.sha256("\n".join(sorted(ids)).encode()).hexdigest(),
+            crops_deleted=crops,
             requested_by=by.principal,
             created_at=self.clock(),
         )
@@ -144,6 +151,7 @@ class RetentionService:
                     "collection": collection.name,
                     "selector": selector,
                     "faces": len(ids),
+                    "crops_deleted": crops,
                     "certificate": certificate.id,
                 },
             ),
@@ -152,4 +160,6 @@ class RetentionService:
 
 
 def _view(c: DeletionCertificate) -> CertificateView:
-    return CertificateView(c.id, c.collection_name, c.reason, c.face_count, c.face_ids_sha256, c.created_at)
+    return CertificateView(
+        c.id, c.collection_name, c.reason, c.face_count, c.face_ids_sha256, c.created_at, c.crops_deleted
+    )

@@ -13,8 +13,9 @@ import numpy as np
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
+from glasshouse.audit.service import AuditLog
 from glasshouse.collections.index import SearchIndex
-from glasshouse.collections.models import Collection, Face, FaceRecord, FaceUser
+from glasshouse.collections.models import Collection, Face, FaceCrop, FaceRecord, FaceUser
 from glasshouse.collections.search_index import Vectors
 from glasshouse.collections.vector_type import DEFAULT_EMBEDDING_DIM
 from glasshouse.db import after_commit, new_id, serialise, transaction
@@ -28,11 +29,22 @@ from glasshouse.errors import (
     InvalidParameterError,
     NotFoundError,
 )
+from glasshouse.faces.crops import MAX_CROP_BYTES, crop_jpeg
 from glasshouse.faces.service import AnalysedImage, FaceAnalyser
+from glasshouse.governance.actor import Actor
+from glasshouse.governance.audit_events import change_event
 from glasshouse.governance.gate import PolicyDenied
+from glasshouse.keys.crypto import SecretBox
 from glasshouse.tags.service import TagService
 
 COLLECTION_NAME = re.compile(r"^[a-zA-Z0-9_.\-]{1,255}$")
+#: Longest reason for keeping enrolled faces' crops.
+MAX_CROPS_REASON = 2000
+
+
+def crop_context(face_id: str) -> str:
+    """What a face's sealed crop is bound to: a crop copied onto another face's row does not open."""
+    return f"face-crop:{face_id}"
 
 
 class ConsentRequired(PolicyDenied):
@@ -111,10 +123,16 @@ class CollectionService:
         index: SearchIndex,
         *,
         default_region: str = "us-east-1",
+        box: SecretBox | None = None,
+        audit: AuditLog | None = None,
     ) -> None:
         self.sessions = sessions
         self.analyser = analyser
         self.index = index
+        #: Seals enrolled faces' crops (collections that opted in); without it no collection may opt in.
+        self.box = box
+        #: Records the crop opt-in (who, which collection, why).
+        self.audit = audit
         #: Collections are regional (as on AWS): every lookup names a region; ``None`` means this one,
         #: the region of surfaces without one (CLI, REST, UI).
         self.default_region = default_region
@@ -129,11 +147,23 @@ class CollectionService:
         retention_days: int | None = None,
         consent_required: bool = False,
         region: str | None = None,
+        face_crops_reason: str | None = None,
+        by: Actor | None = None,
     ) -> Collection:
         """A new collection. ``retention_days`` deletes faces that long after enrolment (the sweeper);
-        ``consent_required`` makes every enrolment name a consent reference."""
+        ``consent_required`` makes every enrolment name a consent reference. ``face_crops_reason`` opts in
+        to keeping each enrolled face's crop for reviewers (encrypted, deleted with the face); the opt-in
+        is audited as ``collection.face_crops`` under ``by``, with the reason."""
         if retention_days is not None and not 1 <= retention_days <= 36500:
             raise InvalidParameterError("retention must be between 1 and 36500 days")
+        if face_crops_reason is not None:
+            face_crops_reason = face_crops_reason.strip()
+            if not face_crops_reason:
+                raise InvalidParameterError("keeping enrolled faces' crops needs a stated reason")
+            if len(face_crops_reason) > MAX_CROPS_REASON:
+                raise InvalidParameterError(f"the reason is at most {MAX_CROPS_REASON} characters")
+            if by is None or self.box is None or self.audit is None:
+                raise InvalidParameterError("keeping crops needs an audited caller and the server key")
         if not COLLECTION_NAME.match(name):
             raise InvalidParameterError(
                 f"collection id {name!r} must match [a-zA-Z0-9_.\\-]+ (1–255 characters)"
@@ -150,11 +180,20 @@ class CollectionService:
                 face_model_version=self.analyser.engine.model_version,
                 retention_days=retention_days,
                 consent_required=consent_required,
+                face_crops_reason=face_crops_reason,
             )
             session.add(collection)
             session.flush()
             if tags:
                 TagService.set_in(session, org_id, "collection", collection.id, tags)
+            if face_crops_reason is not None and by is not None and self.audit is not None:
+                details = {
+                    "collection": name,
+                    "region": region,
+                    "reason": face_crops_reason,
+                    "retention_days": retention_days,
+                }
+                self.audit.append(session, change_event(by, "collection.face_crops", details))
         self.index.prepare(collection.embedding_dim)  # PostgreSQL: a new dimension's HNSW index
         return collection
 
@@ -224,6 +263,7 @@ class CollectionService:
                 unindexed.append(Unindexed(face, ["EXCEEDS_MAX_FACES"]))
             else:
                 keep.append(face)
+        crops = [face_crop(image, f) for f in keep] if collection.keeps_face_crops else None
         with transaction(self.sessions) as session:
             # One indexer per (collection, image) at a time (SQLite: BEGIN IMMEDIATE already serialises).
             serialise(session, f"index-image:{collection.id}:{image.sha256}")
@@ -236,6 +276,7 @@ class CollectionService:
                 keep,
                 external_image_id=external_image_id,
                 consent_reference=consent_reference,
+                crops=crops,
             )
         return IndexOutcome(collection, image, list(zip(rows, keep, strict=True)), unindexed)
 
@@ -268,13 +309,19 @@ class CollectionService:
         *,
         external_image_id: str | None = None,
         consent_reference: str | None = None,
+        crops: Sequence[bytes] | None = None,
     ) -> list[FaceRecord]:
         """Store already-analysed faces of one image in one transaction."""
         meta = (
             ImageMeta(image.width, image.height, image.sha256) if isinstance(image, AnalysedImage) else image
         )
         images = [(meta, faces, external_image_id)]
-        return self.add_images(collection, images, consent_reference=consent_reference)[0]
+        return self.add_images(
+            collection,
+            images,
+            consent_reference=consent_reference,
+            crops=None if crops is None else [crops],
+        )[0]
 
     def add_images(
         self,
@@ -282,8 +329,10 @@ class CollectionService:
         images: Sequence[tuple[ImageMeta, Sequence[AnalysedFace], str | None]],
         *,
         consent_reference: str | None = None,
+        crops: Sequence[Sequence[bytes]] | None = None,
     ) -> list[list[FaceRecord]]:
-        """Store the faces of several images in one transaction (bulk enrolment), then update the index."""
+        """Store the faces of several images in one transaction (bulk enrolment), then update the index.
+        In a collection that keeps crops, ``crops`` holds each face's JPEG (:func:`face_crop`), sealed here."""
         per_image: list[list[Face]] = []
         for meta, faces, external_image_id in images:
             image_id = new_id()
@@ -292,13 +341,43 @@ class CollectionService:
             for row in group:
                 row.consent_reference = consent_reference
         rows = [row for group in per_image for row in group]
+        sealed = self._sealed_crops(collection, per_image, crops)
         if rows:
             check_dimension(collection, *(r.embedding_dim for r in rows))  # before anything is written
             vectors = np.stack([r.vector for r in rows])
             with transaction(self.sessions) as session:
                 session.add_all(rows)
+                session.flush()
+                session.add_all(sealed)
                 after_commit(session, lambda: self.index.added(collection.id, [r.id for r in rows], vectors))
         return [[FaceRecord.of(row, None) for row in group] for group in per_image]
+
+    def _sealed_crops(
+        self,
+        collection: Collection,
+        per_image: Sequence[Sequence[Face]],
+        crops: Sequence[Sequence[bytes]] | None,
+    ) -> list[FaceCrop]:
+        """The sealed crop rows of new faces: one per face where the collection keeps crops, else none."""
+        if not collection.keeps_face_crops:
+            return []
+        if self.box is None:
+            raise InvalidParameterError("this collection keeps face crops: the server key is needed")
+        if crops is None or [len(c) for c in crops] != [len(g) for g in per_image]:
+            raise InvalidParameterError("this collection keeps face crops: every enrolled face needs one")
+        out = []
+        for group, jpegs in zip(per_image, crops, strict=True):
+            for row, jpeg in zip(group, jpegs, strict=True):
+                if not jpeg or len(jpeg) > MAX_CROP_BYTES:
+                    raise InvalidParameterError(f"a face crop must be 1 to {MAX_CROP_BYTES} bytes")
+                out.append(FaceCrop(face_id=row.id, sealed=self.box.seal_bytes(jpeg, crop_context(row.id))))
+        return out
+
+    def open_crop(self, crop: FaceCrop) -> bytes:
+        """A kept crop's JPEG (:class:`glasshouse.keys.crypto.UnsealError` if the row was tampered with)."""
+        if self.box is None:
+            raise InvalidParameterError("opening a face crop needs the server key")
+        return self.box.open_bytes(crop.sealed, crop_context(crop.face_id))
 
     def has_image(self, collection: Collection, sha256: str) -> bool:
         with self.sessions() as session:
@@ -480,6 +559,11 @@ def engine_face(row: Face) -> AnalysedFace:
         quality=Quality(**row.quality),
         embedding=row.vector,
     )
+
+
+def face_crop(image: AnalysedImage, face: AnalysedFace) -> bytes:
+    """The crop of an enrolled face kept for reviewers (collections that opted in), at most 64 KB."""
+    return crop_jpeg(image.image, face.detection.box)
 
 
 def face_row(

@@ -146,12 +146,19 @@ class SecretBox:
 
     def seal(self, plaintext: str, context: str = "") -> bytes:
         """Encrypt ``plaintext``; ``context`` (e.g. the row's id) must be given again to open it."""
-        nonce = secrets.token_bytes(_NONCE_BYTES)
-        sealed = self._aead.encrypt(nonce, plaintext.encode("utf-8"), context.encode("utf-8"))
-        return _VERSION + nonce + sealed
+        return self.seal_bytes(plaintext.encode("utf-8"), context)
 
     def open(self, token: bytes, context: str = "") -> str:
         """Decrypt a token from :meth:`seal`; raises :class:`UnsealError` if anything does not match."""
+        return self.open_bytes(token, context).decode("utf-8")
+
+    def seal_bytes(self, plaintext: bytes, context: str = "") -> bytes:
+        """:meth:`seal` for binary data (e.g. a face crop kept for reviewers)."""
+        nonce = secrets.token_bytes(_NONCE_BYTES)
+        return _VERSION + nonce + self._aead.encrypt(nonce, plaintext, context.encode("utf-8"))
+
+    def open_bytes(self, token: bytes, context: str = "") -> bytes:
+        """:meth:`open` for binary data."""
         if len(token) < 1 + _NONCE_BYTES + 16 or token[:1] != _VERSION:
             raise UnsealError("sealed value is malformed")
         nonce, sealed = token[1 : 1 + _NONCE_BYTES], token[1 + _NONCE_BYTES :]
@@ -160,7 +167,7 @@ class SecretBox:
         except InvalidTag as exc:
             message = "sealed value does not open with this server key (wrong key or tampered)"
             raise UnsealError(message) from exc
-        return plain.decode("utf-8")
+        return plain
 
     def derive(self, purpose: str) -> bytes:
         """A 32-byte key for ``purpose`` (e.g. ``"audit-chain"``), independent of the sealing key."""

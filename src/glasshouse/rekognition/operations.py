@@ -23,6 +23,7 @@ from glasshouse.errors import (
     NotFoundError,
 )
 from glasshouse.faces.service import MAX_FACES_PER_IMAGE
+from glasshouse.governance.actor import Actor
 from glasshouse.governance.gate import Grant
 from glasshouse.governance.policy import Capability
 from glasshouse.media.service import MediaInfo
@@ -59,6 +60,17 @@ class Caller:
     def account_id(self) -> str:
         """A stable 12-digit pseudo account number per organisation, for ARNs."""
         return str(int(hashlib.sha256(self.org_id.encode()).hexdigest(), 16))[-12:].rjust(12, "0")
+
+    @property
+    def actor(self) -> Actor:
+        """The caller as the audit log names it (as the gate does in ``rekognition.api``)."""
+        return Actor(
+            org_id=self.org_id,
+            org_name=self.org_name,
+            surface="rekognition-api",
+            key_id=self.access_key_id,
+            person=self.person,
+        )
 
 
 @dataclass(slots=True)
@@ -278,6 +290,9 @@ def create_collection(ctx: Context, p: Params) -> Response:
         retention_days=int(retention) if retention else None,
         consent_required=ctx.request_headers.get("x-glasshouse-consent-required", "").lower() == "true",
         region=ctx.caller.region,
+        # A header, not a tag: tags change later (TagResource/UntagResource), this opt-in may not.
+        face_crops_reason=ctx.request_headers.get("x-glasshouse-keep-face-crops"),
+        by=ctx.caller.actor,
     )
     return {
         "StatusCode": 200,

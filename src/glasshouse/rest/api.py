@@ -269,6 +269,36 @@ def export_lead(lead_id: str, svc: Svc, actor: CurrentActor) -> dict[str, Any]:
     return svc.reviews.export(actor, lead_id)
 
 
+# -- collections --------------------------------------------------------------------------------------------
+class CollectionIn(BaseModel):
+    name: str
+    retention_days: int | None = None
+    consent_required: bool = False
+    #: Opt in to keeping each enrolled face's crop (encrypted) for reviewers: why (required to opt in).
+    face_crops_reason: str | None = Field(default=None, max_length=2000)
+
+
+@router.post("/collections", status_code=201, tags=["collections"])
+def create_collection(body: CollectionIn, svc: Svc, actor: CurrentActor) -> dict[str, Any]:
+    """Create a collection in the default region; the crop opt-in is made here, once, and audited."""
+    collection = svc.collections.create(
+        actor.org_id,
+        body.name,
+        retention_days=body.retention_days,
+        consent_required=body.consent_required,
+        face_crops_reason=body.face_crops_reason,
+        by=actor,
+    )
+    return {
+        "collection": collection.name,
+        "region": collection.region,
+        "retention_days": collection.retention_days,
+        "consent_required": collection.consent_required,
+        "face_crops_kept": collection.keeps_face_crops,
+        "face_model_version": collection.face_model_version,
+    }
+
+
 # -- consent and retention -----------------------------------------------------------------------------------
 class SubjectDeletion(BaseModel):
     external_image_id: str | None = None
@@ -289,6 +319,7 @@ def delete_subject(collection: str, body: SubjectDeletion, svc: Svc, actor: Curr
         "reason": cert.reason,
         "faces_deleted": cert.face_count,
         "face_ids_sha256": cert.face_ids_sha256,
+        "face_crops_deleted": cert.crops_deleted,
         "created_at": cert.created_at,
     }
 

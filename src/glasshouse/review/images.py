@@ -4,7 +4,8 @@ Glasshouse keeps no face images by default. A reviewer, though, has to look at t
 confirming a lead, so the console keeps a small JPEG of the probe face (its face region, at most
 160 pixels, never the whole picture) beside the lead. The crop is deleted with the lead, and as soon as
 every candidate of the lead has been rejected. A candidate's enrolled face is shown only where its
-collection kept a crop (``face_images``); otherwise reviewers see its ExternalImageId and box.
+collection opted in to keeping crops (``face_crops``, encrypted); otherwise reviewers see its
+ExternalImageId and box, and the page says that no enrolled image is kept.
 """
 
 from __future__ import annotations
@@ -16,9 +17,7 @@ from sqlalchemy import JSON, DateTime, ForeignKey, Integer, LargeBinary, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from glasshouse.db import Base, utcnow
-
-#: Refuse crops larger than this (a 160-pixel JPEG is a few kilobytes).
-MAX_CROP_BYTES = 64 * 1024
+from glasshouse.faces.crops import MAX_CROP_BYTES as MAX_CROP_BYTES  # re-exported
 
 
 class LeadProbeImage(Base):

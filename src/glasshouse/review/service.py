@@ -17,12 +17,14 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
 from glasshouse.audit.service import AuditLog
-from glasshouse.collections.models import Collection, Face, FaceImage
+from glasshouse.collections.models import Collection, Face, FaceCrop
+from glasshouse.collections.service import crop_context
 from glasshouse.db import transaction, utcnow
 from glasshouse.errors import GlasshouseError, InvalidParameterError, NotFoundError
 from glasshouse.governance.actor import Actor
 from glasshouse.governance.audit_events import change_event
 from glasshouse.governance.duties import Duties
+from glasshouse.keys.crypto import SecretBox
 from glasshouse.review.images import MAX_CROP_BYTES, LeadProbeImage
 from glasshouse.review.models import Lead, LeadCandidate, Review
 
@@ -30,6 +32,11 @@ LEAD_NOTICE = (
     "INVESTIGATIVE LEAD - NOT AN IDENTIFICATION. A face-recognition similarity is a lead for human "
     "investigation and must never be the sole basis for any action."
 )
+
+
+#: The one answer to a crop that cannot be shown, whatever the reason (another organisation's lead, a
+#: collection without the opt-in, a deleted face, a user candidate): it reveals nothing.
+NO_CROP = "no enrolled image is available for this candidate"
 
 
 class ReviewConflict(GlasshouseError):
@@ -51,21 +58,24 @@ class CandidateView:
 
 @dataclass(frozen=True, slots=True)
 class CandidateFace:
-    """What a reviewer may see of a candidate's enrolled face: its box, and its crop if one was kept."""
+    """What a reviewer may see of a candidate's enrolled face: its box, and whether a crop was kept (the
+    crop itself only through :meth:`ReviewService.candidate_crop`)."""
 
     box: dict[str, float]
     image_width: int
     image_height: int
-    jpeg: bytes | None
+    has_crop: bool
 
 
 @dataclass(frozen=True, slots=True)
 class LeadImages:
-    """The probe's crop (console leads only) and the candidates' enrolled faces, by candidate id."""
+    """The probe's crop (console leads only) and the candidates' enrolled faces, by candidate id.
+    ``crops_kept`` says whether the searched collection keeps enrolled faces' crops (None: it is gone)."""
 
     probe_jpeg: bytes | None
     probe_box: dict[str, Any] | None
     candidates: dict[str, CandidateFace]
+    crops_kept: bool | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,10 +163,14 @@ def _view(lead: Lead) -> LeadView:
 
 
 class ReviewService:
-    def __init__(self, sessions: sessionmaker[Session], audit: AuditLog, duties: Duties) -> None:
+    def __init__(
+        self, sessions: sessionmaker[Session], audit: AuditLog, duties: Duties, box: SecretBox | None = None
+    ) -> None:
         self.sessions = sessions
         self.audit = audit
         self.duties = duties
+        #: Opens enrolled faces' crops (collections that opted in to keeping them).
+        self.box = box
 
     def create(
         self,
@@ -296,9 +310,9 @@ class ReviewService:
             probe = session.get(LeadProbeImage, lead.id)
             by_face = {c.reference: c.id for c in lead.candidates}
             rows = session.execute(
-                select(Face, FaceImage.jpeg)
+                select(Face, FaceCrop.face_id)
                 .join(Collection, Collection.id == Face.collection_id)
-                .outerjoin(FaceImage, FaceImage.face_id == Face.id)
+                .outerjoin(FaceCrop, FaceCrop.face_id == Face.id)
                 .where(Face.id.in_(list(by_face)), Collection.org_id == actor.org_id)
             ).all()
             faces = {
@@ -311,15 +325,65 @@ class ReviewService:
                     },
                     image_width=face.image_width,
                     image_height=face.image_height,
-                    jpeg=jpeg,
+                    has_crop=crop is not None,
                 )
-                for face, jpeg in rows
+                for face, crop in rows
             }
+            collection = (
+                session.scalar(
+                    select(Collection).where(
+                        Collection.id == lead.collection_id, Collection.org_id == actor.org_id
+                    )
+                )
+                if lead.collection_id
+                else None
+            )
             return LeadImages(
                 probe_jpeg=probe.jpeg if probe else None,
                 probe_box=dict(probe.box) if probe else None,
                 candidates=faces,
+                crops_kept=collection.keeps_face_crops if collection is not None else None,
             )
+
+    def candidate_crop(self, actor: Actor, lead_id: str, candidate_id: str) -> bytes:
+        """A candidate's enrolled-face crop, for a person who may review this lead: holding the policy's
+        review role, of the lead's organisation, not the searcher (separation of duties: a refusal is a
+        ``deny`` audit entry). Each view is audited (``review.crop_view``, ids only, never the image).
+        Anything else (another organisation's lead, no crop kept, the face deleted) is one NotFoundError."""
+        details = {"lead_id": lead_id, "candidate_id": candidate_id}
+        with (
+            self.duties.step(actor, "review", "review.crop_view", **details) as check,
+            transaction(self.sessions) as session,
+        ):
+            lead = session.scalar(select(Lead).where(Lead.id == lead_id, Lead.org_id == actor.org_id))
+            if lead is None:
+                check.require_distinct_person(session)
+                raise NotFoundError(NO_CROP)
+            check.require_distinct_person(session, requested_by=lead.requested_by)
+            candidate = session.scalar(
+                select(LeadCandidate).where(
+                    LeadCandidate.id == candidate_id, LeadCandidate.lead_id == lead.id
+                )
+            )
+            crop = (
+                session.scalar(
+                    select(FaceCrop)
+                    .join(Face, Face.id == FaceCrop.face_id)
+                    .join(Collection, Collection.id == Face.collection_id)
+                    .where(
+                        FaceCrop.face_id == candidate.reference,
+                        Collection.org_id == actor.org_id,
+                        Collection.face_crops_reason.is_not(None),
+                    )
+                )
+                if candidate is not None
+                else None
+            )
+            if crop is None or self.box is None:
+                raise NotFoundError(NO_CROP)
+            jpeg = self.box.open_bytes(crop.sealed, crop_context(crop.face_id))
+            self.audit.append(session, change_event(actor, "review.crop_view", details))
+        return jpeg
 
     @staticmethod
     def _get(session: Session, actor: Actor, lead_id: str) -> Lead:

@@ -235,11 +235,18 @@ def _sectors(sectors: Iterable[str]) -> str:
     return "all" if "*" in names else " and ".join(names)
 
 
-def explain_rule(rule_id: str, document: PolicyDocument | None) -> str:
-    """What a denial under ``rule_id`` means, in a sentence for the public."""
+def explain_rule(rule_id: str, document: PolicyDocument | None, *, portal: bool = False) -> str:
+    """What a denial under ``rule_id`` means, in a sentence for the public. ``portal``: the community camera
+    portal refused a footage request under one of its own rules (``glasshouse.portal.rules``), which every
+    request must keep whatever the policy says."""
     if rule_id == NO_RULE:
         return "calls that no rule of the policy allows for the organisation's sector"
     rule = next((r for r in document.rules if r.id == rule_id), None) if document else None
+    if rule is None and portal:
+        return (
+            f"footage requests refused under the camera portal's rule {rule_id}: one of the limits every "
+            "footage request must keep (a bounded area and time window, a case number, a description)"
+        )
     if rule is None:
         return f"calls refused by rule {rule_id}, which is not part of the active policy"
     sectors = _sectors(str(s) for s in rule.sectors)
@@ -390,7 +397,25 @@ class TransparencyService:
             else:
                 end = until if until is not None else max(now, _utc(last) + timedelta(microseconds=1))
                 periods = [self._bucket(session, bucket, scope) for bucket in buckets(period, start, end)]
-        rule_ids = sorted({rule for b in periods for o in b.organisations for rule in o.figures.denials})
+            rule_ids = sorted({rule for b in periods for o in b.organisations for rule in o.figures.denials})
+            # Footage requests refused by the portal's own rules (not the policy's), for their wording.
+            portal = (
+                set(
+                    session.scalars(
+                        select(_entries.c.rule)
+                        .select_from(_joined())
+                        .where(
+                            *scope,
+                            *_range(since, until),
+                            _entries.c.action == FOOTAGE_REQUEST,
+                            _entries.c.decision == "deny",
+                        )
+                        .distinct()
+                    )
+                )
+                if rule_ids
+                else set()
+            )
         # Only when there is something to explain: on an empty database ``active()`` would seed the policy.
         document = self.policies.active()[1] if self.policies is not None and rule_ids else None
         return Report(
@@ -401,7 +426,7 @@ class TransparencyService:
             organisation=org,
             generated_at=now,
             periods=periods,
-            rules={rule: explain_rule(rule, document) for rule in rule_ids},
+            rules={rule: explain_rule(rule, document, portal=rule in portal) for rule in rule_ids},
         )
 
     @staticmethod

@@ -7,14 +7,13 @@ are small JPEGs of the face region only (never the whole picture).
 from __future__ import annotations
 
 import base64
-import io
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-import numpy as np
 from PIL import Image, ImageDraw
 
 from glasshouse.engine.types import Box, Face, RGBImage
+from glasshouse.faces.crops import crop_jpeg, jpeg_bytes
 
 #: Longest side of an annotated picture shown in a page (larger images are scaled down first).
 DISPLAY_MAX_SIDE = 960
@@ -72,19 +71,6 @@ def jpeg_data_uri(jpeg: bytes) -> str:
     return "data:image/jpeg;base64," + base64.b64encode(jpeg).decode("ascii")
 
 
-def jpeg_bytes(picture: Image.Image, quality: int = 85) -> bytes:
-    out = io.BytesIO()
-    picture.convert("RGB").save(out, format="JPEG", quality=quality, optimize=True)
-    return out.getvalue()
-
-
 def face_crop(image: RGBImage, box: Box, margin: float = 0.2, max_side: int = CROP_MAX_SIDE) -> bytes:
     """A JPEG of the face region (``margin`` of the box size around it), at most ``max_side`` pixels."""
-    h, w = image.shape[:2]
-    mx, my = box.width * margin, box.height * margin
-    region = Box(box.left - mx, box.top - my, box.right + mx, box.bottom + my).clipped(w, h)
-    left, top = int(region.left), int(region.top)
-    right, bottom = max(left + 1, round(region.right)), max(top + 1, round(region.bottom))
-    crop = Image.fromarray(np.ascontiguousarray(image[top:bottom, left:right]))
-    crop.thumbnail((max_side, max_side), Image.Resampling.LANCZOS)
-    return jpeg_bytes(crop, quality=80)
+    return crop_jpeg(image, box, margin=margin, max_side=max_side, quality=80)

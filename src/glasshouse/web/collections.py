@@ -94,16 +94,21 @@ def _list_page(
 
 @router.post("/", response_class=HTMLResponse)
 def create_collection(request: Request, user: Manager, form: CsrfForm, svc: Svc) -> Response:
-    values = {k: field(form, k) for k in ("name", "retention_days")}
+    values = {k: field(form, k) for k in ("name", "retention_days", "keep_face_crops", "face_crops_reason")}
     try:
         retention = values["retention_days"]
         if retention and not retention.isdigit():
             raise InvalidParameterError("retention must be a whole number of days")
+        keep_crops = values["keep_face_crops"] == "on"
+        if keep_crops and not values["face_crops_reason"].strip():
+            raise InvalidParameterError("state why this collection keeps enrolled faces' crops")
         svc.collections.create(
             user.org_id,
             values["name"],
             retention_days=int(retention) if retention else None,
             consent_required=field(form, "consent_required") == "on",
+            face_crops_reason=values["face_crops_reason"] if keep_crops else None,
+            by=user.actor,
         )
     except GlasshouseError as exc:
         return _list_page(request, svc, user, error=exc.message, values=values, status_code=status_of(exc))

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from typing import Annotated, Any
+from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -41,6 +42,7 @@ MAX_REASON = 2000
 class CandidateCard:
     candidate: CandidateView
     face: CandidateFace | None
+    #: The enrolled face's crop route, where one is kept and this user may see it.
     image: str | None
     can_review: bool
 
@@ -52,6 +54,10 @@ class LeadCard:
     probe_box: dict[str, Any] | None
     candidates: list[CandidateCard]
     own: bool
+    #: Whether the searched collection keeps enrolled faces' crops (None: unknown, e.g. deleted since).
+    crops_kept: bool | None = None
+    #: Whether this user may see kept crops (a reviewer of the lead, not its searcher).
+    may_see_crops: bool = False
 
     @property
     def exportable(self) -> bool:
@@ -69,10 +75,14 @@ def lead_card(svc: Services, user: WebUser, lead: LeadView, images: LeadImages) 
         face = images.candidates.get(c.id)
         reviewed = any(r["reviewer"] == principal for r in c.reviews)
         can = may_review and not own and not reviewed and c.status == "pending"
-        image = jpeg_data_uri(face.jpeg) if face and face.jpeg else None
+        image = crop_href(lead.id, c.id) if face and face.has_crop and may_review and not own else None
         cards.append(CandidateCard(c, face, image, can))
     probe = jpeg_data_uri(images.probe_jpeg) if images.probe_jpeg else None
-    return LeadCard(lead, probe, images.probe_box, cards, own)
+    return LeadCard(lead, probe, images.probe_box, cards, own, images.crops_kept, may_review and not own)
+
+
+def crop_href(lead_id: str, candidate_id: str) -> str:
+    return f"/ui/review/leads/{quote(lead_id, safe='')}/candidates/{quote(candidate_id, safe='')}/crop"
 
 
 @router.get("", response_class=HTMLResponse)
@@ -104,6 +114,23 @@ def review_candidate(lead_id: str, candidate_id: str, svc: Svc, user: Reviewer, 
     if lead.status == "rejected":
         svc.reviews.discard_probe_image(user.actor, lead_id)  # nothing left to look at: drop the crop
     return RedirectResponse(f"/ui/review/leads/{lead.id}?reviewed={decision}", status_code=303)
+
+
+@router.get("/leads/{lead_id}/candidates/{candidate_id}/crop")
+def candidate_crop(lead_id: str, candidate_id: str, svc: Svc, user: Reviewer) -> Response:
+    """A candidate's enrolled-face crop (collections that keep them), only for a reviewer of the lead;
+    each view audited, never cached. Every other case is one 404 that says nothing more."""
+    jpeg = svc.reviews.candidate_crop(user.actor, lead_id, candidate_id)
+    return Response(
+        jpeg,
+        media_type="image/jpeg",
+        headers={
+            "Cache-Control": "no-store",
+            "Pragma": "no-cache",
+            "Content-Disposition": "inline",
+            "X-Content-Type-Options": "nosniff",
+        },
+    )
 
 
 @router.get("/leads/{lead_id}/record", response_class=HTMLResponse)
