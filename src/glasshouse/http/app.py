@@ -31,6 +31,7 @@ from glasshouse.rekognition.api import error_response as aws_error_response
 from glasshouse.rekognition.api import router as rekognition_router
 from glasshouse.rest.api import router as rest_router
 from glasshouse.rest.media import router as media_router
+from glasshouse.rest.redaction import router as redaction_router
 from glasshouse.rest.video import router as video_router
 from glasshouse.s3api.app import S3App, S3Dispatch
 from glasshouse.services import Services
@@ -131,6 +132,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     app.include_router(rest_router)
     app.include_router(media_router)
     app.include_router(video_router)
+    app.include_router(redaction_router)
     app.include_router(portal_router)
     app.include_router(testing_api.router)
     app.include_router(transparency_web.router)

@@ -282,6 +282,19 @@ class RedactedCopies:
         with self.sessions() as session:
             return [_view(row, media) for row, media in session.execute(query)]
 
+    def list_for_org(self, org_id: str, purpose: str | None = None) -> list[CopyView]:
+        """The copies ``org_id`` holds (of ``purpose`` if given), newest first."""
+        query = (
+            select(RedactedCopy, MediaObject)
+            .join(MediaObject, MediaObject.id == RedactedCopy.copy_media_id)
+            .where(RedactedCopy.org_id == org_id)
+            .order_by(RedactedCopy.created_at.desc(), RedactedCopy.id)
+        )
+        if purpose is not None:
+            query = query.where(RedactedCopy.purpose == purpose)
+        with self.sessions() as session:
+            return [_view(row, media) for row, media in session.execute(query)]
+
     def open(self, by: Actor, copy_id: str) -> tuple[CopyView, BinaryIO]:
         """The copy's record and a readable stream of its bytes (the caller closes it)."""
         view = self.get(by, copy_id)
