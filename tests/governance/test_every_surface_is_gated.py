@@ -66,6 +66,8 @@ NOT_BIOMETRIC_ROUTES = {
     "/v1/media", "/v1/media/{name}",
     # Reading one's own video job and its results; the gate decided (and audited) when the job started.
     "/v1/video/jobs/{job_id}", "/v1/video/jobs/{job_id}/results",
+    # Reading one's own redaction export job (the gate decided when it started; the copy's routes are gated).
+    "/v1/redaction/exports/{job_id}",
     # Community camera portal: footage, not biometric processing. Filing a request (POST
     # /v1/portal/requests) is gated below; GET on the same path is the public feed. Sharing
     # (/inbox/{request_id}/share) passes the gate as footage.share inside the service, but answers owner
@@ -207,6 +209,10 @@ def test_every_rest_route_is_classified_and_biometric_ones_refused(
         "/v1/video/face-search",
         "/v1/portal/requests",
         "/v1/testing/runs",
+        "/v1/redaction/exports",
+        "/v1/redaction/copies",
+        "/v1/redaction/copies/{copy_id}",
+        "/v1/redaction/copies/{copy_id}/content",
     }
     key = denied_world["key"]
     image = base64.b64encode(_image(shared_data)).decode()
@@ -218,12 +224,17 @@ def test_every_rest_route_is_classified_and_biometric_ones_refused(
         "/v1/video/face-search": {"video": "v.mp4", "collection": "c"},
         "/v1/portal/requests": _footage_request(),
         "/v1/testing/runs": {},  # refused before the upload is read
+        "/v1/redaction/exports": {"source": {"name": "v.mp4"}},
     }
-    for path, body in bodies.items():
-        url = denied_world["server"].url + path.replace("{collection}", "c")
-        response = httpx.post(
-            url, json=body, headers={"Authorization": f"Bearer {key.access_key_id}:{key.secret}"}
-        )
+    reads = {"/v1/redaction/copies", "/v1/redaction/copies/{copy_id}", "/v1/redaction/copies/{copy_id}/content"}
+    assert set(bodies) | reads == set(gated)
+    auth = {"Authorization": f"Bearer {key.access_key_id}:{key.secret}"}
+    for path in [*bodies, *reads]:
+        url = denied_world["server"].url + path.replace("{collection}", "c").replace("{copy_id}", "x")
+        if path in reads:
+            response = httpx.get(url, headers=auth)
+        else:
+            response = httpx.post(url, json=bodies[path], headers=auth)
         assert response.status_code == 403, (path, response.text)
         assert "deny-blocked" in response.json()["error"]["message"]
 
