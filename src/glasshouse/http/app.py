@@ -40,6 +40,7 @@ from glasshouse.transparency import web as transparency_web
 from glasshouse.web import auditor, auth_pages, console, operator, portal, review, video
 from glasshouse.web import collections as collection_pages
 from glasshouse.web import errors as web_errors
+from glasshouse.web import redaction as redaction_pages
 
 
 async def _sweep_retention(svc: Services, every: int) -> None:
@@ -138,6 +139,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     app.include_router(transparency_web.router)
     for pages in (auth_pages, operator, review, console, collection_pages, auditor, video, portal):
         app.include_router(pages.router)
+    app.include_router(redaction_pages.router)
     # Leaflet before /static, which would shadow it.
     app.mount(portal.LEAFLET_PATH, portal.leaflet_files(), name="leaflet")
     app.mount("/static", StaticFiles(directory=Path(web.__file__).parent / "static"), name="static")

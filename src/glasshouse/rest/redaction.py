@@ -134,14 +134,20 @@ def download_copy(copy_id: str, svc: Svc, actor: CurrentActor) -> StreamingRespo
     with svc.gate.guard(actor, pol.Capability.MEDIA_REDACT) as grant:
         copy, stream = svc.redacted_copies.open(actor, copy_id)
         grant.note(copy_id=copy.id, sha256=copy.sha256, download=True)
-    headers = {
+    return StreamingResponse(
+        read_chunks(stream), media_type=copy.content_type, headers=download_headers(copy)
+    )
+
+
+def download_headers(copy: CopyView) -> dict[str, str]:
+    """Length, digests (the copy's and its original's) and a safe file name for a copy's download."""
+    return {
         "Content-Length": str(copy.size),
         "ETag": f'"{copy.sha256}"',
         "X-Glasshouse-SHA256": copy.sha256,
         "X-Glasshouse-Original-SHA256": copy.source_sha256,
         "Content-Disposition": f'attachment; filename="redacted-{copy.id}{_suffix(copy.name)}"',
     }
-    return StreamingResponse(read_chunks(stream), media_type=copy.content_type, headers=headers)
 
 
 def _suffix(name: str) -> str:
