@@ -32,7 +32,7 @@ from glasshouse.services import Services
 
 #: CLI commands that process biometric data; every other command is listed as not biometric.
 BIOMETRIC_COMMANDS = {
-    "detect", "compare", "index", "search", "video detect", "video search", "redact",
+    "detect", "compare", "index", "search", "video detect", "video search", "redact", "media redact",
     # Independent testing (SB 6280): aggregate figures on the tester's own pairs, which a crafted pair list
     # could turn into a face comparison, so the policy decides it (testing.run) like the others.
     "testing run",
@@ -259,6 +259,7 @@ def test_every_cli_command_is_classified_and_biometric_ones_refused(
         "video search": ["video", "search", "c", photo],
         "testing run": ["testing", "run", str(pairs)],
         "redact": ["redact", photo, "--out", str(denied_world["data"] / "redacted.jpg")],
+        "media redact": ["media", "redact", "v.mp4"],
     }
     assert set(runs) == BIOMETRIC_COMMANDS
     runner = CliRunner()

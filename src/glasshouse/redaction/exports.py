@@ -73,6 +73,16 @@ def settings_from_json(data: Mapping[str, Any]) -> RedactionSettings:
     )
 
 
+def checked_reason(settings: RedactionSettings, reason: str | None) -> str | None:
+    """The reason, stripped; required when anyone is left visible."""
+    reason = (reason or "").strip() or None
+    if settings.keep_persons and reason is None:
+        raise InvalidParameterError("say why faces are left visible: a reason is required with kept persons")
+    if reason is not None and len(reason) > MAX_REASON:
+        raise InvalidParameterError(f"the reason is at most {MAX_REASON} characters")
+    return reason
+
+
 def resolve(services: Services, org_id: str, source: Source) -> MediaInfo:
     """The media object ``source`` names for ``org_id``: its own, or shared with it. Anything else (another
     organisation's object, a bucket that is not shared with it) answers like a missing object."""
@@ -95,11 +105,7 @@ def submit_export(
 ) -> JobView:
     """Queue a release export under ``grant`` (``media.redact``). A reason is required when anyone is left
     visible. Returns the job; its result is the copy's record."""
-    reason = (reason or "").strip() or None
-    if settings.keep_persons and reason is None:
-        raise InvalidParameterError("say why faces are left visible: a reason is required with kept persons")
-    if reason is not None and len(reason) > MAX_REASON:
-        raise InvalidParameterError(f"the reason is at most {MAX_REASON} characters")
+    reason = checked_reason(settings, reason)
     actor = grant.actor
     if copy_name is not None:
         check_name(copy_name)
