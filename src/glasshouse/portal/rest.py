@@ -323,7 +323,11 @@ class PreviewIn(BaseModel):
     clip_id: str = Field(max_length=36)
 
 
-@router.post("/inbox/{request_id}/previews", status_code=201)
+@router.post(
+    "/inbox/{request_id}/previews",
+    status_code=201,
+    openapi_extra={"x-glasshouse-capability": pol.Capability.MEDIA_REDACT.value},
+)
 def preview_redacted(request_id: str, body: PreviewIn, svc: Svc, owner: Owner) -> dict[str, Any]:
     """Make the redacted copy of a matching clip (every face blurred) to watch before sharing it; answers
     when the copy is ready (as long as redacting the clip takes), with its record."""

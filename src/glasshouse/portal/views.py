@@ -362,6 +362,13 @@ class SharedClip:
         """What a download gives the agency: ``redacted`` (the copy) or ``original``."""
         return "redacted" if self.share.redacted and self.share.unredacted_at is None else "original"
 
+    @property
+    def download_name(self) -> str:
+        """The file name of what the agency downloads (``<clip id>-redacted.mp4`` for the copy)."""
+        if self.served == "redacted" and self.redacted_copy is not None:
+            return _download_name(self.clip.id + "-redacted", self.redacted_copy.content_type)
+        return self.clip.download_name
+
     def to_json(self) -> dict[str, Any]:
         return {
             **self.clip.to_json(),
