@@ -242,6 +242,7 @@ class Services:
             default_retention_days=self.settings.portal_default_retention_days,
             access_days=self.settings.portal_access_days,
             clock=self.clock,
+            copies=self.redacted_copies,
         )
 
     def cli_actor(self) -> Actor:

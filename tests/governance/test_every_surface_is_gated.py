@@ -79,7 +79,18 @@ NOT_BIOMETRIC_ROUTES = {
     "/v1/portal/clips", "/v1/portal/clips/{clip_id}", "/v1/portal/inbox",
     "/v1/portal/inbox/{request_id}/share", "/v1/portal/inbox/{request_id}/decline", "/v1/portal/settings",
     "/v1/portal/emergency", "/v1/portal/emergency/{disclosure_id}/approve",
+    # Redacted sharing (issue 17): watching or cancelling one's own preview, and unredaction requests and
+    # answers, are footage access and consent, audited; making a preview is gated (below). Accepting an
+    # unredaction request passes the gate as footage.share inside the service, like sharing.
+    "/v1/portal/previews/{copy_id}", "/v1/portal/unredactions", "/v1/portal/unredactions/{unredaction_id}/accept",
+    "/v1/portal/unredactions/{unredaction_id}/refuse",
+    "/v1/portal/requests/{request_id}/clips/{clip_id}/unredaction",
 }  # fmt: skip
+#: Gated routes that answer camera owners' sessions, not organisation keys: the loop below cannot call
+#: them with the blocked organisation's key; each names the test proving a denial refuses it.
+OWNER_SESSION_GATED = {
+    "/v1/portal/inbox/{request_id}/previews": "tests/portal/test_portal_redaction.py::test_making_a_preview_passes_the_gate",
+}
 
 #: The S3-compatible endpoint (glasshouse.s3api) is media storage, like /v1/media: bytes in and out, every
 #: write audited (media.upload / media.delete) with the S3 caller's key; the video jobs that analyse an
@@ -213,7 +224,9 @@ def test_every_rest_route_is_classified_and_biometric_ones_refused(
         "/v1/redaction/copies",
         "/v1/redaction/copies/{copy_id}",
         "/v1/redaction/copies/{copy_id}/content",
+        *OWNER_SESSION_GATED,
     }
+    assert gated["/v1/portal/inbox/{request_id}/previews"] == "media.redact"
     key = denied_world["key"]
     image = base64.b64encode(_image(shared_data)).decode()
     bodies = {
@@ -227,7 +240,7 @@ def test_every_rest_route_is_classified_and_biometric_ones_refused(
         "/v1/redaction/exports": {"source": {"name": "v.mp4"}},
     }
     reads = {"/v1/redaction/copies", "/v1/redaction/copies/{copy_id}", "/v1/redaction/copies/{copy_id}/content"}
-    assert set(bodies) | reads == set(gated)
+    assert set(bodies) | reads | set(OWNER_SESSION_GATED) == set(gated)
     auth = {"Authorization": f"Bearer {key.access_key_id}:{key.secret}"}
     for path in [*bodies, *reads]:
         url = denied_world["server"].url + path.replace("{collection}", "c").replace("{copy_id}", "x")
