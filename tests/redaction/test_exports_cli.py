@@ -47,7 +47,9 @@ def test_a_stored_clip_is_exported_redacted_from_the_cli(
     )  # fmt: skip
     assert code == 0, out
     record = json.loads(out[out.index("{") :])
-    assert record["purpose"] == "release" and record["kept_persons"] == [0] and record["reason"] == "the suspect"
+    assert (
+        record["purpose"] == "release" and record["kept_persons"] == [0] and record["reason"] == "the suspect"
+    )
     assert record["name"] == "release/door.mp4" and record["settings"]["method"] == "box"
     listed = json.loads(run("city", "media", "list")[1])
     assert {o["name"] for o in listed} >= {"cams/door.mp4", "release/door.mp4"}
