@@ -19,6 +19,8 @@ from clip_cuts import cut
 from glasshouse.audit.service import AuditFilter
 from glasshouse.config import Settings
 from glasshouse.http.app import create_app
+from glasshouse.jobs.runner import JobContext
+from glasshouse.redaction.exports import export
 from glasshouse.services import Services
 from glasshouse.video.decode import probe
 from web_support import SETUP
@@ -198,3 +200,27 @@ def test_malformed_and_huge_bodies_are_refused(world: dict[str, Any]) -> None:
     huge = b'{"source": {"name": "cams/door.mp4"}, "reason": "' + b"x" * (20 << 20) + b'"}'
     response = client.post("/v1/redaction/exports", content=huge, headers=headers)
     assert response.status_code == 413, response.text[:200]
+
+
+def test_a_rerun_of_the_job_after_a_lost_worker_finds_its_copy_instead_of_making_another(
+    world: dict[str, Any], exported: dict[str, Any]
+) -> None:
+    """The runner runs a job again when its worker's lease lapsed; the copy the first run stored (named
+    after the job) is its result, not a second copy."""
+    client, city = world["client"], world["headers"]["city"]
+    job_id = exported["job"]["job_id"]
+    copy = client.get(f"/v1/redaction/copies/{exported['job']['copy_id']}", headers=city).json()
+    assert copy["name"] == f"release/{job_id}.mp4"
+    svc = Services(world["settings"])
+    try:
+        job = svc.jobs.get(copy_org(svc), job_id)
+        ctx = JobContext(job=job, services=svc, _report=lambda percent, message: None)
+        [again] = list(export(ctx, job))
+        assert again["copy_id"] == copy["id"] and ctx.summary["copy_id"] == copy["id"]
+        assert len(svc.redacted_copies.list_for_org(job.org_id)) == 1
+    finally:
+        svc.close()
+
+
+def copy_org(svc: Services) -> str:
+    return svc.organisations.get("city").id

@@ -23,6 +23,7 @@ from glasshouse.governance.policy import Capability
 from glasshouse.jobs.runner import JobContext
 from glasshouse.jobs.service import JobView, register
 from glasshouse.media.service import MediaInfo, check_name
+from glasshouse.redaction.copies import CopyView
 from glasshouse.redaction.cover import Method
 from glasshouse.redaction.record import RedactionSettings
 
@@ -31,6 +32,8 @@ if TYPE_CHECKING:
 
 EXPORT: Final = "redaction.export"
 PURPOSE: Final = "release"
+#: Name prefix of an export's copy when none is given: ``release/<job id><the original's suffix>``.
+NAME_PREFIX: Final = "release/"
 MAX_KEPT: Final = 100  # indexes left visible in one export
 MAX_INDEX: Final = 100_000
 MAX_REASON: Final = 2000
@@ -180,20 +183,33 @@ def export(ctx: JobContext, job: JobView) -> Iterator[Mapping[str, Any]]:
         info = resolve(svc, job.org_id, source)
         if info.sha256 != params["source_sha256"]:
             raise InvalidParameterError("the clip changed after the export was requested: request it again")
-        copy = svc.redacted_copies.make(
+        name = params.get("copy_name") or f"{NAME_PREFIX}{job.id}{_suffix(info.name)}"
+        # A run after a lost worker finds the copy an earlier run of this job already stored.
+        earlier = None if params.get("copy_name") else _stored(svc, job.org_id, name, info.sha256)
+        copy = earlier or svc.redacted_copies.make(
             actor,
             source_org_id=info.org_id,
             source_name=info.name,
             settings=settings,
             purpose=PURPOSE,
-            copy_name=params.get("copy_name"),
+            copy_name=name,
             reason=params.get("reason"),
             progress=progress,
         )
-        grant.note(copy_id=copy.id, sha256=copy.sha256)
+        grant.note(copy_id=copy.id, sha256=copy.sha256, again=earlier is not None)
     ctx.progress(98, "stored")
     ctx.summary["copy_id"] = copy.id
     yield {"copy_id": copy.id, "sha256": copy.sha256, "source_sha256": copy.source_sha256}
+
+
+def _suffix(name: str) -> str:
+    suffix = name.rsplit("/", 1)[-1].rpartition(".")[2].lower()
+    return f".{suffix}" if "." in name.rsplit("/", 1)[-1] and suffix.isalnum() and len(suffix) <= 5 else ""
+
+
+def _stored(services: Services, org_id: str, name: str, source_sha256: str) -> CopyView | None:
+    found = services.redacted_copies.list_for_org(org_id, PURPOSE)
+    return next((c for c in found if c.name == name and c.source_sha256 == source_sha256), None)
 
 
 register(EXPORT, export)
