@@ -13,6 +13,7 @@ import glasshouse.notify.models
 import glasshouse.organisations.models
 import glasshouse.people.models
 import glasshouse.portal.models
+import glasshouse.redaction.copies
 import glasshouse.review.images
 import glasshouse.review.models
 import glasshouse.tags.models  # noqa: F401

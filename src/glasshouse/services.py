@@ -47,6 +47,7 @@ from glasshouse.organisations.service import OrganisationService
 from glasshouse.people.service import PeopleService
 from glasshouse.portal.common import PORTAL_SHARED_BUCKET
 from glasshouse.portal.service import PortalService
+from glasshouse.redaction.copies import RedactedCopies
 from glasshouse.redaction.service import RedactionService
 from glasshouse.review.service import ReviewService
 from glasshouse.tags.service import TagService
@@ -85,6 +86,18 @@ class Services:
     @cached_property
     def redaction(self) -> RedactionService:
         return RedactionService(self.face_engine)
+
+    @cached_property
+    def redacted_copies(self) -> RedactedCopies:
+        """Stored redacted copies (portal shares, release exports) and their chain-of-custody records."""
+        return RedactedCopies(
+            self.sessions,
+            self.media,
+            self.redaction,
+            self.audit,
+            clock=self.clock,
+            spool_dir=self.settings.data_dir / "redaction-spool",
+        )
 
     @cached_property
     def search_index(self) -> SearchIndex:
@@ -234,6 +247,7 @@ class Services:
             default_retention_days=self.settings.portal_default_retention_days,
             access_days=self.settings.portal_access_days,
             clock=self.clock,
+            copies=self.redacted_copies,
         )
 
     def cli_actor(self) -> Actor:

@@ -143,7 +143,9 @@ def test_owner_shares_a_clip_with_a_verified_agency_and_the_public_sees_the_coun
     assert owner.locator(f"#inbox-map-{request_id} path.leaflet-interactive").count() == 2  # area + camera
     screenshot(owner, "portal-owner-inbox")
     item.get_by_label(re.compile(r"short_hamilton_clip\.mp4")).check()
-    item.get_by_role("button", name="Share the chosen clips").click()
+    assert item.get_by_label("faces redacted (you see it first)").is_checked()  # the default offered
+    item.get_by_label("as recorded").check()  # this owner shares the clip as recorded
+    item.get_by_role("button", name="Continue").click()
     owner.wait_for_load_state()
     assert (
         "Shared: short_hamilton_clip.mp4"

@@ -400,6 +400,7 @@ def test_migration_0014_upgrades_128d_faces_in_place_and_downgrades(
         )
         session.add(row)
     engine.dispose()
+    command.downgrade(cfg, "0014")  # the later revisions first, so the refusal below is 0014's
     with pytest.raises(RuntimeError, match="other than 128"):
         command.downgrade(cfg, "0013")
     engine = db.make_engine(url)

@@ -32,7 +32,7 @@ from glasshouse.services import Services
 
 #: CLI commands that process biometric data; every other command is listed as not biometric.
 BIOMETRIC_COMMANDS = {
-    "detect", "compare", "index", "search", "video detect", "video search", "redact",
+    "detect", "compare", "index", "search", "video detect", "video search", "redact", "media redact",
     # Independent testing (SB 6280): aggregate figures on the tester's own pairs, which a crafted pair list
     # could turn into a face comparison, so the policy decides it (testing.run) like the others.
     "testing run",
@@ -69,6 +69,8 @@ NOT_BIOMETRIC_ROUTES = {
     "/v1/media", "/v1/media/{name}",
     # Reading one's own video job and its results; the gate decided (and audited) when the job started.
     "/v1/video/jobs/{job_id}", "/v1/video/jobs/{job_id}/results",
+    # Reading one's own redaction export job (the gate decided when it started; the copy's routes are gated).
+    "/v1/redaction/exports/{job_id}",
     # Community camera portal: footage, not biometric processing. Filing a request (POST
     # /v1/portal/requests) is gated below; GET on the same path is the public feed. Sharing
     # (/inbox/{request_id}/share) passes the gate as footage.share inside the service, but answers owner
@@ -80,7 +82,18 @@ NOT_BIOMETRIC_ROUTES = {
     "/v1/portal/clips", "/v1/portal/clips/{clip_id}", "/v1/portal/inbox",
     "/v1/portal/inbox/{request_id}/share", "/v1/portal/inbox/{request_id}/decline", "/v1/portal/settings",
     "/v1/portal/emergency", "/v1/portal/emergency/{disclosure_id}/approve",
+    # Redacted sharing (issue 17): watching or cancelling one's own preview, and unredaction requests and
+    # answers, are footage access and consent, audited; making a preview is gated (below). Accepting an
+    # unredaction request passes the gate as footage.share inside the service, like sharing.
+    "/v1/portal/previews/{copy_id}", "/v1/portal/unredactions", "/v1/portal/unredactions/{unredaction_id}/accept",
+    "/v1/portal/unredactions/{unredaction_id}/refuse",
+    "/v1/portal/requests/{request_id}/clips/{clip_id}/unredaction",
 }  # fmt: skip
+#: Gated routes that answer camera owners' sessions, not organisation keys: the loop below cannot call
+#: them with the blocked organisation's key; each names the test proving a denial refuses it.
+OWNER_SESSION_GATED = {
+    "/v1/portal/inbox/{request_id}/previews": "tests/portal/test_portal_redaction.py::test_making_a_preview_passes_the_gate",
+}
 
 #: The S3-compatible endpoint (glasshouse.s3api) is media storage, like /v1/media: bytes in and out, every
 #: write audited (media.upload / media.delete) with the S3 caller's key; the video jobs that analyse an
@@ -216,7 +229,13 @@ def test_every_rest_route_is_classified_and_biometric_ones_refused(
         "/v1/video/face-search",
         "/v1/portal/requests",
         "/v1/testing/runs",
+        "/v1/redaction/exports",
+        "/v1/redaction/copies",
+        "/v1/redaction/copies/{copy_id}",
+        "/v1/redaction/copies/{copy_id}/content",
+        *OWNER_SESSION_GATED,
     }
+    assert gated["/v1/portal/inbox/{request_id}/previews"] == "media.redact"
     key = denied_world["key"]
     image = base64.b64encode(_image(shared_data)).decode()
     bodies = {
@@ -227,12 +246,17 @@ def test_every_rest_route_is_classified_and_biometric_ones_refused(
         "/v1/video/face-search": {"video": "v.mp4", "collection": "c"},
         "/v1/portal/requests": _footage_request(),
         "/v1/testing/runs": {},  # refused before the upload is read
+        "/v1/redaction/exports": {"source": {"name": "v.mp4"}},
     }
-    for path, body in bodies.items():
-        url = denied_world["server"].url + path.replace("{collection}", "c")
-        response = httpx.post(
-            url, json=body, headers={"Authorization": f"Bearer {key.access_key_id}:{key.secret}"}
-        )
+    reads = {"/v1/redaction/copies", "/v1/redaction/copies/{copy_id}", "/v1/redaction/copies/{copy_id}/content"}
+    assert set(bodies) | reads | set(OWNER_SESSION_GATED) == set(gated)
+    auth = {"Authorization": f"Bearer {key.access_key_id}:{key.secret}"}
+    for path in [*bodies, *reads]:
+        url = denied_world["server"].url + path.replace("{collection}", "c").replace("{copy_id}", "x")
+        if path in reads:
+            response = httpx.get(url, headers=auth)
+        else:
+            response = httpx.post(url, json=bodies[path], headers=auth)
         assert response.status_code == 403, (path, response.text)
         assert "deny-blocked" in response.json()["error"]["message"]
 
@@ -257,6 +281,7 @@ def test_every_cli_command_is_classified_and_biometric_ones_refused(
         "video search": ["video", "search", "c", photo],
         "testing run": ["testing", "run", str(pairs)],
         "redact": ["redact", photo, "--out", str(denied_world["data"] / "redacted.jpg")],
+        "media redact": ["media", "redact", "v.mp4"],
     }
     assert set(runs) == BIOMETRIC_COMMANDS
     runner = CliRunner()

@@ -205,8 +205,15 @@ def test_an_agency_learns_only_what_the_owner_chose_to_share(world: PortalWorld,
 
     seen = _agency_surfaces(world, officer, rid, clip)
     assert set(seen["rest_clip"]) == {
-        "id", "content_type", "size", "sha256", "started_at", "ends_at", "duration_seconds", "share", "accessible",
+        "id", "content_type", "size", "sha256", "started_at", "ends_at", "duration_seconds", "redacted", "share",
+        "accessible", "served", "redacted_copy", "unredaction",
     }  # fmt: skip
+    # An emergency disclosure is redacted by default (the approver gave no reason not to): the agency gets
+    # the copy, whose record names no one (no maker) and nothing of the camera.
+    redacted = how == "emergency"
+    assert seen["rest_clip"]["served"] == ("redacted" if redacted else "original")
+    if redacted:
+        assert "made_by" not in seen["rest_clip"]["redacted_copy"]
     for name, text in seen.items():
         text = json.dumps(text) if not isinstance(text, str) else text
         for secret in ("Front door", "front-door", "elm-st", cam, "latitude", "longitude", "recipient_count"):
@@ -214,12 +221,14 @@ def test_an_agency_learns_only_what_the_owner_chose_to_share(world: PortalWorld,
         for written in _coordinates(LAT, LON):
             assert written not in text, (name, written)
     for headers in (seen["rest_headers"], seen["ui_headers"]):
-        assert headers["content-disposition"] == f'attachment; filename="{clip}.mp4"'
+        name = f"{clip}-redacted.mp4" if redacted else f"{clip}.mp4"
+        assert headers["content-disposition"] == f'attachment; filename="{name}"'
     label = "disclosed without the owner's consent" if how == "emergency" else "shared by the owner"
     assert label in seen["ui"]
     # The Rekognition object an agency names is the request and the clip, resolved only for it.
     info = world.svc.media.resolve_s3_object(world.agency.org_id, "portal-shared", f"{rid}/{clip}")
-    assert info.sha256 == seen["rest_clip"]["sha256"]
+    served = seen["rest_clip"]["redacted_copy"]["sha256"] if redacted else seen["rest_clip"]["sha256"]
+    assert info.sha256 == served
 
 
 def test_a_disclosure_approved_before_the_grid_is_shown_as_cells(world: PortalWorld) -> None:

@@ -211,6 +211,11 @@ def test_every_portal_form_needs_the_sessions_token(site: Site) -> None:
         (officer, "/ui/portal/requests"),
         (officer, f"/ui/portal/requests/{request_id}/close"),
         (site.user("ola@ops.example"), "/ui/portal/emergency"),
+        (site.user("ola@ops.example"), "/ui/portal/emergency/any-id/approve"),
+        (owner, "/ui/portal/previews/cancel"),
+        (owner, "/ui/portal/unredactions/any-id/accept"),
+        (owner, "/ui/portal/unredactions/any-id/refuse"),
+        (officer, f"/ui/portal/requests/{request_id}/clips/any-id/unredaction"),
     ):
         assert client.post(path, data=forged).status_code == 403, path
     assert len(site.svc.portal.list_cameras(person)) == 1
@@ -254,7 +259,8 @@ def test_a_request_filed_in_the_ui_is_answered_and_its_clip_downloaded_with_its_
     clip = site.svc.portal.list_clips(person)[0]
     token = csrf(owner, "/ui/portal/inbox")
     shared = owner.post(
-        f"/ui/portal/inbox/{request_id}/share", data={"clip_id": clip.id, "csrf_token": token}
+        f"/ui/portal/inbox/{request_id}/share",
+        data={"clip_id": clip.id, f"mode-{clip.id}": "recorded", "csrf_token": token},
     )
     assert shared.status_code == 200 and "Shared: porch.mp4" in shared.text
 

@@ -79,3 +79,36 @@ def test_boxes_are_neither_held_nor_interpolated_across_a_scene_cut() -> None:
         pytest.approx(0.3)
     ]  # track 1 not held back past 1700
     assert [b.left for b in timeline.boxes_at(1700)] == [pytest.approx(0.6)]  # ...but to its shot's start
+
+
+def test_a_growing_timeline_read_ahead_by_its_lead_gives_the_finished_timelines_boxes() -> None:
+    """Pass 2 covers frames while pass 1 runs: at each frame, what the growing timeline answers once pass 1
+    is ``lead_ms`` ahead must be what the finished timeline answers (gaps, holds, a cut, tracks starting)."""
+    from glasshouse.redaction.timeline import GrowingTimeline
+    from glasshouse.video.track import Track
+
+    sampled = {0: [(0, 0.1)], 200: [(0, 0.12)], 1500: [(0, 0.4), (1, 0.6)], 1700: [(1, 0.62)]}
+    sampled |= {2900: [(2, 0.3)], 4000: [(2, 0.35)], 4100: [(3, 0.8)]}
+    cut_at = 2800
+    frames = range(0, 4500, 33)
+    live: dict[int, Track] = {}
+    growing = GrowingTimeline(hold_ms=500)
+    heard: list[tuple[int, bool, list[Track] | None]] = []
+    for ms in sorted({*frames, *sampled, cut_at}):
+        if ms in sampled:
+            for tid, x in sampled[ms]:
+                live.setdefault(tid, Track(id=tid)).sightings.append(
+                    Sighting(ms, NormBox(x, 0.2, 0.1, 0.1), 0.9)
+                )
+        heard.append((ms, ms == cut_at, list(live.values()) if ms in sampled else None))
+    finished = Timeline(
+        [VideoTrack(t.id, t.sightings, None, [], 0.5) for t in live.values()], hold_ms=500, cuts=[cut_at]
+    )
+    fed = 0
+    for ms in frames:
+        while fed < len(heard) and growing.read_ms < ms + growing.lead_ms:
+            growing.frame(*heard[fed])
+            fed += 1
+        key = lambda b: (b.left, b.top)  # noqa: E731
+        assert sorted(growing.boxes_at(ms), key=key) == sorted(finished.boxes_at(ms), key=key), ms
+    assert growing.cuts == [cut_at]

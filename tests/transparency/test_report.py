@@ -24,7 +24,9 @@ def _org(period: dict[str, Any], name: str) -> dict[str, Any]:
 
 def _scalars(**nonzero: int) -> dict[str, int]:
     names = ("reviews_confirmed", "reviews_rejected", "footage_requests", "footage_shares")
-    out = dict.fromkeys((*names, "emergency_disclosures", "policy_changes"), 0)
+    redaction = ("redacted_shares", "unredacted_shares", "unredaction_requests")
+    answers = ("unredactions_accepted", "unredactions_refused")
+    out = dict.fromkeys((*names, "emergency_disclosures", "policy_changes", *redaction, *answers), 0)
     out.update(nonzero)
     return out
 
@@ -196,6 +198,11 @@ def test_csv_has_one_row_per_bucket_org_and_metric(world: World) -> None:
         ("footage_shares", ""): "0",
         ("emergency_disclosures", ""): "1",
         ("policy_changes", ""): "0",
+        ("redacted_shares", ""): "0",
+        ("unredacted_shares", ""): "0",
+        ("unredaction_requests", ""): "0",
+        ("unredactions_accepted", ""): "0",
+        ("unredactions_refused", ""): "0",
     }
     keys = [(r["bucket"], r["organisation"], r["metric"], r["key"]) for r in rows]
     assert len(keys) == len(set(keys))

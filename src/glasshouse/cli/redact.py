@@ -8,12 +8,13 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.progress import TaskID
+from rich.progress import Progress, TaskID
 
 from glasshouse.cli.common import Case, Purpose, gated, print_json, progress_bar, services
 from glasshouse.governance.policy import Capability
 from glasshouse.redaction.cover import Method
 from glasshouse.redaction.record import RedactionSettings
+from glasshouse.redaction.video import Progress as RedactionProgress
 
 
 def redact(
@@ -40,16 +41,21 @@ def redact(
     """Write a copy of SOURCE with every face covered (audio, container and codec kept); print its record."""
     settings = RedactionSettings(method=method, padding=padding, keep_persons=frozenset(keep_person or []))
     with services() as svc, gated(svc, Capability.MEDIA_REDACT, purpose, case), progress_bar() as bar:
-        tasks: dict[str, TaskID] = {}
-
-        def progress(stage: str, done: int, total: int | None) -> None:
-            if stage not in tasks:
-                label = "finding faces" if stage == "analyse" else "covering faces"
-                tasks[stage] = bar.add_task(label, total=total)
-                for other, task in tasks.items():  # the stage before this one is over
-                    if other != stage:
-                        bar.update(task, total=1, completed=1)
-            bar.update(tasks[stage], completed=done, total=total)
-
-        record = svc.redaction.redact(source, out, settings, progress)
+        record = svc.redaction.redact(source, out, settings, phases(bar))
     print_json({"out": str(out), **record.to_json()})
+
+
+def phases(bar: Progress) -> RedactionProgress:
+    """The redaction's phases as bars: finding faces, then covering them (frames done of the total)."""
+    tasks: dict[str, TaskID] = {}
+
+    def progress(stage: str, done: int, total: int | None) -> None:
+        if stage not in tasks:
+            label = "finding faces" if stage == "analyse" else "covering faces"
+            tasks[stage] = bar.add_task(label, total=total)
+            for other, task in tasks.items():  # the stage before this one is over
+                if other != stage:
+                    bar.update(task, total=1, completed=1)
+        bar.update(tasks[stage], completed=done, total=total)
+
+    return progress

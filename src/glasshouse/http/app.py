@@ -31,6 +31,7 @@ from glasshouse.rekognition.api import error_response as aws_error_response
 from glasshouse.rekognition.api import router as rekognition_router
 from glasshouse.rest.api import router as rest_router
 from glasshouse.rest.media import router as media_router
+from glasshouse.rest.redaction import router as redaction_router
 from glasshouse.rest.video import router as video_router
 from glasshouse.s3api.app import S3App, S3Dispatch
 from glasshouse.services import Services
@@ -39,6 +40,7 @@ from glasshouse.transparency import web as transparency_web
 from glasshouse.web import auditor, auth_pages, console, operator, portal, review, video
 from glasshouse.web import collections as collection_pages
 from glasshouse.web import errors as web_errors
+from glasshouse.web import redaction as redaction_pages
 
 
 async def _sweep_retention(svc: Services, every: int) -> None:
@@ -131,11 +133,13 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     app.include_router(rest_router)
     app.include_router(media_router)
     app.include_router(video_router)
+    app.include_router(redaction_router)
     app.include_router(portal_router)
     app.include_router(testing_api.router)
     app.include_router(transparency_web.router)
     for pages in (auth_pages, operator, review, console, collection_pages, auditor, video, portal):
         app.include_router(pages.router)
+    app.include_router(redaction_pages.router)
     # Leaflet before /static, which would shadow it.
     app.mount(portal.LEAFLET_PATH, portal.leaflet_files(), name="leaflet")
     app.mount("/static", StaticFiles(directory=Path(web.__file__).parent / "static"), name="static")

@@ -34,7 +34,7 @@ log = logging.getLogger("glasshouse.jobs")
 Handler = Callable[["JobContext", "JobView"], Iterable[Mapping[str, Any]]]
 
 #: Modules whose import registers the built-in job kinds (each calls :func:`register` at import).
-BUILTIN_JOB_MODULES: tuple[str, ...] = ("glasshouse.video.jobs",)
+BUILTIN_JOB_MODULES: tuple[str, ...] = ("glasshouse.video.jobs", "glasshouse.redaction.exports")
 MAX_PARAMS_BYTES = 64 * 1024
 MAX_TOKEN_LENGTH = 64
 MAX_TAG_LENGTH = 256

@@ -10,8 +10,9 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from glasshouse.db import Base, new_id, utcnow
 
-#: Where an object came from: an organisation's own upload, or (later) the community camera portal.
-SOURCES: Final = ("upload", "portal")
+#: Where an object came from: an organisation's own upload, the community camera portal, or a redacted copy
+#: of another object (:mod:`glasshouse.redaction.copies`).
+SOURCES: Final = ("upload", "portal", "redacted")
 MAX_NAME_LENGTH: Final = 1024
 
 

@@ -41,6 +41,9 @@ _CONTENT_TYPE = re.compile(r"[A-Za-z0-9!#$&^_.+\-]+/[A-Za-z0-9!#$&^_.+\-]+( *;[ 
 #: Resolves ``Name`` in a shared bucket for the calling organisation (``org_id, name``) to a media object
 #: of another organisation, or raises :class:`NotFoundError`. The portal provides ``portal-shared``.
 SharedBucket = Callable[[str, str], "MediaInfo"]
+#: Called inside the transaction deleting a media object (its session, who deletes, the row's id), before
+#: the row goes: what derives from the object (its redacted copies) is deleted with it.
+DeleteHook = Callable[[Session, Actor, str], None]
 
 
 class MediaNotFoundError(NotFoundError):
@@ -138,6 +141,11 @@ class MediaService:
         self.clock = clock
         #: Rekognition ``S3Object.Bucket`` names that are not an organisation's own uploads.
         self.shared_buckets: Mapping[str, SharedBucket] = dict(shared_buckets or {})
+        self._delete_hooks: list[DeleteHook] = []
+
+    def on_delete(self, hook: DeleteHook) -> None:
+        """Run ``hook`` in every object deletion's transaction (a higher layer's dependents)."""
+        self._delete_hooks.append(hook)
 
     def limited(self, chunks: Iterable[bytes]) -> Iterator[bytes]:
         """``chunks``, refused with :class:`MediaTooLargeError` once they pass the media size limit."""
@@ -256,12 +264,24 @@ class MediaService:
             row = self._row(session, org_id, name)
             if row is None:
                 raise _not_found(name)
-            storage_key = row.storage_key
-            details = {"name": name, "size": row.size, "sha256": row.sha256}
-            session.delete(row)
-            session.flush()
-            self.audit.append(session, change_event(by, "media.delete", details))
-            db.after_commit(session, lambda: self.discard(storage_key))
+            self._delete(session, by, row)
+
+    def delete_derived(self, session: Session, by: Actor, media_id: str, derived_from: str) -> None:
+        """Delete object ``media_id`` (of any organisation) in ``session``'s transaction because the object
+        it was derived from (``derived_from``, e.g. the original of a redacted copy) is being deleted."""
+        row = session.get(MediaObject, media_id)
+        if row is not None:
+            self._delete(session, by, row, derived_from=derived_from, org_id=row.org_id)
+
+    def _delete(self, session: Session, by: Actor, row: MediaObject, **extra: str) -> None:
+        storage_key = row.storage_key
+        details = {"name": row.name, "size": row.size, "sha256": row.sha256, **extra}
+        for hook in self._delete_hooks:
+            hook(session, by, row.id)
+        session.delete(row)
+        session.flush()
+        self.audit.append(session, change_event(by, "media.delete", details))
+        db.after_commit(session, lambda: self.discard(storage_key))
 
     def resolve_s3_object(self, org_id: str, bucket: str, name: str) -> MediaInfo:
         """Rekognition's ``S3Object {Bucket, Name}`` as one of ``org_id``'s media objects.

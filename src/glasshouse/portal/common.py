@@ -15,7 +15,7 @@ from glasshouse import db
 from glasshouse.audit.service import AuditLog
 from glasshouse.errors import InvalidInputError, InvalidParameterError, NotFoundError
 from glasshouse.governance.actor import Actor
-from glasshouse.governance.audit_events import change_event
+from glasshouse.governance.audit_events import change_event, event
 from glasshouse.governance.duties import Duties
 from glasshouse.governance.gate import Gate, PolicyDenied
 from glasshouse.governance.policy import Sector
@@ -34,6 +34,7 @@ from glasshouse.portal.models import (
     Share,
 )
 from glasshouse.portal.views import RequestView
+from glasshouse.redaction.copies import RedactedCopies
 
 #: Sector of the residents' organisation (the policy's baseline lets every sector share footage).
 RESIDENTS_SECTOR: Final = Sector.NONPROFIT.value
@@ -113,8 +114,11 @@ class PortalBase:
         default_retention_days: int = 60,
         access_days: int = 30,
         clock: Callable[[], datetime] = db.utcnow,
+        copies: RedactedCopies | None = None,
     ) -> None:
         self.sessions = sessions
+        #: Redacted copies of clips (shared in place of the originals); required to share redacted.
+        self._copies = copies
         self.media = media
         self.audit = audit
         self.gate = gate
@@ -125,6 +129,12 @@ class PortalBase:
         self.default_retention_days = default_retention_days
         self.access_days = access_days
         self.clock = clock
+
+    @property
+    def copies(self) -> RedactedCopies:
+        if self._copies is None:
+            raise InvalidParameterError("redaction is not available on this server")
+        return self._copies
 
     # -- residents -----------------------------------------------------------------------------------------
     def residents(self) -> Organisation:
@@ -151,6 +161,17 @@ class PortalBase:
         session.flush()
         self.media.delete(actor, actor.org_id, f"portal/{clip.id}")  # joins this transaction
         self.audit.append(session, change_event(actor, "portal.clip_delete", details))
+
+    def _record_share(self, session: Session, actor: Actor, share: Share, case_number: str) -> None:
+        """One audit entry per clip handed over: redacted or as recorded (transparency report figures)."""
+        action = "footage.share_redacted" if share.redacted_copy_id else "footage.share_unredacted"
+        details = {
+            "request_id": share.request_id,
+            "clip_id": share.clip_id,
+            "kind": share.kind,
+            "redacted_copy_id": share.redacted_copy_id,
+        }
+        self.audit.append(session, event(actor, action, "record", case_number=case_number, details=details))
 
     @staticmethod
     def _held(session: Session, clip_id: str, now: datetime) -> bool:

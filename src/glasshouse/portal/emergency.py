@@ -5,12 +5,14 @@ person acts as that person, an organisation-wide key can neither ask nor approve
 the person who asked, whichever keys or sessions they use.
 
 The approval creates an ``emergency`` request holding the clips, notifies each owner (their inbox), and is
-audited as ``footage.emergency_disclosure`` (a transparency report figure).
+audited as ``footage.emergency_disclosure`` (a transparency report figure). The agency gets redacted
+copies of the clips unless the approving operator records why it needs them unredacted.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from contextlib import suppress
 from typing import Final
 
 from sqlalchemy import select
@@ -19,7 +21,8 @@ from glasshouse import db
 from glasshouse.errors import InvalidParameterError, NotFoundError
 from glasshouse.governance.actor import Actor
 from glasshouse.governance.audit_events import event
-from glasshouse.governance.policy import Sector
+from glasshouse.governance.gate import RequestContext
+from glasshouse.governance.policy import Capability, Sector
 from glasshouse.organisations.models import Organisation
 from glasshouse.portal import rules
 from glasshouse.portal.common import (
@@ -44,6 +47,7 @@ from glasshouse.portal.models import (
     Share,
 )
 from glasshouse.portal.views import DisclosureView
+from glasshouse.redaction.record import RedactionSettings
 
 ACTION_EMERGENCY: Final = "footage.emergency_disclosure"
 
@@ -123,10 +127,85 @@ class EmergencyPortal(PortalBase):
             )
             return [DisclosureView.of(row, name) for row, name in rows]
 
-    def emergency_approve(self, operator: Actor, disclosure_id: str) -> DisclosureView:
+    def emergency_approve(
+        self, operator: Actor, disclosure_id: str, *, unredacted_reason: str | None = None
+    ) -> DisclosureView:
         """Approve (as a second operator): the clips are shared (kind ``emergency``) into a new emergency
-        request of the agency, each owner is notified in their inbox, and the disclosure is audited."""
+        request of the agency, each owner is notified in their inbox, and the disclosure is audited.
+
+        The agency gets redacted copies (every face blurred) unless the approver records why it needs the
+        originals (``unredacted_reason``)."""
         self._operator(operator)
+        if unredacted_reason is not None:
+            unredacted_reason = unredacted_reason.strip()
+            if not 20 <= len(unredacted_reason) <= rules.MAX_DESCRIPTION:
+                raise InvalidParameterError(
+                    "write why the agency needs the clips unredacted (20 characters at least)"
+                )
+        copies = {} if unredacted_reason is not None else self._emergency_copies(operator, disclosure_id)
+        try:
+            return self._approve(operator, disclosure_id, copies, unredacted_reason)
+        except BaseException:
+            holder = self._copy_holder(operator)
+            for copy_id in copies.values():
+                with suppress(NotFoundError):
+                    self.copies.delete(holder, copy_id)
+            raise
+
+    def _copy_holder(self, operator: Actor) -> Actor:
+        """Emergency copies are held by the residents' organisation (with the clips), made by the operator."""
+        residents = self.residents()
+        return Actor(
+            org_id=residents.id,
+            org_name=residents.name,
+            surface=operator.surface,
+            key_id=operator.key_id,
+            person=operator.person,
+        )
+
+    def _emergency_copies(self, operator: Actor, disclosure_id: str) -> dict[str, str]:
+        """Redacted copies of a pending disclosure's clips (clip id -> copy id), made before the approval
+        (redaction takes seconds; no transaction stays open meanwhile). Refused early to the operator who
+        asked (the four-eyes check runs first here too), so nobody makes copies who could not approve."""
+        with (
+            self.duties.step(
+                operator, "emergency_approval", ACTION_EMERGENCY, disclosure_id=disclosure_id
+            ) as check,
+            self.sessions() as session,
+        ):
+            row = session.get(EmergencyDisclosure, disclosure_id)
+            if row is None:
+                raise NotFoundError(f"emergency disclosure {disclosure_id!r} not found")
+            if row.status != PENDING:
+                raise RequestClosedError("this emergency disclosure was already approved")
+            check.require_distinct_person(session, requested_by=row.requested_by)
+            clip_ids = list(session.scalars(select(Clip.id).where(Clip.id.in_(row.clip_ids))))
+            case_number = row.case_number
+        holder = self._copy_holder(operator)
+        made: dict[str, str] = {}
+        try:
+            for clip_id in clip_ids:
+                context = RequestContext(
+                    case_number=case_number, inputs={"disclosure_id": disclosure_id, "clip_id": clip_id}
+                )
+                with self.gate.guard(operator, Capability.MEDIA_REDACT, context):
+                    copy = self.copies.make(
+                        holder,
+                        source_org_id=holder.org_id,
+                        source_name=f"portal/{clip_id}",
+                        settings=RedactionSettings(),
+                        purpose="portal_share",
+                    )
+                made[clip_id] = copy.id
+        except BaseException:
+            for copy_id in made.values():
+                self.copies.delete(holder, copy_id)
+            raise
+        return made
+
+    def _approve(
+        self, operator: Actor, disclosure_id: str, copies: dict[str, str], unredacted_reason: str | None
+    ) -> DisclosureView:
         now = self.clock()
         with (
             self.duties.step(
@@ -184,18 +263,25 @@ class EmergencyPortal(PortalBase):
                         notified_at=now,
                     )
                 )
+            redacted = unredacted_reason is None
             for clip, _ in clips:
-                session.add(
-                    Share(
-                        request_id=request.id,
-                        clip_id=clip.id,
-                        owner_id=clip.owner_id,
-                        shared_at=now,
-                        contact=None,
-                        evidence=False,
-                        kind=EMERGENCY,
-                    )
+                if redacted and clip.id not in copies:  # a clip uploaded again since? never the original
+                    raise NotFoundError(f"no redacted copy of clip {clip.id!r}: approve again")
+                share = Share(
+                    request_id=request.id,
+                    clip_id=clip.id,
+                    owner_id=clip.owner_id,
+                    shared_at=now,
+                    contact=None,
+                    evidence=False,
+                    kind=EMERGENCY,
+                    redacted_copy_id=copies.get(clip.id) if redacted else None,
                 )
+                session.add(share)
+                session.flush()
+                self._record_share(session, operator, share, row.case_number)
+            row.redacted = redacted
+            row.unredacted_reason = unredacted_reason
             row.status = APPROVED
             row.approved_by = approved_by
             row.approved_at = now
@@ -210,6 +296,8 @@ class EmergencyPortal(PortalBase):
                 "owners": len(owners),
                 "requested_by": row.requested_by,
                 "reason": row.reason,
+                "redacted": redacted,
+                "unredacted_reason": unredacted_reason,
             }
             self.audit.append(
                 session,

@@ -44,6 +44,9 @@ DISCLOSURE_DESCRIPTION: Final = (
 #: An owner's inbox status when two operators disclosed their clips without asking them.
 DISCLOSED: Final = "disclosed"
 APPROVED: Final = "approved"
+#: Answers to an unredaction request.
+ACCEPTED: Final = "accepted"
+REFUSED: Final = "refused"
 
 
 class Camera(Base):
@@ -142,6 +145,35 @@ class Share(Base):
     contact: Mapped[str | None] = mapped_column(String(255), nullable=True)
     evidence: Mapped[bool] = mapped_column(Boolean, default=False)
     kind: Mapped[str] = mapped_column(String(16), default=CONSENT)
+    #: Shared with faces redacted: the agency gets only this copy (``None``: shared as recorded). Deleting
+    #: the copy deletes the share, so a share never silently falls back to the original.
+    redacted_copy_id: Mapped[str | None] = mapped_column(
+        ForeignKey("redacted_copies.id", ondelete="CASCADE"), nullable=True, index=True
+    )
+    #: When the owner accepted the agency's unredaction request: from then on the agency gets the original.
+    unredacted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+    @property
+    def serves_copy(self) -> bool:
+        """Whether the agency gets the redacted copy (not the original) of this share."""
+        return self.redacted_copy_id is not None and self.unredacted_at is None
+
+
+class UnredactionRequest(Base):
+    """An agency's reasoned request for the original of a clip shared redacted; the owner answers."""
+
+    __tablename__ = "portal_unredaction_requests"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    share_id: Mapped[str] = mapped_column(ForeignKey("portal_shares.id", ondelete="CASCADE"), index=True)
+    agency_org_id: Mapped[str] = mapped_column(ForeignKey("organisations.id", ondelete="CASCADE"), index=True)
+    owner_id: Mapped[str] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"), index=True)
+    case_number: Mapped[str] = mapped_column(String(64))
+    reason: Mapped[str] = mapped_column(Text)
+    filed_by: Mapped[str] = mapped_column(String(255))
+    filed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    status: Mapped[str] = mapped_column(String(16), default=PENDING)
+    answered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
 
 
 class EmergencyDisclosure(Base):
@@ -164,3 +196,6 @@ class EmergencyDisclosure(Base):
         ForeignKey("portal_requests.id", ondelete="SET NULL"), nullable=True
     )
     notified_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    #: Set on approval: whether redacted copies were disclosed, and if not, the approver's reason why not.
+    redacted: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
+    unredacted_reason: Mapped[str | None] = mapped_column(Text, nullable=True)

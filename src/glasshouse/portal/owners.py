@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 import tempfile
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import BinaryIO, Final
@@ -68,6 +68,7 @@ from glasshouse.portal.views import (
     aware,
     aware_or_none,
 )
+from glasshouse.redaction.copies import RedactedCopy
 from glasshouse.video.decode import InvalidVideoError
 
 MAX_RETENTION_DAYS: Final = 3650
@@ -478,26 +479,39 @@ class OwnerPortal(PortalBase):
         return recipient, request
 
     def share(
-        self, owner_id: str, request_id: str, clip_ids: Sequence[str], *, surface: str = "ui"
+        self,
+        owner_id: str,
+        request_id: str,
+        clip_ids: Sequence[str],
+        *,
+        redacted: Mapping[str, str] | None = None,
+        surface: str = "ui",
     ) -> list[ShareView]:
         """Share chosen clips (the owner's own, matching the request) with the request's agency.
 
-        Passes the gate as ``footage.share``. Sharing more clips later adds to what was shared.
+        ``clip_ids`` are shared as recorded; ``redacted`` maps clips to share with faces redacted to the
+        redacted copy the owner previewed (:meth:`preview_redacted`): the agency then gets only that copy.
+        Passes the gate as ``footage.share``. Sharing more clips later adds to what was shared; a clip
+        already shared keeps the way it was shared.
         """
-        wanted = list(dict.fromkeys(clip_ids))
+        copies = dict(redacted or {})
+        wanted = list(dict.fromkeys([*clip_ids, *copies]))
         if not wanted:
             raise InvalidParameterError("choose at least one clip to share")
         actor = self.owner_actor(owner_id, surface)
         with db.transaction(self.sessions) as session:
             self._owner(session, owner_id)
             recipient, request = self._recipient(session, owner_id, request_id)
-            matching = {c.id for c, _ in self._matching_clips(session, owner_id, request)}
+            matching = {c.id: c for c, _ in self._matching_clips(session, owner_id, request)}
             for clip_id in wanted:
                 if clip_id not in matching:
                     raise clip_not_found(clip_id)
+            for clip_id, copy_id in copies.items():
+                self._preview_copy(session, owner_id, copy_id, matching[clip_id])
             case_number = request.case_number
         context = RequestContext(
-            case_number=case_number, inputs={"request_id": request_id, "clips": len(wanted)}
+            case_number=case_number,
+            inputs={"request_id": request_id, "clips": len(wanted), "redacted": len(copies)},
         )
         with (
             self.gate.guard(actor, Capability.FOOTAGE_SHARE, context),
@@ -510,17 +524,24 @@ class OwnerPortal(PortalBase):
             existing = set(session.scalars(select(Share.clip_id).where(Share.request_id == request_id)))
             for clip_id in wanted:
                 if clip_id not in existing:
-                    session.add(
-                        Share(
-                            request_id=request_id,
-                            clip_id=clip_id,
-                            owner_id=owner_id,
-                            shared_at=now,
-                            contact=contact,
-                            evidence=False,
-                            kind=CONSENT,
-                        )
+                    chosen = copies.get(clip_id)
+                    if chosen is not None:  # checked again: the preview may have been cancelled since
+                        clip = session.get(Clip, clip_id)
+                        assert clip is not None
+                        self._preview_copy(session, owner_id, chosen, clip)
+                    share = Share(
+                        request_id=request_id,
+                        clip_id=clip_id,
+                        owner_id=owner_id,
+                        shared_at=now,
+                        contact=contact,
+                        evidence=False,
+                        kind=CONSENT,
+                        redacted_copy_id=chosen,
                     )
+                    session.add(share)
+                    session.flush()
+                    self._record_share(session, actor, share, case_number)
             recipient.status = SHARED
             recipient.responded_at = now
             session.flush()
@@ -530,6 +551,20 @@ class OwnerPortal(PortalBase):
                 .order_by(Share.shared_at)
             )
             return [ShareView.of(r) for r in rows]
+
+    def _preview_copy(self, session: Session, owner_id: str, copy_id: str, clip: Clip) -> RedactedCopy:
+        """The owner's own redacted copy of ``clip`` (made by :meth:`preview_redacted`); anything else, or
+        someone else's, answers not found."""
+        row = session.get(RedactedCopy, copy_id)
+        if (
+            row is None
+            or row.made_by != f"person:{owner_id}"
+            or row.source_media_id != clip.media_id
+            or row.purpose != "portal_share"
+            or row.org_id != self._residents(session).id
+        ):
+            raise NotFoundError(f"redacted preview {copy_id!r} not found")
+        return row
 
     def decline(self, owner_id: str, request_id: str, *, surface: str = "ui") -> None:
         """Decline a request. Recorded for auditors; the agency never learns who declined."""

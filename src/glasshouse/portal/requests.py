@@ -12,6 +12,7 @@ Agency access: only shared clips, while the request is open and for ``access_day
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import BinaryIO, Final
 
@@ -47,15 +48,20 @@ from glasshouse.portal.models import (
     OwnerSettings,
     RequestRecipient,
     Share,
+    UnredactionRequest,
 )
 from glasshouse.portal.views import (
     AgencyClipView,
     FootageRequestInput,
+    RedactedCopyRecord,
     RequestView,
     SharedClip,
     ShareView,
+    UnredactionView,
     aware,
+    aware_or_none,
 )
+from glasshouse.redaction.copies import RedactedCopy
 
 ACTION_REQUEST: Final = "footage.request"
 #: The owners a request reached (a count), recorded for the operator's auditors, not the agency's.
@@ -189,22 +195,73 @@ class RequestPortal(PortalBase):
         return request.access_until is not None and aware(request.access_until) > now
 
     def shared_clips(self, actor: Actor, request_id: str) -> list[SharedClip]:
-        """Clips shared into the actor's agency's request, each with its share record."""
+        """Clips shared into the actor's agency's request, each with its share record (and, when shared
+        redacted, the copy's record and any unredaction request)."""
         now = self.clock()
         with self.sessions() as session:
             request = self._agency_request(session, actor, request_id)
+            agency = session.get(Organisation, request.agency_org_id)
             rows = session.execute(
                 select(Share, Clip)
                 .join(Clip, Share.clip_id == Clip.id)
                 .where(Share.request_id == request_id)
                 .order_by(Share.shared_at, Share.id)
             )
-            return [
-                SharedClip(
-                    AgencyClipView.of(clip), ShareView.of(share), self._accessible(request, share, now)
+            out = []
+            for share, clip in rows:
+                record = self._copy_record(session, share.redacted_copy_id)
+                asked = session.scalar(
+                    select(UnredactionRequest)
+                    .where(UnredactionRequest.share_id == share.id)
+                    .order_by(UnredactionRequest.filed_at.desc())
+                    .limit(1)
                 )
-                for share, clip in rows
-            ]
+                unredaction = (
+                    unredaction_view(asked, share, agency.name if agency else "?") if asked else None
+                )
+                out.append(
+                    SharedClip(
+                        AgencyClipView.of(clip),
+                        ShareView.of(share),
+                        self._accessible(request, share, now),
+                        record,
+                        unredaction,
+                    )
+                )
+            return out
+
+    @staticmethod
+    def _copy_record(session: Session, copy_id: str | None) -> RedactedCopyRecord | None:
+        copy = session.get(RedactedCopy, copy_id) if copy_id else None
+        media = session.get(MediaObject, copy.copy_media_id) if copy else None
+        if copy is None or media is None:
+            return None
+        return RedactedCopyRecord(
+            sha256=copy.sha256,
+            source_sha256=copy.source_sha256,
+            size=media.size,
+            content_type=media.content_type,
+            settings=dict(copy.settings),
+            engine=copy.engine,
+            summary=dict(copy.summary),
+            created_at=aware(copy.created_at),
+        )
+
+    @staticmethod
+    def _served(session: Session, share: Share, clip: Clip) -> tuple[MediaObject, bool]:
+        """The media object the agency gets for ``share``, and whether it is the redacted copy: the copy
+        while the share is redacted and no unredaction was accepted, else the original. A redacted share
+        whose copy is gone serves nothing (never the original in its place)."""
+        if share.serves_copy:
+            copy = session.get(RedactedCopy, share.redacted_copy_id)
+            media = session.get(MediaObject, copy.copy_media_id) if copy is not None else None
+            if media is None:
+                raise clip_not_found(clip.id)
+            return media, True
+        media = session.get(MediaObject, clip.media_id)
+        if media is None:
+            raise clip_not_found(clip.id)
+        return media, False
 
     def _accessible_share(
         self, session: Session, agency_org_id: str, request_id: str, clip_id: str
@@ -227,35 +284,44 @@ class RequestPortal(PortalBase):
         return request, found[0], found[1]
 
     def download(self, actor: Actor, request_id: str, clip_id: str) -> tuple[AgencyClipView, BinaryIO]:
-        """A shared clip's metadata and bytes for the agency; audited as ``footage.download``."""
+        """A shared clip's metadata and bytes for the agency (the redacted copy of a redacted share);
+        audited as ``footage.download``."""
         with db.transaction(self.sessions) as session:
             request, share, clip = self._accessible_share(session, actor.org_id, request_id, clip_id)
+            media, redacted = self._served(session, share, clip)
             view = AgencyClipView.of(clip)
+            if redacted:
+                view = replace(
+                    view, content_type=media.content_type, size=media.size, sha256=media.sha256, redacted=True
+                )
             details = {
                 "request_id": request_id,
                 "clip_id": clip_id,
                 "sha256": clip.sha256,
                 "share_kind": share.kind,
+                "served": "redacted" if redacted else "original",
+                "served_sha256": media.sha256,
             }
             self.audit.append(
                 session,
                 event(actor, "footage.download", "record", case_number=request.case_number, details=details),
             )
-            org_id = self._residents(session).id
-        return view, self._open_bytes(org_id, clip_id)
+            org_id, name = media.org_id, media.name
+        try:
+            return view, self.media.open(org_id, name)[1]
+        except NotFoundError:
+            raise clip_not_found(clip_id) from None
 
     def shared_media(self, agency_org_id: str, name: str) -> MediaInfo:
         """Rekognition's ``S3Object {Bucket: "portal-shared", Name: "<request id>/<clip id>"}`` for the
-        agency: the clip's media object while it may read it (exactly as :meth:`download`), else not found.
-        Analysing it still passes the gate (``video.face_search`` stays under the moratorium), and that
-        decision's audit entry names the object, so the chain of custody records every use."""
+        agency: the media object it may read (exactly as :meth:`download`: the redacted copy of a redacted
+        share), else not found. Analysing it still passes the gate (``video.face_search`` stays under the
+        moratorium), and that decision's audit entry names the object, so the chain of custody records
+        every use."""
         request_id, _, clip_id = name.partition("/")
         with self.sessions() as session:
-            _, _, clip = self._accessible_share(session, agency_org_id, request_id, clip_id)
-            row = session.get(MediaObject, clip.media_id)
-            if row is None:
-                raise clip_not_found(clip_id)
-            return MediaInfo.of(row)
+            _, share, clip = self._accessible_share(session, agency_org_id, request_id, clip_id)
+            return MediaInfo.of(self._served(session, share, clip)[0])
 
     def mark_evidence(self, actor: Actor, request_id: str, clip_id: str, evidence: bool = True) -> ShareView:
         """Mark (or unmark) a shared clip as evidence in the case: it is then kept and stays available."""
@@ -289,3 +355,17 @@ class RequestPortal(PortalBase):
                 ),
             )
             return self._views(session, [request])[0]
+
+
+def unredaction_view(row: UnredactionRequest, share: Share, agency_name: str) -> UnredactionView:
+    return UnredactionView(
+        id=row.id,
+        request_id=share.request_id,
+        clip_id=share.clip_id,
+        agency_name=agency_name,
+        case_number=row.case_number,
+        reason=row.reason,
+        filed_at=aware(row.filed_at),
+        status=row.status,
+        answered_at=aware_or_none(row.answered_at),
+    )

@@ -16,6 +16,7 @@ Errors use the REST shape ``{"error": {"code", "message"}}``.
 from __future__ import annotations
 
 from datetime import datetime
+from pathlib import PurePosixPath
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -155,6 +156,21 @@ def download(request_id: str, clip_id: str, svc: Svc, actor: CurrentActor) -> St
     return _stream(view, stream)
 
 
+class UnredactionIn(BaseModel):
+    reason: str = Field(max_length=10_000)
+    case_number: str = Field(max_length=200)
+
+
+@router.post("/requests/{request_id}/clips/{clip_id}/unredaction", status_code=201)
+def request_unredaction(
+    request_id: str, clip_id: str, body: UnredactionIn, svc: Svc, actor: CurrentActor
+) -> dict[str, Any]:
+    """Ask the owner of a clip shared redacted for the original (a reason and a case number; the owner
+    accepts or refuses)."""
+    view = svc.portal.request_unredaction(actor, request_id, clip_id, body.reason, body.case_number)
+    return view.to_json()
+
+
 class EvidenceIn(BaseModel):
     evidence: bool = True
 
@@ -289,14 +305,71 @@ def inbox(svc: Svc, owner: Owner) -> dict[str, Any]:
 
 
 class ShareIn(BaseModel):
-    clip_ids: list[str] = Field(min_length=1, max_length=1000)
+    #: Clips shared as recorded.
+    clip_ids: list[str] = Field(default_factory=list, max_length=1000)
+    #: Clips shared with faces redacted: clip id -> the id of the redacted preview the owner watched.
+    redacted: dict[str, str] = Field(default_factory=dict, max_length=1000)
 
 
 @router.post("/inbox/{request_id}/share")
 def share(request_id: str, body: ShareIn, svc: Svc, owner: Owner) -> dict[str, Any]:
-    """Share chosen clips with the request's agency (the owner's consent; gated as footage.share)."""
-    shares = svc.portal.share(owner, request_id, body.clip_ids, surface="rest")
+    """Share chosen clips with the request's agency (the owner's consent; gated as footage.share): those in
+    ``redacted`` as their redacted preview (the agency gets only that copy), ``clip_ids`` as recorded."""
+    shares = svc.portal.share(owner, request_id, body.clip_ids, redacted=body.redacted, surface="rest")
     return {"shares": [s.to_json() for s in shares]}
+
+
+class PreviewIn(BaseModel):
+    clip_id: str = Field(max_length=36)
+
+
+@router.post(
+    "/inbox/{request_id}/previews",
+    status_code=201,
+    openapi_extra={"x-glasshouse-capability": pol.Capability.MEDIA_REDACT.value},
+)
+def preview_redacted(request_id: str, body: PreviewIn, svc: Svc, owner: Owner) -> dict[str, Any]:
+    """Make the redacted copy of a matching clip (every face blurred) to watch before sharing it; answers
+    when the copy is ready (as long as redacting the clip takes), with its record."""
+    copy = svc.portal.preview_redacted(owner, request_id, body.clip_id, surface="rest")
+    return copy.to_json()
+
+
+@router.get("/previews/{copy_id}", openapi_extra=_BYTES)
+def play_preview(copy_id: str, svc: Svc, owner: Owner) -> StreamingResponse:
+    """The owner's redacted preview's bytes."""
+    view, stream = svc.portal.open_preview(owner, copy_id)
+    headers = {
+        "Content-Length": str(view.size),
+        "ETag": f'"{view.sha256}"',
+        "X-SHA256": view.sha256,
+        "Content-Disposition": f'inline; filename="{copy_id}-redacted{PurePosixPath(view.name).suffix}"',
+    }
+    return StreamingResponse(read_chunks(stream), media_type=view.content_type, headers=headers)
+
+
+@router.delete("/previews/{copy_id}", status_code=204)
+def cancel_preview(copy_id: str, svc: Svc, owner: Owner) -> Response:
+    """Delete a redacted preview the owner does not share."""
+    svc.portal.cancel_preview(owner, copy_id, surface="rest")
+    return Response(status_code=204)
+
+
+@router.get("/unredactions")
+def unredaction_requests(svc: Svc, owner: Owner) -> dict[str, Any]:
+    """Agencies' requests for the originals of the owner's redacted shares."""
+    return {"requests": [u.to_json() for u in svc.portal.unredaction_requests(owner)]}
+
+
+@router.post("/unredactions/{unredaction_id}/accept")
+def accept_unredaction(unredaction_id: str, svc: Svc, owner: Owner) -> dict[str, Any]:
+    """Give the agency the original of that shared clip (gated as footage.share)."""
+    return svc.portal.answer_unredaction(owner, unredaction_id, True, surface="rest").to_json()
+
+
+@router.post("/unredactions/{unredaction_id}/refuse")
+def refuse_unredaction(unredaction_id: str, svc: Svc, owner: Owner) -> dict[str, Any]:
+    return svc.portal.answer_unredaction(owner, unredaction_id, False, surface="rest").to_json()
 
 
 @router.post("/inbox/{request_id}/decline", status_code=204)
@@ -344,6 +417,15 @@ def emergency_request(body: EmergencyIn, svc: Svc, operator: Operator) -> dict[s
     return view.to_json()
 
 
+class ApproveIn(BaseModel):
+    #: Disclose the originals instead of redacted copies, for this reason (20 characters at least).
+    unredacted_reason: str | None = Field(default=None, max_length=10_000)
+
+
 @router.post("/emergency/{disclosure_id}/approve")
-def emergency_approve(disclosure_id: str, svc: Svc, operator: Operator) -> dict[str, Any]:
-    return svc.portal.emergency_approve(operator, disclosure_id).to_json()
+def emergency_approve(
+    disclosure_id: str, svc: Svc, operator: Operator, body: ApproveIn | None = None
+) -> dict[str, Any]:
+    """Approve as a second operator: redacted copies are disclosed unless ``unredacted_reason`` says why not."""
+    reason = body.unredacted_reason if body is not None else None
+    return svc.portal.emergency_approve(operator, disclosure_id, unredacted_reason=reason).to_json()

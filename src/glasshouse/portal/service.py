@@ -6,6 +6,7 @@ It is put together from the portal's parts, one module each:
 * :mod:`~glasshouse.portal.owners`: owners' sign-up, cameras, clips, settings, inbox (share or decline);
 * :mod:`~glasshouse.portal.requests`: agencies' requests (filing, matching), access to shared clips,
   downloads, evidence, closing;
+* :mod:`~glasshouse.portal.redaction`: owners' redacted previews, agencies' unredaction requests;
 * :mod:`~glasshouse.portal.public`: the public feed and agency profiles;
 * :mod:`~glasshouse.portal.emergency`: emergency disclosure by two operators;
 * :mod:`~glasshouse.portal.retention`: the retention sweep.
@@ -18,9 +19,8 @@ from __future__ import annotations
 
 from glasshouse.portal.common import ClipHeldError, NotAnAgencyError, PortalForbiddenError, RequestClosedError
 from glasshouse.portal.emergency import EmergencyPortal
-from glasshouse.portal.owners import OwnerPortal
 from glasshouse.portal.public import PublicPortal
-from glasshouse.portal.requests import RequestPortal
+from glasshouse.portal.redaction import RedactionPortal
 from glasshouse.portal.retention import RetentionPortal
 
 __all__ = [
@@ -32,5 +32,5 @@ __all__ = [
 ]
 
 
-class PortalService(OwnerPortal, RequestPortal, PublicPortal, EmergencyPortal, RetentionPortal):
+class PortalService(RedactionPortal, PublicPortal, EmergencyPortal, RetentionPortal):
     """The portal (constructor: :class:`~glasshouse.portal.common.PortalBase`)."""

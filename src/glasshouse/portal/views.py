@@ -136,6 +136,8 @@ class AgencyClipView:
     started_at: datetime
     ends_at: datetime
     duration_seconds: float
+    #: The file is the clip's redacted copy (``size``, ``sha256`` and ``content_type`` are the copy's).
+    redacted: bool = False
 
     @classmethod
     def of(cls, row: Clip) -> AgencyClipView:
@@ -151,7 +153,7 @@ class AgencyClipView:
 
     @property
     def download_name(self) -> str:
-        return _download_name(self.id, self.content_type)
+        return _download_name(self.id + ("-redacted" if self.redacted else ""), self.content_type)
 
     def to_json(self) -> dict[str, Any]:
         return _json(self)
@@ -321,11 +323,22 @@ class ShareView:
     contact: str | None
     evidence: bool
     kind: str
+    #: Shared with faces redacted (the agency gets the copy), and when the owner let it have the original.
+    redacted: bool = False
+    unredacted_at: datetime | None = None
 
     @classmethod
     def of(cls, row: Share) -> ShareView:
         return cls(
-            row.id, row.request_id, row.clip_id, aware(row.shared_at), row.contact, row.evidence, row.kind
+            row.id,
+            row.request_id,
+            row.clip_id,
+            aware(row.shared_at),
+            row.contact,
+            row.evidence,
+            row.kind,
+            row.redacted_copy_id is not None,
+            aware_or_none(row.unredacted_at),
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -339,9 +352,68 @@ class SharedClip:
     clip: AgencyClipView
     share: ShareView
     accessible: bool
+    #: For a redacted share: the copy's record (what the agency downloads while ``served == "redacted"``).
+    redacted_copy: RedactedCopyRecord | None = None
+    #: The agency's latest unredaction request for this share, if any.
+    unredaction: UnredactionView | None = None
+
+    @property
+    def served(self) -> str:
+        """What a download gives the agency: ``redacted`` (the copy) or ``original``."""
+        return "redacted" if self.share.redacted and self.share.unredacted_at is None else "original"
+
+    @property
+    def download_name(self) -> str:
+        """The file name of what the agency downloads (``<clip id>-redacted.mp4`` for the copy)."""
+        if self.served == "redacted" and self.redacted_copy is not None:
+            return _download_name(self.clip.id + "-redacted", self.redacted_copy.content_type)
+        return self.clip.download_name
 
     def to_json(self) -> dict[str, Any]:
-        return {**self.clip.to_json(), "share": self.share.to_json(), "accessible": self.accessible}
+        return {
+            **self.clip.to_json(),
+            "share": self.share.to_json(),
+            "accessible": self.accessible,
+            "served": self.served,
+            "redacted_copy": self.redacted_copy.to_json() if self.redacted_copy else None,
+            "unredaction": self.unredaction.to_json() if self.unredaction else None,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class RedactedCopyRecord:
+    """A redacted copy's chain-of-custody record as an agency sees it (never who made it): its SHA-256,
+    its original's, the settings and the engine, so anyone can redo it and compare."""
+
+    sha256: str
+    source_sha256: str
+    size: int
+    content_type: str
+    settings: dict[str, Any]
+    engine: str
+    summary: dict[str, Any]
+    created_at: datetime
+
+    def to_json(self) -> dict[str, Any]:
+        return _json(self)
+
+
+@dataclass(frozen=True, slots=True)
+class UnredactionView:
+    """An agency's request for the original of a clip shared redacted, and the owner's answer."""
+
+    id: str
+    request_id: str
+    clip_id: str
+    agency_name: str
+    case_number: str
+    reason: str
+    filed_at: datetime
+    status: str
+    answered_at: datetime | None
+
+    def to_json(self) -> dict[str, Any]:
+        return _json(self, rename=_AGENCY)
 
 
 @dataclass(frozen=True, slots=True)
@@ -420,6 +492,9 @@ class DisclosureView:
     status: str
     request_id: str | None
     notified_at: datetime | None
+    #: Set on approval: redacted copies disclosed (True), or the originals, for ``unredacted_reason``.
+    redacted: bool | None = None
+    unredacted_reason: str | None = None
 
     @classmethod
     def of(cls, row: EmergencyDisclosure, agency_name: str) -> DisclosureView:
@@ -437,6 +512,8 @@ class DisclosureView:
             row.status,
             row.request_id,
             aware_or_none(row.notified_at),
+            row.redacted,
+            row.unredacted_reason,
         )
 
     def to_json(self) -> dict[str, Any]:

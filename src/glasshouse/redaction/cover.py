@@ -11,9 +11,13 @@ from enum import StrEnum
 
 import cv2
 import numpy as np
+import numpy.typing as npt
 
 from glasshouse.engine.types import RGBImage
 from glasshouse.video.track import NormBox
+
+#: An RGB image or one plane of a YUV picture (uint8).
+Plane = npt.NDArray[np.uint8]
 
 BLUR_CELLS = 6  # the padded face is shrunk to this many pixels across before blurring
 BLUR_SIGMA = 1.0  # in shrunk pixels: a sixth of the padded face
@@ -58,7 +62,42 @@ def cover(image: RGBImage, boxes: list[NormBox], method: Method, padding: float)
     return done
 
 
-def _blurred(region: RGBImage) -> RGBImage:
+def cover_yuv420(
+    planes: tuple[Plane, Plane, Plane],
+    boxes: list[NormBox],
+    method: Method,
+    padding: float,
+    *,
+    full_range: bool = False,
+) -> int:
+    """:func:`cover` on a YUV 4:2:0 picture's ``(Y, U, V)`` planes in place (chroma at half size), so a
+    decoded frame is covered without a round trip through RGB. Blurring is linear, so blurring each plane is
+    blurring the picture; a box is black (Y 16, or 0 in full range; U and V 128). Chroma bounds are rounded
+    outwards, so the covered area is never smaller than :func:`cover`'s."""
+    luma, cb, cr = planes
+    h, w = luma.shape
+    black = 0 if full_range else 16
+    done = 0
+    for box in boxes:
+        bounds = pixel_bounds(padded(box, padding), w, h)
+        if bounds is None:
+            continue
+        x0, y0, x1, y1 = bounds
+        c0, r0, c1, r1 = x0 // 2, y0 // 2, -(-x1 // 2), -(-y1 // 2)
+        if method is Method.BOX:
+            luma[y0:y1, x0:x1] = black
+            cb[r0:r1, c0:c1] = 128
+            cr[r0:r1, c0:c1] = 128
+        else:
+            # The chroma region's own size sets its shrink factor: the same cells across the face.
+            luma[y0:y1, x0:x1] = _blurred(luma[y0:y1, x0:x1])
+            cb[r0:r1, c0:c1] = _blurred(cb[r0:r1, c0:c1])
+            cr[r0:r1, c0:c1] = _blurred(cr[r0:r1, c0:c1])
+        done += 1
+    return done
+
+
+def _blurred(region: Plane) -> Plane:
     h, w = region.shape[:2]
     s = BLUR_CELLS / max(h, w)
     small = cv2.resize(region, (max(1, round(w * s)), max(1, round(h * s))), interpolation=cv2.INTER_AREA)

@@ -28,6 +28,24 @@ SUFFIXES = {
 }
 
 
+#: The suffix a copy gets when its original's name has none of its format's (``portal/<clip id>``).
+DEFAULT_SUFFIX = {"JPEG": ".jpg", "PNG": ".png", "MP4": ".mp4", "WebM": ".webm", "AVI": ".avi"}
+
+
+def _format_of(source: Path) -> str:
+    with source.open("rb") as f:
+        image_format = sniff_format(f.read(16))
+    return image_format or probe(source).format
+
+
+def copy_suffix(source: Path, name: str) -> str:
+    """The file name suffix for a redacted copy of ``source`` (whose name, e.g. in the media store, is
+    ``name``): ``name``'s own if it fits the format, else the format's usual one."""
+    fmt = _format_of(source)
+    suffix = Path(name).suffix.lower()
+    return suffix if suffix in SUFFIXES.get(fmt, set()) else DEFAULT_SUFFIX.get(fmt, suffix)
+
+
 class RedactionService:
     def __init__(self, engine: FaceEngine) -> None:
         self.engine = engine

@@ -14,7 +14,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from glasshouse.video.pipeline import VideoTrack
-from glasshouse.video.track import NormBox, Sighting
+from glasshouse.video.track import NormBox, Sighting, Track
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,3 +81,40 @@ class Timeline:
         if after and times[i] - ms <= self.hold_ms:
             return path.boxes[i]
         return None
+
+
+class GrowingTimeline(Timeline):
+    """A :class:`Timeline` filled while pass 1 runs (``frame`` is a
+    :data:`~glasshouse.video.pipeline.FrameObserver`), for covering faces before the analysis has finished.
+
+    Once pass 1 has read past ``ms + lead_ms``, :meth:`boxes_at` ``(ms)`` is what the finished timeline would
+    give: a sighting not yet seen is later than that, too far away to be interpolated towards or held.
+    Tracks are not merged across shots here (nobody kept, nothing to tell apart); merging changes indexes,
+    never boxes. Not thread-safe by itself: the caller serialises :meth:`frame` and :meth:`boxes_at`.
+    """
+
+    def __init__(self, *, max_gap_ms: int = 1000, hold_ms: int = 500) -> None:
+        super().__init__((), max_gap_ms=max_gap_ms, hold_ms=hold_ms)
+        self._by_track: dict[int, _Path] = {}
+        self.read_ms = -float("inf")  # the last frame pass 1 has heard of
+
+    @property
+    def lead_ms(self) -> int:
+        return max(self.max_gap_ms, self.hold_ms) + 1
+
+    @property
+    def cuts(self) -> list[int]:
+        return list(self._cuts)
+
+    def frame(self, ms: float, cut: bool, live: Sequence[Track] | None) -> None:
+        if cut:
+            self._cuts.append(round(ms))
+        for track in live or ():
+            path = self._by_track.get(track.id)
+            if path is None:
+                path = self._by_track[track.id] = _Path([], [])
+                self._paths.append(path)
+            for s in track.sightings[len(path.times) :]:
+                path.times.append(s.timestamp_ms)
+                path.boxes.append(s.box)
+        self.read_ms = ms

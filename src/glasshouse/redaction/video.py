@@ -11,9 +11,10 @@ are not copied: a copy for release should not carry where it was filmed.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import av
 import numpy as np
@@ -21,14 +22,22 @@ import numpy.typing as npt
 
 from glasshouse.engine.pipeline import FaceEngine
 from glasshouse.errors import InvalidParameterError
-from glasshouse.redaction.cover import cover
+from glasshouse.redaction.cover import cover, cover_yuv420
 from glasshouse.redaction.record import RedactionRecord, RedactionSettings, engine_version, sha256_file
-from glasshouse.redaction.timeline import Timeline
+from glasshouse.redaction.timeline import GrowingTimeline, Timeline
 from glasshouse.video.decode import InvalidVideoError, VideoReader, apply_rotation
-from glasshouse.video.pipeline import Sampling, VideoAnalysis, analyse_video
+from glasshouse.video.pipeline import FrameObserver, Sampling, VideoAnalysis, analyse_video
+from glasshouse.video.track import NormBox, Track
 
 #: Called with (stage, done, total): stage "analyse" (total None) then "redact" (frames; total may be None).
 Progress = Callable[[str, int, int | None], None]
+
+
+class Boxes(Protocol):
+    """Where to cover at a timestamp: a :class:`Timeline`, or one still being filled."""
+
+    def boxes_at(self, ms: float) -> list[NormBox]: ...
+
 
 #: Container (VideoMetadata.format) → the muxer that writes it.
 MUXERS = {"MP4": "mp4", "WebM": "webm", "AVI": "avi"}
@@ -40,6 +49,9 @@ ENCODERS: dict[str, tuple[str, ...]] = {
     "vp9": ("libvpx-vp9", "libvpx"),
     "mpeg4": ("mpeg4",),
 }
+#: Pixel formats covered in their own planes (:func:`~glasshouse.redaction.cover.cover_yuv420`).
+PLANAR_420 = frozenset({"yuv420p", "yuvj420p"})
+FULL_RANGE = 2  # AVCOL_RANGE_JPEG
 FALLBACK = {"MP4": ("libx264", "mpeg4"), "WebM": ("libvpx-vp9", "libvpx"), "AVI": ("mpeg4",)}
 #: Visually transparent settings, so the copy loses nothing but the faces.
 ENCODER_OPTIONS: dict[str, dict[str, str]] = {
@@ -79,19 +91,32 @@ def redact_video(
     muxer = MUXERS.get(meta.format)
     if muxer is None:
         raise InvalidVideoError(f"cannot write a redacted {meta.format} copy")
+    encoder = choose_encoder(meta.format, meta.codec)
     if progress:
         progress("analyse", 0, None)
-    analysis = analysis or _analyse(engine, source, settings)
+    if analysis is None and not settings.keep_persons:
+        # Nobody to tell apart: faces are covered while pass 1 is still finding them, on the other core.
+        look = _Lookahead(settings)
+        worker = threading.Thread(target=look.run, args=(engine, source), name="redaction-pass-1")
+        worker.start()
+        try:
+            counts = _transcode(source, out, muxer, encoder, look, settings, meta.frame_count, progress)
+        finally:
+            look.cancel()
+            worker.join()
+        analysis, cuts = look.result(), [float(c) for c in look.timeline.cuts]
+    else:
+        analysis = analysis or _analyse(engine, source, settings)
+        unknown = sorted(settings.keep_persons - {t.index for t in analysis.tracks})
+        if unknown:
+            persons = sorted(t.index for t in analysis.tracks)
+            raise InvalidParameterError(
+                f"no person {unknown} in the video: its persons are {persons or 'none'}"
+            )
+        cuts = analysis.cuts_ms if analysis.cuts_ms is not None else scene_cuts(reader)
+        timeline = Timeline(analysis.tracks, settings.keep_persons, hold_ms=settings.hold_ms, cuts=cuts)
+        counts = _transcode(source, out, muxer, encoder, timeline, settings, meta.frame_count, progress)
     indexes = {t.index for t in analysis.tracks}
-    unknown = sorted(settings.keep_persons - indexes)
-    if unknown:
-        raise InvalidParameterError(
-            f"no person {unknown} in the video: its persons are {sorted(indexes) or 'none'}"
-        )
-    cuts = scene_cuts(reader)
-    timeline = Timeline(analysis.tracks, settings.keep_persons, hold_ms=settings.hold_ms, cuts=cuts)
-    encoder = choose_encoder(meta.format, meta.codec)
-    counts = _transcode(source, out, muxer, encoder, timeline, settings, meta.frame_count, progress)
     return RedactionRecord(
         kind="video",
         original_sha256=sha256_file(source),
@@ -134,14 +159,73 @@ def scene_cuts(reader: VideoReader, threshold: float = Sampling().scene_cut) -> 
     return cuts
 
 
-def _analyse(engine: FaceEngine, source: Path, settings: RedactionSettings) -> VideoAnalysis:
+def _analyse(
+    engine: FaceEngine, source: Path, settings: RedactionSettings, on_frame: FrameObserver | None = None
+) -> VideoAnalysis:
     """Pass 1. Kept persons are named by a job's indexes, so then it is analysed exactly as a job does;
     otherwise nobody needs telling apart and the embeddings (about a fifth of the time) are skipped: the
     sightings, hence the boxes covered, are the same either way."""
     if settings.keep_persons:
         return analyse_video(engine, source)
     # Nobody kept: no index to match a job's, so every detector pass runs on every sampled frame.
-    return analyse_video(engine.exhaustive, source, max_embeddings_per_track=0, merge_similarity=None)
+    return analyse_video(
+        engine.exhaustive, source, max_embeddings_per_track=0, merge_similarity=None, on_frame=on_frame
+    )
+
+
+class _Cancelled(Exception):
+    """Pass 2 stopped: pass 1 has nobody left to tell."""
+
+
+class _Lookahead:
+    """Pass 1 in a thread feeding a :class:`GrowingTimeline`; :meth:`boxes_at` waits until pass 1 has read
+    far enough past the frame for its boxes to be final. Pass 2 thus trails pass 1 by about a second of
+    video and the two overlap (the detector and the encoder each keep a core busy); nothing is buffered."""
+
+    def __init__(self, settings: RedactionSettings) -> None:
+        self.settings = settings
+        self.timeline = GrowingTimeline(hold_ms=settings.hold_ms)
+        self._cond = threading.Condition()
+        self._finished = self._cancelled = False
+        self._error: BaseException | None = None
+        self._analysis: VideoAnalysis | None = None
+
+    def run(self, engine: FaceEngine, source: Path) -> None:
+        try:
+            self._analysis = _analyse(engine, source, self.settings, on_frame=self._frame)
+        except _Cancelled:
+            pass
+        except BaseException as exc:  # handed to pass 2's thread, which raises it
+            self._error = exc
+        finally:
+            with self._cond:
+                self._finished = True
+                self._cond.notify_all()
+
+    def _frame(self, ms: float, cut: bool, live: Sequence[Track] | None) -> None:
+        with self._cond:
+            if self._cancelled:
+                raise _Cancelled
+            self.timeline.frame(ms, cut, live)
+            self._cond.notify_all()
+
+    def boxes_at(self, ms: float) -> list[NormBox]:
+        lead = self.timeline.lead_ms
+        with self._cond:
+            self._cond.wait_for(lambda: self._finished or self.timeline.read_ms >= ms + lead)
+            if self._error is not None:
+                raise self._error
+            return self.timeline.boxes_at(ms)
+
+    def cancel(self) -> None:
+        with self._cond:
+            self._cancelled = True
+
+    def result(self) -> VideoAnalysis:
+        if self._error is not None:
+            raise self._error
+        assert self._analysis is not None, "pass 1 ended without a result"
+        return self._analysis
 
 
 def _transcode(
@@ -149,7 +233,7 @@ def _transcode(
     out: Path,
     muxer: str,
     encoder: str,
-    timeline: Timeline,
+    timeline: Boxes,
     settings: RedactionSettings,
     total: int | None,
     progress: Progress | None,
@@ -216,22 +300,50 @@ def _redact_frame(
     ms: float,
     vout: Any,
     dst: Any,
-    timeline: Timeline,
+    timeline: Boxes,
     settings: RedactionSettings,
     counts: dict[str, Any],
 ) -> None:
     boxes = timeline.boxes_at(ms)
     counts["frames"] += 1
     if boxes:
-        rotation = int(frame.rotation)
-        upright = apply_rotation(np.asarray(frame.to_ndarray(format="rgb24"), dtype=np.uint8), rotation)
-        image = np.ascontiguousarray(upright)
-        counts["boxes"] += cover(image, boxes, settings.method, settings.padding)
+        frame, done = _covered(frame, boxes, vout.pix_fmt, settings)
+        counts["boxes"] += done
         counts["covered_frames"] += 1
-        raw = apply_rotation(image, -rotation)
-        covered = av.VideoFrame.from_ndarray(raw, format="rgb24").reformat(format=vout.pix_fmt)
-        covered.pts, covered.time_base = frame.pts, frame.time_base
-        frame = covered
     frame.pict_type = av.video.frame.PictureType.NONE
     for packet in vout.encode(frame):
         dst.mux(packet)
+
+
+def _covered(
+    frame: av.VideoFrame, boxes: list[NormBox], pix_fmt: str, settings: RedactionSettings
+) -> tuple[av.VideoFrame, int]:
+    """A copy of ``frame`` in ``pix_fmt`` with ``boxes`` covered, and how many were (the decoded frame itself
+    is never written to: the decoder may still refer to it). With nobody kept, an unrotated 4:2:0 frame is
+    covered in its own planes, everything outside the boxes left exactly as decoded; otherwise the frame
+    goes through upright RGB. Kept persons stay on the RGB path, whose round trip slightly softens the
+    uncovered pixels: there only the job's (default) detector decided what to cover, and a profile of the
+    kept person it missed (confidence just under the threshold) reaches it in an exact copy (see README)."""
+    w, h = frame.width, frame.height
+    rotation = int(frame.rotation)
+    planar = pix_fmt in PLANAR_420 and frame.format.name == pix_fmt and w % 2 == 0 and h % 2 == 0
+    if planar and not rotation and not settings.keep_persons:
+        flat = np.asarray(frame.to_ndarray(), dtype=np.uint8).reshape(-1)  # Y rows, then U, then V
+        q = w * h // 4
+        planes = (
+            flat[: w * h].reshape(h, w),
+            flat[w * h : w * h + q].reshape(h // 2, w // 2),
+            flat[w * h + q :].reshape(h // 2, w // 2),
+        )
+        full = pix_fmt == "yuvj420p" or frame.color_range == FULL_RANGE
+        done = cover_yuv420(planes, boxes, settings.method, settings.padding, full_range=full)
+        covered = av.VideoFrame.from_ndarray(flat.reshape(-1, w), format=pix_fmt)
+        covered.color_range = frame.color_range
+    else:
+        rgb = np.asarray(frame.to_ndarray(format="rgb24"), dtype=np.uint8)
+        image = np.ascontiguousarray(apply_rotation(rgb, rotation))
+        done = cover(image, boxes, settings.method, settings.padding)
+        raw = apply_rotation(image, -rotation)
+        covered = av.VideoFrame.from_ndarray(raw, format="rgb24").reformat(format=pix_fmt)
+    covered.pts, covered.time_base = frame.pts, frame.time_base
+    return covered, done

@@ -55,12 +55,24 @@ POLICY_CHANGE: Final = "policy.change"
 FOOTAGE_REQUEST: Final = "footage.request"
 FOOTAGE_SHARE: Final = "footage.share"
 EMERGENCY_DISCLOSURE: Final = "footage.emergency_disclosure"
+#: One entry per clip handed to an agency (consent or emergency): with faces redacted, or as recorded.
+SHARE_REDACTED: Final = "footage.share_redacted"
+SHARE_UNREDACTED: Final = "footage.share_unredacted"
+#: Agencies' requests for the original of a clip shared redacted, and the owners' answers.
+UNREDACTION_REQUEST: Final = "footage.unredaction_request"
+UNREDACTION_ACCEPT: Final = "footage.unredaction_accept"
+UNREDACTION_REFUSE: Final = "footage.unredaction_refuse"
 #: Recorded (non-gate) actions a report counts, by the figure they feed.
 _RECORDED: Final = {
     REVIEW_CONFIRM: "reviews_confirmed",
     REVIEW_REJECT: "reviews_rejected",
     POLICY_CHANGE: "policy_changes",
     EMERGENCY_DISCLOSURE: "emergency_disclosures",
+    SHARE_REDACTED: "redacted_shares",
+    SHARE_UNREDACTED: "unredacted_shares",
+    UNREDACTION_REQUEST: "unredaction_requests",
+    UNREDACTION_ACCEPT: "unredactions_accepted",
+    UNREDACTION_REFUSE: "unredactions_refused",
 }
 #: Footage actions are also capabilities: an allowed (or recorded) one is a request or share.
 _FOOTAGE: Final = {FOOTAGE_REQUEST: "footage_requests", FOOTAGE_SHARE: "footage_shares"}
@@ -72,6 +84,11 @@ SCALARS: Final[tuple[str, ...]] = (
     "footage_shares",
     "emergency_disclosures",
     "policy_changes",
+    "redacted_shares",
+    "unredacted_shares",
+    "unredaction_requests",
+    "unredactions_accepted",
+    "unredactions_refused",
 )
 
 _entries = cast(Table, AuditEntry.__table__)
@@ -105,6 +122,12 @@ class Figures:
     footage_shares: int = 0
     emergency_disclosures: int = 0
     policy_changes: int = 0
+    #: Clips handed to agencies with faces redacted / as recorded (consent or emergency).
+    redacted_shares: int = 0
+    unredacted_shares: int = 0
+    unredaction_requests: int = 0
+    unredactions_accepted: int = 0
+    unredactions_refused: int = 0
 
     def count(self, action: str, decision: str, rule: str | None, n: int) -> None:
         """Add ``n`` audit entries of one (action, decision, rule) group."""

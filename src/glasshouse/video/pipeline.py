@@ -105,6 +105,13 @@ class VideoAnalysis:
     metadata: VideoMetadata
     tracks: list[VideoTrack]
     stats: VideoStats
+    #: Timestamps of the first frame of each new shot (``None`` where not recorded).
+    cuts_ms: list[float] | None = None
+
+
+#: Hears every decoded frame: its timestamp, whether it starts a new shot, and the live tracks after tracking
+#: when it was sampled (``None`` when it was not). Sightings are only ever appended to a track.
+FrameObserver = Callable[[float, bool, Sequence[Track] | None], None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,10 +155,12 @@ def analyse_video(
     detect_max_side: int | None = None,
     sampling: Sampling | None = None,
     on_progress: Callable[[float], None] | None = None,
+    on_frame: FrameObserver | None = None,
 ) -> VideoAnalysis:
     """Track every face in ``source`` and embed each track's best faces.
 
-    ``on_progress(fraction)`` hears, frame by frame, how much of the video's duration has been read (0–1).
+    ``on_progress(fraction)`` hears, frame by frame, how much of the video's duration has been read (0–1);
+    ``on_frame`` what was found so far (see :data:`FrameObserver`; redaction covers faces while this runs).
 
     ``merge_similarity``: tracks that never overlap in time and whose embeddings are at least this similar
     are one person (e.g. across a scene cut) and share an index; ``None`` keeps every track apart. Only
@@ -173,6 +182,7 @@ def analyse_video(
     half_frame = 500.0 / (reader.metadata.frame_rate or 30.0)
     t_decode = time.perf_counter()
     first_ms: float | None = None
+    cuts: list[float] = []
     for frame in reader.frames():
         stats.frames_decoded += 1
         ms = frame.timestamp_ms
@@ -183,10 +193,14 @@ def analyse_video(
         thumb = frame.thumbnail().astype(np.int16)
         cut = prev_thumb is not None and float(np.abs(thumb - prev_thumb).mean()) >= policy.scene_cut
         prev_thumb = thumb
+        if cut:
+            cuts.append(ms)
         pending_cut = pending_cut or cut
         due = ms - last_sample >= policy.interval_ms(state) - half_frame
         early = policy.adaptive and pending_cut and ms - last_cut >= policy.interval_ms("dense") - half_frame
         if not (due or early):
+            if on_frame is not None:
+                on_frame(ms, cut, None)
             continue
         stats.add("decode", time.perf_counter() - t_decode)
         if pending_cut:  # a new shot: nobody carries over by position (same people re-join by embedding)
@@ -196,13 +210,15 @@ def analyse_video(
             stats.add("embed", time.perf_counter() - t)
         last_sample = ms
         state = _sample(engine, frame, tracker, done, stats, policy, detect_max_side)
+        if on_frame is not None:
+            on_frame(ms, cut, tracker.live)
         t_decode = time.perf_counter()
     stats.add("decode", time.perf_counter() - t_decode)
     t = time.perf_counter()
     done.extend(_embed_tracks(engine, tracker.finish(), stats))
     stats.add("embed", time.perf_counter() - t)
     tracks = _finalise(done, merge_similarity, merge_quality)
-    return VideoAnalysis(metadata=reader.metadata, tracks=tracks, stats=stats)
+    return VideoAnalysis(metadata=reader.metadata, tracks=tracks, stats=stats, cuts_ms=cuts)
 
 
 def _sample(

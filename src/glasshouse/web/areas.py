@@ -49,6 +49,14 @@ VIDEO = Area(
     "Face detection and face search in your organisation's stored videos, through the policy gate.",
     (INVESTIGATOR, ORG_ADMIN),
 )
+REDACTION = Area(
+    "/ui/redaction/",
+    "Redaction",
+    "Redaction",
+    "Release exports: copies of your stored videos with faces blurred or boxed, each with its "
+    "chain-of-custody record.",
+    (INVESTIGATOR, ORG_ADMIN, OPERATOR),
+)
 REVIEW = Area(
     "/ui/review/",
     "Review",
@@ -90,6 +98,7 @@ AREAS: tuple[Area, ...] = (
     CONSOLE,
     COLLECTIONS,
     VIDEO,
+    REDACTION,
     REVIEW,
     AUDIT,
     CAMERA_PORTAL,

@@ -447,15 +447,57 @@ def inbox(request: Request, user: Owner, svc: Svc) -> Response:
                 "markers": markers,
             }
         )
-    return _page(request, svc, "portal/inbox.html", {"items": items})
+    unredactions = svc.portal.unredaction_requests(user.person_id)
+    return _page(request, svc, "portal/inbox.html", {"items": items, "unredactions": unredactions})
 
 
 @router.post("/ui/portal/inbox/{request_id}/share")
-def share(user: Owner, request_id: str, form: CsrfForm, svc: Svc) -> Response:
-    chosen = [v for v in form.getlist("clip_id") if isinstance(v, str) and v]
+def share(request: Request, user: Owner, request_id: str, form: CsrfForm, svc: Svc) -> Response:
+    """Share the chosen clips, each "redacted" (the default offered) or "recorded" (as recorded). A clip to
+    share redacted is first redacted and shown to the owner (the preview page); sharing it is a second
+    post of this form from that page, naming the previewed copy (``copy-<clip id>``)."""
+    chosen = list(dict.fromkeys(v for v in form.getlist("clip_id") if isinstance(v, str) and v))
     if not chosen:
         raise InvalidParameterError("choose at least one clip to share, or decline")
-    svc.portal.share(user.person_id, request_id, chosen)
+    modes = {c: form.get(f"mode-{c}") for c in chosen}
+    recorded = [c for c in chosen if modes[c] == "recorded"]
+    copies = {c: form.get(f"copy-{c}") for c in chosen if modes[c] != "recorded"}
+    previewed = {c: v for c, v in copies.items() if isinstance(v, str) and v}
+    if len(previewed) < len(copies):  # redacted without a preview yet: make them and show them
+        previews = []
+        for clip_id in copies:
+            if clip_id in previewed:
+                view = svc.portal.preview(user.person_id, previewed[clip_id])[0]
+            else:
+                view = svc.portal.preview_redacted(user.person_id, request_id, clip_id)
+            previews.append((clip_id, view))
+        context = {"request_id": request_id, "previews": previews, "recorded": recorded}
+        return _page(request, svc, "portal/preview.html", context)
+    svc.portal.share(user.person_id, request_id, recorded, redacted=previewed)
+    return RedirectResponse("/ui/portal/inbox", status_code=303)
+
+
+@router.get("/ui/portal/previews/{copy_id}/video")
+def preview_video(request: Request, user: Owner, copy_id: str, svc: Svc) -> Response:
+    """The owner's redacted preview, for the page's <video> element."""
+    view, fh = svc.portal.open_preview(user.person_id, copy_id)
+    return _media_response(request, fh, view.size, view.content_type, {"x-sha256": view.sha256})
+
+
+@router.post("/ui/portal/previews/cancel")
+def cancel_previews(user: Owner, form: CsrfForm, svc: Svc) -> Response:
+    """Not shared after all: the redacted previews are deleted."""
+    for copy_id in dict.fromkeys(v for v in form.getlist("copy_id") if isinstance(v, str) and v):
+        svc.portal.cancel_preview(user.person_id, copy_id)
+    return RedirectResponse("/ui/portal/inbox", status_code=303)
+
+
+@router.post("/ui/portal/unredactions/{unredaction_id}/{answer}")
+def answer_unredaction(user: Owner, unredaction_id: str, answer: str, form: CsrfForm, svc: Svc) -> Response:
+    """Accept (the agency gets the original of that clip) or refuse an agency's unredaction request."""
+    if answer not in ("accept", "refuse"):
+        raise NotFoundError("no such answer")
+    svc.portal.answer_unredaction(user.person_id, unredaction_id, answer == "accept")
     return RedirectResponse("/ui/portal/inbox", status_code=303)
 
 
@@ -592,6 +634,28 @@ def mark_evidence(user: Investigator, request_id: str, clip_id: str, form: CsrfF
     return RedirectResponse(f"/ui/portal/requests/{quote(request_id)}", status_code=303)
 
 
+@router.post("/ui/portal/requests/{request_id}/clips/{clip_id}/unredaction")
+def request_unredaction(
+    request: Request, user: Investigator, request_id: str, clip_id: str, form: CsrfForm, svc: Svc
+) -> Response:
+    """Ask the owner of a clip shared redacted for the original (reason and case number required)."""
+    try:
+        svc.portal.request_unredaction(
+            user.actor, request_id, clip_id, field(form, "reason"), field(form, "case_number")
+        )
+    except GlasshouseError as exc:
+        req = svc.portal.get_request(user.actor, request_id)
+        shared = svc.portal.shared_clips(user.actor, request_id)
+        context = {
+            "req": req,
+            "shared": shared,
+            "access_days": svc.settings.portal_access_days,
+            "error": exc.message,
+        }
+        return _page(request, svc, "portal/request.html", context, status_code=status_of(exc))
+    return RedirectResponse(f"/ui/portal/requests/{quote(request_id)}", status_code=303)
+
+
 @router.post("/ui/portal/requests/{request_id}/close")
 def close_request(user: Investigator, request_id: str, form: CsrfForm, svc: Svc) -> Response:
     svc.portal.close_request(user.actor, request_id)
@@ -666,8 +730,10 @@ def emergency_request(request: Request, user: Operator, form: CsrfForm, svc: Svc
 def emergency_approve(
     request: Request, user: Operator, disclosure_id: str, form: CsrfForm, svc: Svc
 ) -> Response:
+    unredacted = form.get("disclose") == "unredacted"
+    reason = field(form, "unredacted_reason") if unredacted else None
     try:
-        svc.portal.emergency_approve(user.actor, disclosure_id)
+        svc.portal.emergency_approve(user.actor, disclosure_id, unredacted_reason=reason)
     except GlasshouseError as exc:
         return _emergency_page(request, svc, user, status_of(exc), error=exc.message)
     return _emergency_page(
