@@ -477,3 +477,4 @@ def test_emergency_approval_in_the_page_is_redacted_unless_a_reason_is_written(s
     officer = site.user("ida@police.example")
     got = officer.get(f"/ui/portal/requests/{approved.request_id}/clips/{clip.id}/download")
     assert got.status_code == 200 and got.content != video
+    assert "copies with every face blurred" in owner.get("/ui/portal/inbox").text  # the owner is told
