@@ -146,6 +146,8 @@ def test_the_owner_is_told_of_a_disclosure_without_consent_with_reason_case_and_
         "requested_by_org": "operators",
         "approved_by_org": "operators",
         "approved_at": item["disclosure"]["approved_at"],
+        "redacted": True,  # the agency got copies with every face blurred (no reason was given not to)
+        "unredacted_reason": None,
     }
     assert item["notified_at"] and item["disclosure"]["approved_at"]
 

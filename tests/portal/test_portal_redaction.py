@@ -305,6 +305,9 @@ def test_emergency_disclosure_is_redacted_unless_the_approver_says_why_not(
     asked = world.client.post("/v1/portal/emergency", json=body, headers=world.operator_a_headers).json()
     same = world.client.post(f"/v1/portal/emergency/{asked['id']}/approve", headers=world.operator_a_headers)
     assert same.status_code == 403 and copies(world) == 0
+    for org_key in world.operator_org_headers:  # an organisation-wide key is nobody: no approval, no copy
+        keyed = world.client.post(f"/v1/portal/emergency/{asked['id']}/approve", headers=org_key)
+        assert keyed.status_code == 403 and copies(world) == 0
 
     done = world.client.post(f"/v1/portal/emergency/{asked['id']}/approve", headers=world.operator_b_headers)
     assert done.status_code == 200, done.text

@@ -377,3 +377,104 @@ def test_an_owner_who_opts_out_in_settings_is_never_asked(site: Site) -> None:
     site.file()
     assert site.svc.portal.inbox(person) == []
     assert "No requests." in owner.get("/ui/portal/inbox").text
+
+
+def test_sharing_redacted_through_the_pages_previews_first_and_only_the_owner_answers_unredaction(
+    site: Site,
+) -> None:
+    owner, camera, person = site.owner("olu")
+    video = make_video(2.0)
+    site.upload(owner, camera, video, "porch.mp4")
+    mallory, _, _ = site.owner("mallory")
+    clip = site.svc.portal.list_clips(person)[0]
+    request_id = site.file()
+    inbox = owner.get("/ui/portal/inbox").text
+    assert re.search(rf'name="mode-{clip.id}" value="redacted" data-clip="{clip.id}" checked', inbox)
+    share_url = f"/ui/portal/inbox/{request_id}/share"
+    token = csrf(owner, "/ui/portal/inbox")
+
+    # Redacted (the default): the page shows the copy; nothing is shared yet. Cancel deletes it.
+    page = owner.post(
+        share_url, data={"clip_id": clip.id, f"mode-{clip.id}": "redacted", "csrf_token": token}
+    )
+    assert page.status_code == 200 and "Nothing is shared yet" in page.text
+    copy_id = re.search(r'name="copy-[^"]+" value="([^"]+)"', page.text)[1]  # type: ignore[index]
+    played = owner.get(f"/ui/portal/previews/{copy_id}/video")
+    assert (
+        played.status_code == 200
+        and hashlib.sha256(played.content).hexdigest() != hashlib.sha256(video).hexdigest()
+    )
+    assert mallory.get(f"/ui/portal/previews/{copy_id}/video").status_code == 404
+    cancel = {"copy_id": copy_id, "csrf_token": csrf(mallory, "/ui/portal/inbox")}
+    assert mallory.post("/ui/portal/previews/cancel", data=cancel).status_code == 404
+    cancel["csrf_token"] = token
+    assert owner.post("/ui/portal/previews/cancel", data=cancel).status_code == 200
+    assert owner.get(f"/ui/portal/previews/{copy_id}/video").status_code == 404
+    assert site.svc.portal.shared_clips(site.police, request_id) == []
+
+    page = owner.post(share_url, data={"clip_id": clip.id, "csrf_token": token})  # no choice sent: redacted
+    copy_id = re.search(r'name="copy-[^"]+" value="([^"]+)"', page.text)[1]  # type: ignore[index]
+    form = {
+        "clip_id": clip.id,
+        f"mode-{clip.id}": "redacted",
+        f"copy-{clip.id}": copy_id,
+        "csrf_token": token,
+    }
+    assert owner.post(share_url, data=form).status_code == 200
+    [shared] = site.svc.portal.shared_clips(site.police, request_id)
+    assert shared.served == "redacted" and shared.redacted_copy is not None
+
+    # The investigator downloads the copy, asks for the original; only the owner can give it.
+    officer = site.user("ida@police.example")
+    request_url = f"/ui/portal/requests/{request_id}"
+    download = officer.get(f"{request_url}/clips/{clip.id}/download")
+    assert download.headers["x-sha256"] == shared.redacted_copy.sha256 != hashlib.sha256(video).hexdigest()
+    page = officer.get(request_url).text
+    assert "faces redacted" in page and shared.redacted_copy.sha256 in page and clip.sha256 in page
+    ask = {"reason": "too short", "case_number": CASE, "csrf_token": csrf(officer, request_url)}
+    assert officer.post(f"{request_url}/clips/{clip.id}/unredaction", data=ask).status_code == 400
+    ask["reason"] = "The man at the door at 14:02 is the suspect; we need his face to identify him."
+    assert officer.post(f"{request_url}/clips/{clip.id}/unredaction", data=ask).status_code == 200
+    [asked] = site.svc.portal.unredaction_requests(person)
+    assert ask["reason"] in owner.get("/ui/portal/inbox").text
+    forged = {"csrf_token": csrf(mallory, "/ui/portal/inbox")}
+    assert mallory.post(f"/ui/portal/unredactions/{asked.id}/accept", data=forged).status_code == 404
+    assert officer.get(f"{request_url}/clips/{clip.id}/download").content == download.content
+    assert (
+        owner.post(f"/ui/portal/unredactions/{asked.id}/accept", data={"csrf_token": token}).status_code
+        == 200
+    )
+    assert officer.get(f"{request_url}/clips/{clip.id}/download").content == video
+
+
+def test_emergency_approval_in_the_page_is_redacted_unless_a_reason_is_written(site: Site) -> None:
+    owner, camera, person = site.owner("olu")
+    video = make_video()
+    site.upload(owner, camera, video)
+    clip = site.svc.portal.list_clips(person)[0]
+    ola, omar = site.user("ola@ops.example"), site.user("omar@ops.example")
+    form = {
+        "agency": "hamilton-police",
+        "case_number": "HPS-EMERG-2",
+        "clip_ids": clip.id,
+        "reason": "A child reported missing was last seen on this street an hour ago.",
+        "csrf_token": csrf(ola, "/ui/portal/emergency"),
+    }
+    assert ola.post("/ui/portal/emergency", data=form).status_code == 200
+    disclosure = site.svc.portal.emergency_disclosures(SETUP)[0]
+    approve = f"/ui/portal/emergency/{disclosure.id}/approve"
+    token = csrf(omar, "/ui/portal/emergency")
+    refused = omar.post(
+        approve, data={"disclose": "unredacted", "unredacted_reason": "", "csrf_token": token}
+    )
+    assert refused.status_code == 400 and site.svc.portal.emergency_disclosures(SETUP)[0].status == "pending"
+    done = omar.post(approve, data={"disclose": "redacted", "csrf_token": token})
+    assert done.status_code == 200 and "redacted copies" in done.text
+    approved = site.svc.portal.emergency_disclosures(SETUP)[0]
+    assert approved.redacted is True and approved.request_id is not None
+    [item] = site.svc.portal.shared_clips(site.police, approved.request_id)
+    assert item.served == "redacted"
+    officer = site.user("ida@police.example")
+    got = officer.get(f"/ui/portal/requests/{approved.request_id}/clips/{clip.id}/download")
+    assert got.status_code == 200 and got.content != video
+    assert "copies with every face blurred" in owner.get("/ui/portal/inbox").text  # the owner is told

@@ -459,6 +459,8 @@ class OwnerPortal(PortalBase):
             requested_by_org=_principal_org(session, row.requested_by),
             approved_by_org=_principal_org(session, row.approved_by),
             approved_at=aware_or_none(row.approved_at),
+            redacted=row.redacted,
+            unredacted_reason=row.unredacted_reason,
         )
 
     def _recipient(

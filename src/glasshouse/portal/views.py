@@ -426,6 +426,9 @@ class DisclosureNotice:
     requested_by_org: str
     approved_by_org: str
     approved_at: datetime | None
+    #: Whether the agency got redacted copies; if not, the approving operator's reason.
+    redacted: bool | None = None
+    unredacted_reason: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         return _json(self)
