@@ -197,8 +197,9 @@ def test_working_resolution_is_bounded_and_never_enlarged() -> None:
 def test_working_size_fits_the_image_and_the_smallest_face_worth_finding(model_cache_dir: Path) -> None:
     """A face of ``min_face`` px comes out :data:`RELIABLE_FACE` px, the longest side rounded up to the
     network's 32 px; never above ``max_side`` or the image's own size; ``min_face=0`` keeps full size."""
-    fitted = CenterFaceDetector(model_cache_dir)  # the default: the smallest face worth finding is 40 px
-    assert fitted.min_face == centerface.DEFAULT_MIN_FACE == 40 and centerface.RELIABLE_FACE == 24
+    assert CenterFaceDetector(model_cache_dir).min_face == centerface.DEFAULT_MIN_FACE == 0
+    fitted = CenterFaceDetector(model_cache_dir, min_face=40)  # Rekognition's smallest face
+    assert centerface.RELIABLE_FACE == 24
     assert fitted.working_side(250, 250) == 160  # LFW: 0.64x, 2.6x fewer pixels than 256x256
     assert fitted.working_side(500, 375) == 320  # a group photo
     assert fitted.working_side(1920, 1080) == 1152
@@ -207,6 +208,23 @@ def test_working_size_fits_the_image_and_the_smallest_face_worth_finding(model_c
     full = CenterFaceDetector(model_cache_dir, min_face=0)
     assert [full.working_side(*s) for s in ((250, 250), (1920, 1080), (20, 20))] == [250, 1280, 20]
     assert CenterFaceDetector(model_cache_dir, min_face=20).working_side(250, 250) == 250
+
+
+def test_a_small_face_at_the_fitted_size_sends_the_image_to_a_full_size_pass(
+    detector: CenterFaceDetector, model_cache_dir: Path, shared_data: Path
+) -> None:
+    """Group photos' faces are under :data:`PRECISE_FACE` px at the fitted size: their boxes and landmarks
+    come from the full-size pass, exactly as with ``min_face=0``; LFW's large faces stay at the fitted size."""
+    fitted = CenterFaceDetector(model_cache_dir, threads=2, min_face=40)
+    for file in ("2008_002079.jpg", "2008_004176.jpg"):
+        image = load(shared_data / "dlib" / "examples" / "faces" / file)
+        full, fast = detector.detect(image), fitted.detect(image)
+        assert len(full) == len(fast) >= 6
+        for a, b in zip(full, fast, strict=True):
+            assert a.box == b.box and np.array_equal(a.landmarks, b.landmarks)
+    portrait = load(shared_data / "lfw" / "lfw-deepfunneled" / LFW_SAMPLES[0])
+    assert fitted.working_side(250, 250) == 160
+    assert central(fitted.detect(portrait), portrait).box != central(detector.detect(portrait), portrait).box
 
 
 def test_decode_and_nms_on_a_synthetic_map() -> None:

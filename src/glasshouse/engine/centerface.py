@@ -41,9 +41,14 @@ CHEAP_PASS_FRACTION = 0.12
 #: The smallest face (detector box width, working pixels) CenterFace finds reliably: at this size every one
 #: of the 43 hand-labelled group-photo faces is found with confidence >= 0.6 (measured, see README Speed).
 RELIABLE_FACE = 24
-#: The smallest face worth finding by default (px in the analysed image): Rekognition's documented minimum
-#: face size (40x40 in a 1920x1080 image). Faces smaller than this may still be found, but are not sought.
-DEFAULT_MIN_FACE = 40
+#: The smallest face worth finding by default (px in the analysed image): 0, any size (full working size).
+#: 40 (Rekognition's documented minimum, 40x40 in a 1920x1080 image) is the measured faster setting; it
+#: changes embeddings (see README Speed), so it is not the default.
+DEFAULT_MIN_FACE = 0
+#: A face found narrower than this (working pixels) at the fitted size sends the image to a full-size pass:
+#: its landmarks would be too coarse (the Hamilton clip's ~50-px faces, 30 px at the fitted size, lost
+#: their identity), while LFW's ~110-px faces (70 px at the fitted size) align better there than at full.
+PRECISE_FACE = 48
 _OUTPUT_CHANNELS = {"heatmap": 1, "scale": 2, "offset": 2, "landmarks": 10}
 
 F32 = npt.NDArray[np.float32]
@@ -107,7 +112,8 @@ class CenterFaceDetector:
     Images are run at a working resolution that fits the image (:meth:`working_side`): shrunk until the
     smallest face worth finding (``min_face`` px, 0 = any) is :data:`RELIABLE_FACE` px, the longest side at
     most ``max_side``, never enlarged, padded with black to multiples of 32; results are mapped back to
-    original pixels.
+    original pixels. An image in which that pass finds a face under :data:`PRECISE_FACE` px is detected
+    again at full size (up to ``max_side``), whose faces are then used: small faces keep precise landmarks.
     """
 
     def __init__(
@@ -158,9 +164,16 @@ class CenterFaceDetector:
         if rgb is None:
             return []
         height, width = rgb.shape[:2]
-        boxes, scores, points = self._candidates(rgb, self.working_side(width, height))
+        side, full_side = self.working_side(width, height), min(max(width, height), self.max_side)
+        boxes, scores, points = self._candidates(rgb, side)
         keep = nms(boxes, scores, self.nms_iou)
         boxes, scores, points = boxes[keep], scores[keep], points[keep]
+        if side < full_side and len(boxes) and _narrowest(boxes) * side / max(width, height) < PRECISE_FACE:
+            # A face this small at the fitted size gets landmarks too coarse to recognise it by: the image
+            # is detected again at full size (as with min_face=0) and that pass's faces are used.
+            boxes, scores, points = self._candidates(rgb, full_side)
+            keep = nms(boxes, scores, self.nms_iou)
+            boxes, scores, points = boxes[keep], scores[keep], points[keep]
         if self.close_up_side and self._may_hide_close_up(boxes, width, height):
             # A second, smaller try only when nothing at all was found in an image so small that the first
             # try could not shrink it: its face may still be too large (one LFW crop of 94x75 in 1,440).
@@ -238,6 +251,11 @@ class CenterFaceDetector:
         to_original = np.array([width / small.shape[1], height / small.shape[0]], dtype=np.float32)
         boxes = ((boxes.reshape(-1, 2, 2) - pad) * to_original).reshape(-1, 4)
         return boxes, scores, (points - pad) * to_original
+
+
+def _narrowest(boxes: F32) -> float:
+    """The smallest width or height among ``boxes`` (l, t, r, b)."""
+    return float(np.minimum(boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1]).min())
 
 
 def _border_colour(rgb: RGBImage) -> tuple[int, int, int]:
