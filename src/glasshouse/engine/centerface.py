@@ -45,9 +45,9 @@ RELIABLE_FACE = 24
 #: 40 (Rekognition's documented minimum, 40x40 in a 1920x1080 image) is the measured faster setting; it
 #: changes embeddings (see README Speed), so it is not the default.
 DEFAULT_MIN_FACE = 0
-#: A face found narrower than this (working pixels) at the fitted size sends the image to a full-size pass:
-#: its landmarks would be too coarse (the Hamilton clip's ~50-px faces, 30 px at the fitted size, lost
-#: their identity), while LFW's ~110-px faces (70 px at the fitted size) align better there than at full.
+#: A face found narrower than this (working pixels) at the fitted size sends the image to a full-size pass,
+#: whose detections are used: a small face's landmarks would be coarse there, while LFW's ~110-px faces
+#: (~70 px at the fitted size) stay in the fitted pass, where they aligned better than at full size.
 PRECISE_FACE = 48
 _OUTPUT_CHANNELS = {"heatmap": 1, "scale": 2, "offset": 2, "landmarks": 10}
 
@@ -223,7 +223,7 @@ class CenterFaceDetector:
         multiple of the network's 32-px alignment (pixels the padding would waste show the image instead);
         at most ``max_side`` and never more than the image's own.
 
-        For a 250x250 portrait at the default ``min_face`` 40: 160 px, 2.6x fewer pixels than 256x256."""
+        For a 250x250 portrait at ``min_face`` 40: 160 px, 2.6x fewer pixels than 256x256."""
         longest = max(width, height)
         side = min(longest, self.max_side)
         if self.min_face > RELIABLE_FACE:
