@@ -93,15 +93,20 @@ class ThreadPlan:
 
 #: Bump when the probe changes, so plans measured the old way are measured again. 2: fastest of 7 rounds
 #: (was the median of 5, which a neighbour's burst of work could tip either way on a shared machine).
-PROBE_VERSION = 2
+#: 3: no spin-waiting multi-thread candidate.
+PROBE_VERSION = 3
 PROBE_ROUNDS = 7
 PLAN_FILE = "thread-plans.json"
 
 
 def _candidates(cores: int) -> list[tuple[int, bool]]:
+    """One thread, or every core without spin-waiting. Spin-waiting pools are not offered: each is timed
+    alone, but the engine alternates two models' pools, and an idle pool spinning on the cores the other
+    is computing on (or a neighbour needs) cost more than it saved (measured: with both models on two
+    spin-waiting threads, 2.8x face_recognition instead of 7.3x at load 1-3)."""
     if cores <= 1:
         return [(1, True)]
-    return [(1, True), (cores, True), (cores, False)]
+    return [(1, True), (cores, False)]
 
 
 def tuned_session(
@@ -116,8 +121,8 @@ def tuned_session(
     """A session for ``model`` with the thread settings that ran ``probe`` (one array per input, in the
     graph's order) fastest on this machine.
 
-    ``threads > 0`` (GLASSHOUSE_ONNX_THREADS) is used as given. Otherwise one thread, every usable core, and
-    every core without spin-waiting are each timed (interleaved rounds; each candidate's fastest run counts,
+    ``threads > 0`` (GLASSHOUSE_ONNX_THREADS) is used as given. Otherwise one thread and every usable core
+    without spin-waiting are each timed (interleaved rounds; each candidate's fastest run counts,
     since other processes' work only ever adds time to a run) and the fastest is
     kept in ``cache_dir/thread-plans.json`` under the model name and the CPU's key (model, cores, ISA), so
     each kind of machine is probed once. A measured multi-thread plan runs overlapping calls on one thread
