@@ -101,6 +101,12 @@ def test_bench_command_runs_on_a_tiny_input(
         )
         assert g["config"]["batching"]["wait_ms"] == settings.embed_batch_wait_ms
         assert "batching:" in result.output and "at once" in result.output
+        assert g["config"]["detection_min_face"] == settings.detection_min_face
+        untuned = report["untuned"]  # the same engine untuned, side by side: the concurrent 2x target
+        assert untuned["images"] == 4 and untuned["concurrent"]["clients"] == 2
+        assert untuned["config"]["batching"] == "off" and untuned["config"]["detection_min_face"] == 0
+        assert report["speedup_vs_untuned_concurrent_faces_per_s"] is not None
+        assert "over the untuned engine" in result.output
     if name == "api":  # enrolled and searched through the gate, one client and two at once
         assert report["in_process"]["requests"] == report["api"]["requests"] == 2
         assert report["api_concurrent"]["clients"] == 2 and report["api_concurrent"]["requests"] == 2

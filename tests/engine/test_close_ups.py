@@ -40,11 +40,14 @@ def test_the_close_up_pass_finds_what_the_main_pass_misses(model_cache_dir: Path
     photo = decode_image(
         (shared_data / "lfw/lfw-deepfunneled/Sheldon_Silver/Sheldon_Silver_0001.jpg").read_bytes()
     )
+    # At full resolution (the default) the main pass misses this close-up; at the fitted working size
+    # (min_face=40: a 40 px face becomes 24 px), the main pass finds it on its own as well.
     with_pass = CenterFaceDetector(model_cache_dir, threads=2)
     without = CenterFaceDetector(model_cache_dir, threads=2, close_up_side=0)
     box = max(with_pass.detect(photo), key=lambda d: d.box.area).box
     crop = close_up(photo, (box.left, box.top, box.right, box.bottom), 0.8, 4)
     assert without.detect(crop) == []
+    assert len(CenterFaceDetector(model_cache_dir, threads=2, close_up_side=0, min_face=40).detect(crop)) == 1
     (face,) = with_pass.detect(crop)
     h, w = crop.shape[:2]
     assert face.box.width > 0.8 * w and face.box.height > 0.8 * h, "the face fills the frame"
@@ -66,6 +69,9 @@ def test_a_degenerate_false_face_is_dropped_and_the_real_one_kept(
     b = face.detection.box
     assert left <= (b.left + b.right) / 2 <= right and top <= (b.top + b.bottom) / 2 <= bottom
     assert face.embedding is not None and np.isfinite(face.embedding).all()
+    # At the fitted working size (min_face=40) the profile is small: the full-size pass decides, the same.
+    fitted = FaceEngine(EngineOptions(model_cache_dir=model_cache_dir, threads=2, detection_min_face=40))
+    assert [f.detection.box for f in fitted.analyse(scene)] == [b]
 
 
 class _Fixed:

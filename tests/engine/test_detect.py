@@ -104,7 +104,8 @@ def test_forty_pixel_face_in_full_hd_photo(
 ) -> None:
     """A real LFW face shrunk so that its detector box is 40 px wide (about 40x55: forehead to chin), pasted
     onto a real photograph without people (dlib's ``dogs.jpg`` stretched to 1920x1080). At the default
-    working size (1280) the face is ~27 px wide there; at ``max_side=1920`` it is processed at full size."""
+    working size (1152: a 40 px face becomes 24 px) the face is ~24 px wide there; at ``max_side=1920``
+    and ``min_face=0`` it is processed at full size."""
     face = load(shared_data / "lfw" / "lfw-deepfunneled" / "Aaron_Eckhart" / "Aaron_Eckhart_0001.jpg")
     reference = central(detector.detect(face), face)
     factor = 40 / reference.box.width
@@ -116,7 +117,7 @@ def test_forty_pixel_face_in_full_hd_photo(
     scene[y : y + small.shape[0], x : x + small.shape[1]] = small
     r = reference.box
     expected = Box(x + r.left * factor, y + r.top * factor, x + r.right * factor, y + r.bottom * factor)
-    for det in (detector, CenterFaceDetector(model_cache_dir, threads=2, max_side=1920)):
+    for det in (detector, CenterFaceDetector(model_cache_dir, threads=2, max_side=1920, min_face=0)):
         found = det.detect(scene)
         best = max(found, key=lambda d: d.box.iou(expected))
         iou = best.box.iou(expected)
@@ -191,6 +192,39 @@ def test_working_resolution_is_bounded_and_never_enlarged() -> None:
     blob, _ = prepare(rgb, 1280)
     assert blob.dtype == np.float32
     assert blob[0, 0, 0, 0] == 255 and blob[0, 2, 0, 0] == 0, "RGB order, 0–255, no normalisation"
+
+
+def test_working_size_fits_the_image_and_the_smallest_face_worth_finding(model_cache_dir: Path) -> None:
+    """A face of ``min_face`` px comes out :data:`RELIABLE_FACE` px, the longest side rounded up to the
+    network's 32 px; never above ``max_side`` or the image's own size; ``min_face=0`` keeps full size."""
+    assert CenterFaceDetector(model_cache_dir).min_face == centerface.DEFAULT_MIN_FACE == 0
+    fitted = CenterFaceDetector(model_cache_dir, min_face=40)  # Rekognition's smallest face
+    assert centerface.RELIABLE_FACE == 24
+    assert fitted.working_side(250, 250) == 160  # LFW: 0.64x, 2.6x fewer pixels than 256x256
+    assert fitted.working_side(500, 375) == 320  # a group photo
+    assert fitted.working_side(1920, 1080) == 1152
+    assert fitted.working_side(4000, 3000) == 1280  # max_side still bounds it
+    assert fitted.working_side(20, 20) == 20  # never enlarged
+    full = CenterFaceDetector(model_cache_dir, min_face=0)
+    assert [full.working_side(*s) for s in ((250, 250), (1920, 1080), (20, 20))] == [250, 1280, 20]
+    assert CenterFaceDetector(model_cache_dir, min_face=20).working_side(250, 250) == 250
+
+
+def test_a_small_face_at_the_fitted_size_sends_the_image_to_a_full_size_pass(
+    detector: CenterFaceDetector, model_cache_dir: Path, shared_data: Path
+) -> None:
+    """Group photos' faces are under :data:`PRECISE_FACE` px at the fitted size: their boxes and landmarks
+    come from the full-size pass, exactly as with ``min_face=0``; LFW's large faces stay at the fitted size."""
+    fitted = CenterFaceDetector(model_cache_dir, threads=2, min_face=40)
+    for file in ("2008_002079.jpg", "2008_004176.jpg"):
+        image = load(shared_data / "dlib" / "examples" / "faces" / file)
+        full, fast = detector.detect(image), fitted.detect(image)
+        assert len(full) == len(fast) >= 6
+        for a, b in zip(full, fast, strict=True):
+            assert a.box == b.box and np.array_equal(a.landmarks, b.landmarks)
+    portrait = load(shared_data / "lfw" / "lfw-deepfunneled" / LFW_SAMPLES[0])
+    assert fitted.working_side(250, 250) == 160
+    assert central(fitted.detect(portrait), portrait).box != central(detector.detect(portrait), portrait).box
 
 
 def test_decode_and_nms_on_a_synthetic_map() -> None:

@@ -64,9 +64,16 @@ def engine_cmd(
     model_cache: Path | None = typer.Option(
         None, "--model-cache", help="Model cache [default: the settings']."
     ),
+    before: bool = typer.Option(
+        True,
+        "--before/--no-before",
+        help="Also run the engine as configured before its speed tuning (every core spin-waiting, no "
+        "batching, detection at full resolution) on the same images, for the speed-up over it.",
+    ),
 ) -> None:
     """Faces per second end to end (decode → detect → align → embed), Glasshouse vs face_recognition:
-    one request at a time (with stage times), then ``--clients`` requests at once."""
+    one request at a time (with stage times), then ``--clients`` requests at once; with ``--before``
+    also the untuned configuration of the same engine."""
     from glasshouse.bench.engine import (
         bench_face_recognition,
         bench_glasshouse,
@@ -76,7 +83,7 @@ def engine_cmd(
         select_images,
     )
     from glasshouse.config import Settings
-    from glasshouse.engine.hardware import cpu_info
+    from glasshouse.engine.hardware import cpu_info, usable_cores
     from glasshouse.engine.pipeline import FaceEngine
     from glasshouse.evaluation.runner import machine_info, now_iso
 
@@ -90,7 +97,7 @@ def engine_cmd(
     words = ["glasshouse", "bench", "engine", "--images", str(images), "--lfw", str(lfw), "--seed", str(seed)]
     if baseline_images is not None:
         words += ["--baseline-images", str(baseline_images)]
-    words += ["--clients", str(clients)]
+    words += ["--clients", str(clients)] + ([] if before else ["--no-before"])
     command = " ".join(shlex.quote(w) for w in words)
     machine = machine_info()
     console.print(f"{cpu_info().describe()}; load average {os.getloadavg()[0]:.2f}")
@@ -107,6 +114,25 @@ def engine_cmd(
         batches = engine.batcher.batches - batches_before[0]
         requests = engine.batcher.batched_requests - batches_before[1]
         ours_c = replace(ours_c, mean_batch_requests=round(requests / batches, 2) if batches else None)
+        untuned = (
+            FaceEngine(replace(engine.options, threads=usable_cores(), batch_max=1, detection_min_face=0))
+            if before
+            else None
+        )
+        t5 = bar.add_task("glasshouse untuned", total=len(paths) if untuned else 0)
+        old = bench_glasshouse(untuned, paths, lambda k: bar.advance(t5, k)) if untuned else None
+        t6 = bar.add_task(f"glasshouse untuned, {clients} at once", total=len(paths) if untuned else 0)
+        old_c = (
+            concurrent_throughput(
+                "glasshouse untuned",
+                glasshouse_analyse(untuned),
+                paths,
+                clients,
+                lambda k: bar.advance(t6, k),
+            )
+            if untuned
+            else None
+        )
         t3 = bar.add_task("face_recognition", total=n_base)
         base = bench_face_recognition(paths[:n_base], lambda k: bar.advance(t3, k)) if n_base else None
         t4 = bar.add_task(f"face_recognition, {clients} at once", total=n_base)
@@ -138,10 +164,24 @@ def engine_cmd(
                 "aligner": settings.aligner,
                 "embed_flip": settings.embed_flip,
                 "detection_max_side": settings.detection_max_side,
+                "detection_min_face": settings.detection_min_face,
                 **runtime,
             },
         },
     }
+    if untuned is not None and old is not None and old_c is not None:
+        result["untuned"] = {
+            **old.to_json(),
+            "concurrent": old_c.to_json(),
+            "config": {"detection_min_face": 0, **untuned.runtime_summary()},
+            "note": "the same engine before its speed tuning: every core spin-waiting (onnxruntime's default), "
+            "no batching, detection at full resolution (up to detection_max_side)",
+        }
+        result["speedup_vs_untuned_faces_per_s"] = round(ours.faces_per_second / old.faces_per_second, 2)
+        c_old = old_c.to_json()["faces_per_s"]
+        result["speedup_vs_untuned_concurrent_faces_per_s"] = (
+            round(ours_c.to_json()["faces_per_s"] / c_old, 2) if c_old else None
+        )
     if base is not None and base_c is not None:
         result["face_recognition"] = {
             **base.to_json(),
@@ -164,36 +204,39 @@ def _print(r: dict[str, Any]) -> None:
     config = g["config"]
     for part in ("detector", "embedder"):
         console.print(f"{part}: {config[part]['precision']}, {config[part]['threads']}")
-    console.print(f"batching: {config['batching']}")
+    console.print(
+        f"batching: {config['batching']}; detection: smallest face {config['detection_min_face']} px, "
+        f"working size at most {config['detection_max_side']} px; flip {config['embed_flip']}"
+    )
+    columns = {"glasshouse": g}
+    if "untuned" in r:
+        columns["glasshouse untuned"] = r["untuned"]
+    if b:
+        columns["face_recognition" + (f" ({b['images']}-image subset)" if b["subset"] else "")] = b
     table = Table(title="engine benchmark (ms per image unless noted)")
     table.add_column("measure")
-    table.add_column("glasshouse", justify="right")
-    if b:
-        label = "face_recognition" + (f" ({b['images']}-image subset)" if b["subset"] else "")
+    for label in columns:
         table.add_column(label, justify="right")
     rows = ["images", "faces", "faces_per_s", "images_per_s", "ms_per_image", "ms_per_face", "warmup_s"]
     for key in rows:
-        table.add_row(key, str(g[key]), *([str(b[key])] if b else []))
-    stages = list(g["stage_ms_per_image"]) + (list(b["stage_ms_per_image"]) if b else [])
+        table.add_row(key, *(str(c[key]) for c in columns.values()))
+    stages = [s for c in columns.values() for s in c["stage_ms_per_image"]]
     for s in dict.fromkeys(stages):
-        table.add_row(
-            f"stage: {s}",
-            str(g["stage_ms_per_image"].get(s, "–")),
-            *([str(b["stage_ms_per_image"].get(s, "–"))] if b else []),
-        )
+        table.add_row(f"stage: {s}", *(str(c["stage_ms_per_image"].get(s, "–")) for c in columns.values()))
     clients = g["concurrent"]["clients"]
     for key in ("faces_per_s", "images_per_s", "mean_batch_requests"):
-        table.add_row(
-            f"{clients} at once: {key}",
-            str(g["concurrent"][key]),
-            *([str(b["concurrent"][key])] if b else []),
-        )
+        table.add_row(f"{clients} at once: {key}", *(str(c["concurrent"][key]) for c in columns.values()))
     console.print(table)
     if b:
         console.print(
-            f"speed-up: {r['speedup_faces_per_s']}x faces/s, "
+            f"speed-up over face_recognition: {r['speedup_faces_per_s']}x faces/s, "
             f"{r['speedup_images_per_s']}x images/s one at a time; "
             f"{r['speedup_concurrent_faces_per_s']}x faces/s with {clients} at once (target ≥ 8x)"
+        )
+    if "untuned" in r:
+        console.print(
+            f"speed-up over the untuned engine: {r['speedup_vs_untuned_faces_per_s']}x faces/s one at a time, "
+            f"{r['speedup_vs_untuned_concurrent_faces_per_s']}x with {clients} at once (target ≥ 2x)"
         )
     console.print(f"load average at the end: {r['load_average_1m_at_end']}")
 

@@ -70,6 +70,7 @@ def _config(
         face_choice=face_choice,
         detector_precision=settings.detector_precision,  # GLASSHOUSE_*_PRECISION: evaluate int8 too
         embedder_precision=settings.embedder_precision,
+        detection_min_face=settings.detection_min_face,  # GLASSHOUSE_DETECTION_MIN_FACE: its trade-off
     )
 
 

@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from glasshouse.engine.batching import EmbedBatcher
+from glasshouse.engine.centerface import DEFAULT_MIN_FACE
 from glasshouse.engine.hardware import usable_cores
 from glasshouse.engine.protocols import Aligner, Detector, Embedder
 from glasshouse.engine.quality import estimate_pose, estimate_quality
@@ -38,6 +39,7 @@ class EngineOptions:
     model_cache_dir: Path
     threads: int = 0
     detection_max_side: int = 1280
+    detection_min_face: int = DEFAULT_MIN_FACE
     detection_threshold: float = 0.5
     detection_close_up_side: int = 192
     #: Run the close-up pass on every image, not only where it can matter (redaction: recall over speed).
@@ -78,6 +80,7 @@ class FaceEngine:
                 model_cache_dir=settings.models_path,
                 threads=settings.onnx_threads,
                 detection_max_side=settings.detection_max_side,
+                detection_min_face=settings.detection_min_face,
                 detection_threshold=settings.detection_threshold,
                 detection_close_up_side=settings.detection_close_up_side,
                 embed_flip=settings.embed_flip,
@@ -104,15 +107,20 @@ class FaceEngine:
 
     @cached_property
     def exhaustive(self) -> FaceEngine:
-        """This engine tuned for recall: its detector always runs the close-up pass as well and accepts faces
-        from :data:`EXHAUSTIVE_THRESHOLD` up. For redaction, where a face the default settings would miss
+        """This engine tuned for recall: its detector always runs the close-up pass as well, looks for faces of
+        any size (full working resolution) and accepts faces from :data:`EXHAUSTIVE_THRESHOLD` up. For redaction, where a face the default settings would miss
         in one frame (a deep profile, a dark face at the threshold) must be covered all the same. Loads its
         own models on first use; an injected detector is kept as it is."""
         if self._injected[0] is not None or self.options.detection_close_up_always:
             return self
         threshold = min(self.options.detection_threshold, EXHAUSTIVE_THRESHOLD)
         return FaceEngine(
-            replace(self.options, detection_close_up_always=True, detection_threshold=threshold)
+            replace(
+                self.options,
+                detection_close_up_always=True,
+                detection_threshold=threshold,
+                detection_min_face=0,
+            )
         )
 
     # -- default runtimes (imported lazily: importing the engine must stay cheap) --------------------
@@ -128,6 +136,7 @@ class FaceEngine:
             precision=o.detector_precision,
             close_up_side=o.detection_close_up_side,
             close_up_always=o.detection_close_up_always,
+            min_face=o.detection_min_face,
         )
 
     def _default_aligner(self) -> Aligner:

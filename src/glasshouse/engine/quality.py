@@ -105,17 +105,26 @@ _COARSE_ANGLES = np.stack(np.meshgrid(np.arange(-90.0, 90.1, 5.0), np.arange(-75
     -1, 2
 )
 _COARSE_PROJ = _projections(np.radians(_COARSE_ANGLES[:, 0]), np.radians(_COARSE_ANGLES[:, 1]))
+_COARSE_NORM = np.maximum((_COARSE_PROJ**2).sum((1, 2)), 1e-12)  # the grid's squared norms, computed once
 _YAW_LIMIT, _PITCH_LIMIT = 90.0, 80.0
+_LIMITS_DEG = np.array([_YAW_LIMIT, _PITCH_LIMIT])
+_STEP = 0.05  # degrees: the finite difference of the Gauss-Newton Jacobian
+_PROBES = np.vstack([np.zeros(2), _STEP * np.eye(2)])  # x, x + step in yaw, x + step in pitch
 
 
 def _procrustes(
-    proj: npt.NDArray[np.float64], target: npt.NDArray[np.float64]
+    proj: npt.NDArray[np.float64],
+    target: npt.NDArray[np.float64],
+    norm: npt.NDArray[np.float64] | None = None,
 ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64], npt.NDArray[np.float64]]:
     """For each candidate projection ``(n, 5, 2)``, the best in-image rotation (radians, clockwise as
-    seen with y down) and scale onto ``target`` (centred), and the squared error left."""
-    dot = np.einsum("nki,ki->n", proj, target)
-    cross = proj[:, :, 0] @ target[:, 1] - proj[:, :, 1] @ target[:, 0]
-    norm = np.maximum((proj**2).sum((1, 2)), 1e-12)
+    seen with y down) and scale onto ``target`` (centred), and the squared error left. ``norm``: the
+    candidates' squared norms, when known."""
+    px, py = proj[:, :, 0], proj[:, :, 1]
+    dot = px @ target[:, 0] + py @ target[:, 1]
+    cross = px @ target[:, 1] - py @ target[:, 0]
+    if norm is None:
+        norm = np.maximum((proj**2).sum((1, 2)), 1e-12)
     error = float((target**2).sum()) - (dot**2 + cross**2) / norm
     return np.arctan2(cross, dot), np.sqrt(dot**2 + cross**2) / norm, error
 
@@ -127,6 +136,18 @@ def _residuals(angles: npt.NDArray[np.float64], target: npt.NDArray[np.float64])
     c, s = np.cos(roll)[:, None], np.sin(roll)[:, None]
     fitted = np.stack([c * proj[:, :, 0] - s * proj[:, :, 1], s * proj[:, :, 0] + c * proj[:, :, 1]], -1)
     return np.asarray((scale[:, None, None] * fitted - target).reshape(len(angles), 10))
+
+
+def _least_squares(jac: npt.NDArray[np.float64], rhs: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+    """The least-squares ``delta`` of ``jac @ delta = rhs`` for a ``(10, 2)`` Jacobian, by the normal
+    equations in closed form (what ``np.linalg.lstsq`` returns, without its per-call cost); ``lstsq`` only
+    when the Jacobian is (nearly) rank-deficient."""
+    a, b, d = float(jac[:, 0] @ jac[:, 0]), float(jac[:, 0] @ jac[:, 1]), float(jac[:, 1] @ jac[:, 1])
+    det = a * d - b * b
+    if det <= 1e-9 * (a + d) ** 2:
+        return np.asarray(np.linalg.lstsq(jac, rhs, rcond=None)[0])
+    g0, g1 = float(jac[:, 0] @ rhs), float(jac[:, 1] @ rhs)
+    return np.array([(d * g0 - b * g1) / det, (a * g1 - b * g0) / det])
 
 
 def estimate_pose(landmarks: npt.NDArray[np.float32]) -> Pose:
@@ -144,13 +165,12 @@ def estimate_pose(landmarks: npt.NDArray[np.float32]) -> Pose:
     if not np.isfinite(centred).all() or float((centred**2).sum()) < 1e-9:
         return Pose(roll=0.0, yaw=0.0, pitch=0.0)
     centred /= math.sqrt(float((centred**2).sum()))
-    x = _COARSE_ANGLES[int(np.argmin(_procrustes(_COARSE_PROJ, centred)[2]))].copy()
-    step, limits = 0.05, np.array([_YAW_LIMIT, _PITCH_LIMIT])
+    x = _COARSE_ANGLES[int(np.argmin(_procrustes(_COARSE_PROJ, centred, _COARSE_NORM)[2]))].copy()
     for _ in range(10):
-        res = _residuals(np.vstack([x, x + step * np.eye(2)]), centred)
-        jac = (res[1:] - res[0]).T / step
-        delta = np.clip(np.linalg.lstsq(jac, -res[0], rcond=None)[0], -5.0, 5.0)
-        x = np.clip(x + delta, -limits, limits)
+        res = _residuals(x + _PROBES, centred)
+        jac = (res[1:] - res[0]).T / _STEP
+        delta = np.clip(_least_squares(jac, -res[0]), -5.0, 5.0)
+        x = np.clip(x + delta, -_LIMITS_DEG, _LIMITS_DEG)
         if float(np.abs(delta).max()) < 0.01:
             break
     roll = math.degrees(float(_procrustes(_projections(np.radians(x[:1]), np.radians(x[1:])), centred)[0][0]))

@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import numpy as np
 import numpy.typing as npt
 
+from glasshouse.engine.centerface import DEFAULT_MIN_FACE
 from glasshouse.engine.types import Box, Detection, RGBImage
 
 if TYPE_CHECKING:
@@ -68,12 +69,15 @@ class PipelineConfig:
     face_choice: str = "centre"
     detector_precision: str = "float"
     embedder_precision: str = "float"
+    detection_min_face: int = DEFAULT_MIN_FACE
 
     def label(self) -> str:
         parts = [f"aligner={self.aligner}", f"flip={'on' if self.flip else 'off'}"]
         for part, precision in (("detector", self.detector_precision), ("embedder", self.embedder_precision)):
             if precision != "float":
                 parts.append(f"{part}={precision}")
+        if self.detection_min_face != DEFAULT_MIN_FACE:
+            parts.append(f"min_face={self.detection_min_face}")
         if self.jitter:
             parts.append(f"jitter={self.jitter}")
         if self.face_choice != "centre":
@@ -90,6 +94,7 @@ def build_engine(cfg: PipelineConfig) -> FaceEngine:
         embed_flip=cfg.flip,
         detector_precision=cfg.detector_precision,
         embedder_precision=cfg.embedder_precision,
+        detection_min_face=cfg.detection_min_face,
     )
     if cfg.aligner == "dlib":
         from glasshouse.engine.align import DlibAligner
