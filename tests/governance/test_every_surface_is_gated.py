@@ -248,7 +248,11 @@ def test_every_rest_route_is_classified_and_biometric_ones_refused(
         "/v1/testing/runs": {},  # refused before the upload is read
         "/v1/redaction/exports": {"source": {"name": "v.mp4"}},
     }
-    reads = {"/v1/redaction/copies", "/v1/redaction/copies/{copy_id}", "/v1/redaction/copies/{copy_id}/content"}
+    reads = {
+        "/v1/redaction/copies",
+        "/v1/redaction/copies/{copy_id}",
+        "/v1/redaction/copies/{copy_id}/content",
+    }
     assert set(bodies) | reads | set(OWNER_SESSION_GATED) == set(gated)
     auth = {"Authorization": f"Bearer {key.access_key_id}:{key.secret}"}
     for path in [*bodies, *reads]:
