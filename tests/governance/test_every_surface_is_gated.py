@@ -319,6 +319,7 @@ BIOMETRIC_UI_FORMS = {
     "/ui/collections/{name}/users/associate",  # face.index, like AssociateFaces
     "/ui/video/detect", "/ui/video/search",
     "/ui/portal/requests",  # filing a footage request: footage.request, as POST /v1/portal/requests
+    "/ui/redaction/exports",  # a redacted release copy: media.redact (detects every face in the clip)
 }  # fmt: skip
 #: Web UI forms that touch no biometric data: sign-in, administration decided by roles and separation of
 #: duties, media bytes (analysed only by the gated video forms), deletions, and the portal's owner-side
@@ -340,6 +341,10 @@ NOT_BIOMETRIC_UI_FORMS = {
     "/ui/portal/inbox/{request_id}/decline", "/ui/portal/settings",
     "/ui/portal/requests/{request_id}/clips/{clip_id}/evidence", "/ui/portal/requests/{request_id}/close",
     "/ui/portal/emergency", "/ui/portal/emergency/{disclosure_id}/approve",
+    # Redacted sharing: cancelling a preview deletes a copy; an agency's unredaction request is a request to
+    # the owner, whose acceptance passes the gate as footage.share inside the service (owner sessions).
+    "/ui/portal/previews/cancel", "/ui/portal/requests/{request_id}/clips/{clip_id}/unredaction",
+    "/ui/portal/unredactions/{unredaction_id}/{answer}",
 }  # fmt: skip
 
 
@@ -408,6 +413,7 @@ def test_every_ui_form_is_classified_and_biometric_ones_refused(
             "/ui/video/detect": ({**declared, "video": "v.mp4"}, {}),
             "/ui/video/search": ({**declared, "video": "v.mp4", "collection": "c"}, {}),
             "/ui/portal/requests": (request, {}),
+            "/ui/redaction/exports": ({**declared, "video": "v.mp4", "method": "blur"}, {}),
         }
         assert set(forms) == BIOMETRIC_UI_FORMS
         for path, (data, files) in forms.items():
