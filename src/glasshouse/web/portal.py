@@ -668,35 +668,14 @@ def close_request(user: Investigator, request_id: str, form: CsrfForm, svc: Svc)
 @dataclass(frozen=True, slots=True)
 class DisclosureRow:
     view: DisclosureView
-    requested_by: str
-    approved_by: str
-    mine: bool
-
-
-def _who(svc: Services, principal: str | None, names: dict[str, str]) -> str:
-    """A principal (``person:<id>``) as the operator's name, for the page."""
-    if not principal:
-        return ""
-    if principal not in names:
-        kind, _, ident = principal.partition(":")
-        try:
-            names[principal] = svc.people.get(ident).name if kind == "person" else principal
-        except NotFoundError:
-            names[principal] = principal
-    return names[principal]
+    mine: bool  #: asked by the operator viewing the page (who may not approve it)
 
 
 def _emergency_page(
     request: Request, svc: Svc, user: WebUser, status_code: int = 200, **extra: Any
 ) -> Response:
-    names: dict[str, str] = {}
     disclosures = [
-        DisclosureRow(
-            d,
-            _who(svc, d.requested_by, names),
-            _who(svc, d.approved_by, names),
-            d.requested_by == user.actor.principal,
-        )
+        DisclosureRow(d, d.requested_by == user.actor.principal)
         for d in svc.portal.emergency_disclosures(user.actor)
     ]
     agencies = [o for o in svc.organisations.get_all() if o.sector == "law_enforcement" and o.verified]
