@@ -18,11 +18,18 @@ collection_app = typer.Typer(help="Create, list and delete face collections.", n
 
 
 @collection_app.command("create")
-def create(name: str) -> None:
-    """Create collection NAME."""
+def create(
+    name: str,
+    model: Annotated[
+        str | None, typer.Option(help="Face model (glasshouse models list) [default: GLASSHOUSE_FACE_MODEL].")
+    ] = None,
+) -> None:
+    """Create collection NAME; its faces are all embedded with one face model, chosen now."""
     with services() as svc:
-        collection = svc.collections.create(svc.cli_actor().org_id, name)
-    print_json({"collection": collection.name, "id": collection.id})
+        collection = svc.collections.create(svc.cli_actor().org_id, name, model=model)
+    print_json(
+        {"collection": collection.name, "id": collection.id, "face_model_version": collection.face_model_version}
+    )
 
 
 @collection_app.command("list")

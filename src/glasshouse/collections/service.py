@@ -18,10 +18,16 @@ from glasshouse.collections.models import Collection, Face, FaceRecord, FaceUser
 from glasshouse.collections.search_index import Vectors
 from glasshouse.db import after_commit, new_id, serialise, transaction
 from glasshouse.engine.quality import QualityFilter, quality_refusal
-from glasshouse.engine.similarity import cosine_for_similarity, similarity_from_cosine
+from glasshouse.engine.similarity import Calibration
 from glasshouse.engine.types import Box, Detection, Pose, Quality
 from glasshouse.engine.types import Face as AnalysedFace
-from glasshouse.errors import AlreadyExistsError, InvalidParameterError, NotFoundError
+from glasshouse.errors import (
+    AlreadyExistsError,
+    InvalidParameterError,
+    ModelMismatchError,
+    NotFoundError,
+)
+from glasshouse.faces.models import MODEL_TAG, FaceModels
 from glasshouse.faces.service import AnalysedImage, FaceAnalyser
 from glasshouse.governance.gate import PolicyDenied
 from glasshouse.tags.service import TagService
@@ -86,13 +92,14 @@ class CollectionService:
     def __init__(
         self,
         sessions: sessionmaker[Session],
-        analyser: FaceAnalyser,
+        models: FaceModels,
         index: SearchIndex,
         *,
         default_region: str = "us-east-1",
     ) -> None:
         self.sessions = sessions
-        self.analyser = analyser
+        #: Each collection embeds with the face model it was created with (one analyser per model).
+        self.models = models
         self.index = index
         #: Collections are regional (as on AWS): every lookup names a region; ``None`` means this one,
         #: the region of surfaces without one (CLI, REST, UI).
@@ -108,9 +115,12 @@ class CollectionService:
         retention_days: int | None = None,
         consent_required: bool = False,
         region: str | None = None,
+        model: str | None = None,
     ) -> Collection:
         """A new collection. ``retention_days`` deletes faces that long after enrolment (the sweeper);
-        ``consent_required`` makes every enrolment name a consent reference."""
+        ``consent_required`` makes every enrolment name a consent reference. ``model`` (else the tag
+        ``glasshouse:face-model``, else the server's default) is the face model every face of it is
+        embedded with, for good: ModelNotInstalledError unless installed here."""
         if retention_days is not None and not 1 <= retention_days <= 36500:
             raise InvalidParameterError("retention must be between 1 and 36500 days")
         if not COLLECTION_NAME.match(name):
@@ -118,6 +128,8 @@ class CollectionService:
                 f"collection id {name!r} must match [a-zA-Z0-9_.\\-]+ (1–255 characters)"
             )
         region = region or self.default_region
+        model = model or (tags or {}).get(MODEL_TAG) or self.models.default_name
+        engine = self.models.analyser(model).engine
         with transaction(self.sessions) as session:
             serialise(session, f"collection:{org_id}:{region}:{name}")  # PostgreSQL: no twin create between
             if self._find(session, org_id, name, region) is not None:
@@ -126,7 +138,7 @@ class CollectionService:
                 org_id=org_id,
                 region=region,
                 name=name,
-                face_model_version=self.analyser.engine.model_version,
+                face_model_version=engine.model_version,
                 retention_days=retention_days,
                 consent_required=consent_required,
             )
@@ -135,6 +147,14 @@ class CollectionService:
             if tags:
                 TagService.set_in(session, org_id, "collection", collection.id, tags)
         return collection
+
+    def analyser_for(self, collection: Collection) -> FaceAnalyser:
+        """The analyser of the collection's face model (ModelNotInstalledError if it is not installed)."""
+        return self.models.for_version(collection.face_model_version)
+
+    def calibration_for(self, collection: Collection) -> Calibration:
+        """The similarity scale of the collection's face model."""
+        return self.analyser_for(collection).engine.calibration
 
     def get(self, org_id: str, name: str, *, region: str | None = None) -> Collection:
         with self.sessions() as session:
@@ -191,7 +211,8 @@ class CollectionService:
                 f"collection {name!r} requires consent: name the data subject's consent record "
                 "(X-Glasshouse-Consent header, or --consent on the CLI)"
             )
-        image = self.analyser.analyse(data)
+        analyser = self.analyser_for(collection)
+        image = analyser.analyse(data)
         keep: list[AnalysedFace] = []
         unindexed: list[Unindexed] = []
         for face in image.faces:
@@ -214,6 +235,7 @@ class CollectionService:
                 keep,
                 external_image_id=external_image_id,
                 consent_reference=consent_reference,
+                model_version=analyser.engine.model_version,
             )
         return IndexOutcome(collection, image, list(zip(rows, keep, strict=True)), unindexed)
 
@@ -246,13 +268,16 @@ class CollectionService:
         *,
         external_image_id: str | None = None,
         consent_reference: str | None = None,
+        model_version: str,
     ) -> list[FaceRecord]:
         """Store already-analysed faces of one image in one transaction."""
         meta = (
             ImageMeta(image.width, image.height, image.sha256) if isinstance(image, AnalysedImage) else image
         )
         images = [(meta, faces, external_image_id)]
-        return self.add_images(collection, images, consent_reference=consent_reference)[0]
+        return self.add_images(
+            collection, images, consent_reference=consent_reference, model_version=model_version
+        )[0]
 
     def add_images(
         self,
@@ -260,8 +285,13 @@ class CollectionService:
         images: Sequence[tuple[ImageMeta, Sequence[AnalysedFace], str | None]],
         *,
         consent_reference: str | None = None,
+        model_version: str,
     ) -> list[list[FaceRecord]]:
-        """Store the faces of several images in one transaction (bulk enrolment), then update the index."""
+        """Store the faces of several images in one transaction (bulk enrolment), then update the index.
+        ``model_version`` names the model that embedded the faces: ModelMismatchError (nothing stored)
+        unless it is the collection's, so faces of two models are never mixed in one collection."""
+        dim = self.analyser_for(collection).engine.embedding_dim
+        check_model(collection, model_version, dim, [f for _, faces, _ in images for f in faces])
         per_image: list[list[Face]] = []
         for meta, faces, external_image_id in images:
             image_id = new_id()
@@ -359,7 +389,7 @@ class CollectionService:
         region: str | None = None,
     ) -> ImageSearch:
         collection = self.get(org_id, name, region=region)
-        image = self.analyser.analyse(data)
+        image = self.analyser_for(collection).analyse(data)
         probe = image.faces[0] if image.faces else None
         if probe is None or probe.embedding is None:
             return ImageSearch(image, None, [])
@@ -395,7 +425,14 @@ class CollectionService:
     def _search(
         self, collection: Collection, query: Vectors, threshold: float, max_faces: int
     ) -> list[Match]:
-        hits = self.index.search(collection.id, query, max_faces, cosine_for_similarity(threshold))
+        engine = self.analyser_for(collection).engine
+        calibration = engine.calibration
+        if len(query) != engine.embedding_dim:
+            raise ModelMismatchError(
+                f"a {len(query)}-d probe cannot search collection {collection.name!r} "
+                f"({collection.face_model_version}, {engine.embedding_dim}-d)"
+            )
+        hits = self.index.search(collection.id, query, max_faces, calibration.cosine(threshold))
         if not hits:
             return []
         with self.sessions() as session:
@@ -403,7 +440,7 @@ class CollectionService:
             rows = {r.id: r for r in _records(session.scalars(found))}
         out: list[Match] = []
         for fid, cosine in hits:
-            similarity = similarity_from_cosine(cosine)
+            similarity = calibration.similarity(cosine)
             if fid in rows and similarity >= threshold:
                 out.append(Match(rows[fid], round(similarity, 4)))
         return out
@@ -427,6 +464,22 @@ class CollectionService:
         if collection is None:
             raise NotFoundError(collection_not_found(name))
         return collection
+
+
+def check_model(collection: Collection, model_version: str, dim: int, faces: Sequence[AnalysedFace]) -> None:
+    """Refuse (ModelMismatchError) faces embedded by another model than the collection's."""
+    if model_version != collection.face_model_version:
+        raise ModelMismatchError(
+            f"collection {collection.name!r} holds faces of face model {collection.face_model_version}; "
+            f"faces embedded by {model_version} cannot be mixed into it (one model per collection: "
+            "create a collection on that model, or glasshouse collection migrate)"
+        )
+    for face in faces:
+        if face.embedding is not None and len(face.embedding) != dim:
+            raise ModelMismatchError(
+                f"collection {collection.name!r} takes {dim}-d embeddings "
+                f"({collection.face_model_version}), not {len(face.embedding)}-d"
+            )
 
 
 def collection_not_found(name: str) -> str:
