@@ -64,9 +64,15 @@ def engine_cmd(
     model_cache: Path | None = typer.Option(
         None, "--model-cache", help="Model cache [default: the settings']."
     ),
+    model: str = typer.Option(
+        "dlib",
+        "--model",
+        help="Face model: dlib or an installed pack (measured beside dlib in the same run).",
+    ),
 ) -> None:
     """Faces per second end to end (decode → detect → align → embed), Glasshouse vs face_recognition:
-    one request at a time (with stage times), then ``--clients`` requests at once."""
+    one request at a time (with stage times), then ``--clients`` requests at once. With ``--model PACK``
+    the pack's engine is measured, and dlib's on the same images one request at a time beside it."""
     from glasshouse.bench.engine import (
         bench_face_recognition,
         bench_glasshouse,
@@ -77,28 +83,40 @@ def engine_cmd(
     )
     from glasshouse.config import Settings
     from glasshouse.engine.hardware import cpu_info
+    from glasshouse.engine.models.registry import ModelRegistry
     from glasshouse.engine.pipeline import FaceEngine
+    from glasshouse.errors import GlasshouseError
     from glasshouse.evaluation.runner import machine_info, now_iso
 
     if not lfw.is_dir():
         console.print(f"[red]error:[/red] LFW images not found at {lfw} (see ../shared/data/README.md)")
         raise typer.Exit(2)
     settings = Settings() if model_cache is None else Settings(model_cache_dir=model_cache)
-    engine = FaceEngine.from_settings(settings)
+    dlib_engine = FaceEngine.from_settings(settings)
+    registry = ModelRegistry(settings.model_packs_path, settings.aligner)
+    try:
+        engine = dlib_engine.with_model(registry.require(model), registry.model_file(model))
+    except GlasshouseError as exc:
+        console.print(f"[red]error:[/red] {exc.message}")
+        raise typer.Exit(2) from exc
     paths = select_images(lfw, images, seed)
     n_base = len(paths) if baseline_images is None else min(baseline_images, len(paths))
     words = ["glasshouse", "bench", "engine", "--images", str(images), "--lfw", str(lfw), "--seed", str(seed)]
     if baseline_images is not None:
         words += ["--baseline-images", str(baseline_images)]
-    words += ["--clients", str(clients)]
+    words += ["--clients", str(clients)] + (["--model", model] if model != "dlib" else [])
     command = " ".join(shlex.quote(w) for w in words)
     machine = machine_info()
     console.print(f"{cpu_info().describe()}; load average {os.getloadavg()[0]:.2f}")
     console.print(f"{len(paths)} LFW images (seed {seed})")
     columns = (TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     with Progress(*columns, TimeRemainingColumn(), console=console) as bar:
-        t1 = bar.add_task("glasshouse", total=len(paths))
+        t1 = bar.add_task(f"glasshouse ({engine.model.name})", total=len(paths))
         ours = bench_glasshouse(engine, paths, lambda k: bar.advance(t1, k))
+        dlib_same_run = None
+        if engine is not dlib_engine:
+            t0 = bar.add_task("glasshouse (dlib, same images)", total=len(paths))
+            dlib_same_run = bench_glasshouse(dlib_engine, paths, lambda k: bar.advance(t0, k))
         t2 = bar.add_task(f"glasshouse, {clients} at once", total=len(paths))
         batches_before = engine.batcher.batches, engine.batcher.batched_requests
         ours_c = concurrent_throughput(
@@ -135,6 +153,8 @@ def engine_cmd(
             **ours.to_json(),
             "concurrent": ours_c.to_json(),
             "config": {
+                "model": engine.model.name,
+                "face_model_version": engine.model_version,
                 "aligner": settings.aligner,
                 "embed_flip": settings.embed_flip,
                 "detection_max_side": settings.detection_max_side,
@@ -142,6 +162,14 @@ def engine_cmd(
             },
         },
     }
+    if dlib_same_run is not None:
+        result["dlib_same_run"] = dlib_same_run.to_json()
+        mine, dlib = ours.to_json()["ms_per_face"], result["dlib_same_run"]["ms_per_face"]
+        result["model_vs_dlib_ms_per_face"] = round(mine / dlib, 2) if dlib else None
+        console.print(
+            f"{engine.model.name}: {mine:.1f} ms/face; dlib on the same images in the same run: {dlib:.1f} "
+            f"ms/face ({result['model_vs_dlib_ms_per_face']}x)"
+        )
     if base is not None and base_c is not None:
         result["face_recognition"] = {
             **base.to_json(),

@@ -29,7 +29,7 @@ from glasshouse.errors import (
 )
 from glasshouse.faces.models import MODEL_TAG, FaceModels
 from glasshouse.faces.service import AnalysedImage, FaceAnalyser
-from glasshouse.governance.gate import PolicyDenied
+from glasshouse.governance.gate import PolicyDenied, current_grant
 from glasshouse.tags.service import TagService
 
 COLLECTION_NAME = re.compile(r"^[a-zA-Z0-9_.\-]{1,255}$")
@@ -151,6 +151,14 @@ class CollectionService:
     def analyser_for(self, collection: Collection) -> FaceAnalyser:
         """The analyser of the collection's face model (ModelNotInstalledError if it is not installed)."""
         return self.models.for_version(collection.face_model_version)
+
+    def check_model_policy(self, collection: Collection) -> None:
+        """The gate's model obligation for a search of ``collection`` (its model's card against the
+        policy's ``min_model_tar_at_fmr_1e_6``): PolicyDenied, audited, when the model falls short."""
+        grant = current_grant()
+        if grant is not None:
+            card = self.analyser_for(collection).engine.model
+            grant.require_model(card.name, collection.face_model_version, card.accuracy.tar_at_fmr_1e_6)
 
     def calibration_for(self, collection: Collection) -> Calibration:
         """The similarity scale of the collection's face model."""
@@ -425,6 +433,7 @@ class CollectionService:
     def _search(
         self, collection: Collection, query: Vectors, threshold: float, max_faces: int
     ) -> list[Match]:
+        self.check_model_policy(collection)
         engine = self.analyser_for(collection).engine
         calibration = engine.calibration
         if len(query) != engine.embedding_dim:

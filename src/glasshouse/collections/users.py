@@ -196,6 +196,7 @@ class UserService:
         exclude: str | None = None,
     ) -> list[UserMatch]:
         """Users ranked by their best face's similarity to ``query`` (at least ``threshold``)."""
+        self.collections.check_model_policy(collection)
         calibration = self.collections.calibration_for(collection)
         cosine = calibration.cosine(threshold)
         limit = max(64, max_users * MAX_FACES_PER_USER)

@@ -20,6 +20,7 @@ import numpy as np
 import numpy.typing as npt
 
 from glasshouse.engine.types import RGBImage
+from glasshouse.evaluation.embedding import embedding_width
 
 if TYPE_CHECKING:
     from glasshouse.engine.pipeline import FaceEngine
@@ -133,7 +134,7 @@ def run_close_up_probe(
         boxes.append((d.box.left, d.box.top, d.box.right, d.box.bottom))
         gallery.append(engine.embed_faces(image, [d])[0])
     gallery_names = [n for n, _ in images]
-    matrix = np.stack(gallery) if gallery else np.zeros((0, 128), np.float32)
+    matrix = np.stack(gallery) if gallery else np.zeros((0, embedding_width(engine)), np.float32)
     cells = {(f, u): CloseUpCell() for f in fractions for u in upscales}
     for (name, image), box in zip(images, boxes, strict=True):
         for (fraction, upscale), cell in cells.items():

@@ -26,6 +26,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import numpy as np
 import numpy.typing as npt
 
+from glasshouse.engine.models.builtin import DLIB
+from glasshouse.engine.models.card import DLIB_150, ModelCard
 from glasshouse.engine.types import Box, Detection, RGBImage
 
 if TYPE_CHECKING:
@@ -68,9 +70,15 @@ class PipelineConfig:
     face_choice: str = "centre"
     detector_precision: str = "float"
     embedder_precision: str = "float"
+    #: The face model evaluated (its card) and, for a pack, its installed network.
+    model: ModelCard = DLIB
+    model_file: Path | None = None
 
     def label(self) -> str:
-        parts = [f"aligner={self.aligner}", f"flip={'on' if self.flip else 'off'}"]
+        parts = [] if self.model == DLIB else [f"model={self.model.name}"]
+        if self.model.alignment == DLIB_150:
+            parts.append(f"aligner={self.aligner}")
+        parts.append(f"flip={'on' if self.flip else 'off'}")
         for part, precision in (("detector", self.detector_precision), ("embedder", self.embedder_precision)):
             if precision != "float":
                 parts.append(f"{part}={precision}")
@@ -90,7 +98,14 @@ def build_engine(cfg: PipelineConfig) -> FaceEngine:
         embed_flip=cfg.flip,
         detector_precision=cfg.detector_precision,
         embedder_precision=cfg.embedder_precision,
+        aligner=cfg.aligner,
+        model=cfg.model,
+        model_file=cfg.model_file,
     )
+    if cfg.model.alignment != DLIB_150:  # a five-point pack: its own template, from the engine
+        if cfg.jitter:
+            raise ValueError("jitter is implemented for the dlib model only")
+        return FaceEngine(options)
     if cfg.aligner == "dlib":
         from glasshouse.engine.align import DlibAligner
 
@@ -143,6 +158,12 @@ class ImageResult:
     api_error: str | None = None
     #: ``api`` choice only: the ``centre`` choice's embedding, from the same pass.
     centre: npt.NDArray[np.float32] | None = None
+
+
+def embedding_width(engine: FaceEngine) -> int:
+    """The length of ``engine``'s embeddings (the width of what it answers for no face): evaluation names no
+    model's dimension itself."""
+    return int(engine.embed_faces(np.zeros((1, 1, 3), dtype=np.uint8), []).shape[1])
 
 
 def embed_one(engine: FaceEngine, index: int, path: Path, *, api: bool = False) -> ImageResult:
@@ -221,7 +242,7 @@ def _centre_of(
     try:
         return np.asarray(engine.embed_faces(image, [chosen])[0], dtype=np.float32)
     except InvalidParameterError:
-        return np.zeros(128, dtype=np.float32)
+        return np.zeros(embedding_width(engine), dtype=np.float32)
 
 
 def _api_source_only(
@@ -229,13 +250,14 @@ def _api_source_only(
 ) -> ImageResult:
     from glasshouse.errors import InvalidParameterError
 
-    empty = np.zeros((0, 128), dtype=np.float32)
+    width = embedding_width(engine)
+    empty = np.zeros((0, width), dtype=np.float32)
     assert src is not None  # the aligner refused a detection, so there was one
     centre = _centre_of(engine, image, detections, [], empty)
     try:
         source = np.asarray(engine.embed_faces(image, [detections[src]])[0], dtype=np.float32)
     except InvalidParameterError:
-        source, missing = np.zeros(128, np.float32), True
+        source, missing = np.zeros(width, np.float32), True
     else:
         missing = False
     n = len(detections)
@@ -280,7 +302,8 @@ def map_images(
             if progress is not None:
                 progress(1)
         return results
-    build_engine(cfg).embed_chips(np.zeros((1, 150, 150, 3), np.uint8))  # convert/cache models once
+    warm = build_engine(cfg)
+    warm.embed_chips(np.zeros((1, warm.chip_size, warm.chip_size, 3), np.uint8))  # convert/cache models once
     items = [(i, str(p)) for i, p in enumerate(paths)]
     batches = [items[k : k + batch] for k in range(0, len(items), batch)]
     with ProcessPoolExecutor(
@@ -351,14 +374,15 @@ def embed_paths(
 
 
 def _collect(results: list[ImageResult], n: int, wall: float, workers: int, api: bool) -> EmbedOutcome:
-    emb = np.zeros((n, 128), dtype=np.float32)
+    width = next((r.embedding.size for r in results if r.embedding is not None), 0)  # the model's dimension
+    emb = np.zeros((n, width), dtype=np.float32)
     ok = np.zeros(n, dtype=np.bool_)
     stages = dict.fromkeys(STAGES, 0.0)
     fallback, errors, multi = [], {}, 0
-    empty = np.zeros((0, 128), dtype=np.float32)
+    empty = np.zeros((0, width), dtype=np.float32)
     targets: list[npt.NDArray[np.float32]] = [empty] * n
     api_errors: dict[int, str] = {}
-    centre = np.zeros((n, 128), dtype=np.float32)
+    centre = np.zeros((n, width), dtype=np.float32)
     for r in results:
         if r.embedding is None:
             errors[r.index] = r.error or "unknown error"

@@ -251,7 +251,7 @@ def condition_sets(results: Sequence[ViewResult], ids: Sequence[str], n_transfor
         found = [r for r in tried if r.embeddings.get(name) is not None]
         emb = [r.embeddings[name] for r in found]
         probes[name] = (
-            np.stack(emb).astype(np.float32) if emb else np.zeros((0, 128), np.float32),  # type: ignore[arg-type]
+            np.stack(emb).astype(np.float32) if emb else np.zeros((0, frontal.shape[1]), np.float32),  # type: ignore[arg-type]
             np.asarray([row_of[r.index] for r in found], dtype=np.int64),
         )
         counts[name] = {"images": len(tried), "no_face": len(tried) - len(found), "used": len(found)}
