@@ -144,3 +144,62 @@ def install(
                 "pack": str(pack),
             }
         )
+
+
+@models_app.command("calibrate")
+def calibrate(
+    name: str,
+    directory: Annotated[
+        Path, typer.Argument(exists=True, file_okay=False, help="Identity folders DIR/Name/*.jpg (e.g. LFW).")
+    ],
+    images: Annotated[int, typer.Option(min=0, help="Images of people with 2+ images (0 = all).")] = 2000,
+    transformed: Annotated[
+        int, typer.Option(min=0, help="How many also get low-resolution and close-up views (0 = all).")
+    ] = 700,
+    per_identity: Annotated[int, typer.Option(min=2, help="At most this many images per person.")] = 4,
+    workers: Annotated[int, typer.Option(min=0, help="Processes embedding images.")] = 0,
+    out: Annotated[Path | None, typer.Option(help="Folder for the calibration report.")] = None,
+) -> None:
+    """Measure installed pack NAME's similarity anchors (50/80/90/95/99 at FMR 1e-1 … 1e-6, an upper bound
+    over frontal, cross-pose, low-resolution and close-up pairs of the images given) and write them into
+    its card. Every pair of the sampled images is scored: all genuine and all impostor pairs."""
+    from glasshouse.cli.evaluate import _command, _config
+    from glasshouse.evaluation.runner import DEFAULT_OUTDIR, run_calibration
+
+    cfg = _config(None, False, 0, None, model=name)
+    if cfg.model_file is None:
+        raise typer.BadParameter(f"{name} is built in: calibrate it with `glasshouse evaluate calibrate`")
+    command = _command(
+        "calibrate",
+        directory,
+        "--images",
+        images,
+        "--transformed",
+        transformed,
+        "--per-identity",
+        per_identity,
+    ).replace("glasshouse evaluate calibrate", f"glasshouse models calibrate {name}", 1)
+    console.print(f"calibrating {name} on {directory} ({cfg.label()}); this embeds every sampled image")
+    s = run_calibration(
+        directory,
+        cfg,
+        out or DEFAULT_OUTDIR / f"calibrate-{name}",
+        command=command,
+        images=images or None,
+        transformed=transformed,
+        per_identity=per_identity,
+        seed=0,
+        workers=workers or None,
+    )
+    table = tuple((float(c), float(sim), float(f)) for c, sim, f in s["calibration_table"])
+    frontal = {a["similarity"]: a["conditions"]["frontal"] for a in s["anchors"]}
+    with services() as svc:
+        card = svc.model_packs.save_anchors(name, table, f"{command} ({s['date']})", svc.cli_actor())
+    print_json(
+        {
+            "model": name,
+            "anchors": [list(r) for r in card.anchors],
+            "frontal_tar_at_similarity": {f"{k:g}": round(1 - v["fnmr"], 4) for k, v in frontal.items()},
+            "report": s["json"],
+        }
+    )
