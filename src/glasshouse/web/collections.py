@@ -88,13 +88,21 @@ def _list_page(
         }
         for c in svc.collections.get_all(user.org_id)
     ]
-    context = {"rows": rows, "notice": notice, "error": error, "values": values or {}}
+    models = [(c.name, c.summary) for c in svc.models.installed()]
+    context = {
+        "rows": rows,
+        "notice": notice,
+        "error": error,
+        "values": values or {},
+        "models": models,
+        "default_model": svc.settings.face_model,
+    }
     return render(request, "collections/index.html", context, status_code=status_code)
 
 
 @router.post("/", response_class=HTMLResponse)
 def create_collection(request: Request, user: Manager, form: CsrfForm, svc: Svc) -> Response:
-    values = {k: field(form, k) for k in ("name", "retention_days")}
+    values = {k: field(form, k) for k in ("name", "retention_days", "model")}
     try:
         retention = values["retention_days"]
         if retention and not retention.isdigit():
@@ -104,6 +112,7 @@ def create_collection(request: Request, user: Manager, form: CsrfForm, svc: Svc)
             values["name"],
             retention_days=int(retention) if retention else None,
             consent_required=field(form, "consent_required") == "on",
+            model=values["model"] or None,
         )
     except GlasshouseError as exc:
         return _list_page(request, svc, user, error=exc.message, values=values, status_code=status_of(exc))
