@@ -83,6 +83,10 @@ def test_a_model_not_installed_is_a_clear_error(world: tuple[Any, Path]) -> None
     error = caught.value.response["Error"]
     assert error["Code"] == "ModelNotInstalledException"
     assert "sface" in error["Message"]
+    for sneaky in ("../model-packs/mobilefacenet", ".hidden", "a/b"):  # no path outside the pack folder
+        with pytest.raises(ClientError) as caught:
+            rek.create_collection(CollectionId="on-nothing", Tags={"glasshouse:face-model": sneaky})
+        assert caught.value.response["Error"]["Code"] == "InvalidParameterException"
     assert "on-nothing" not in rek.list_collections()["CollectionIds"]
 
 
