@@ -3,18 +3,35 @@ kept, the old collection untouched until the switch and kept after it, resumable
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
+
+import pytest
 
 from glasshouse.audit.service import AuditFilter
 from glasshouse.collections.bulk import bulk_index, discover
 from glasshouse.collections.migrate import migrate, staging_name
+from glasshouse.collections.models import Collection
 from glasshouse.config import Settings
 from glasshouse.engine.models import MOBILEFACENET
 from glasshouse.governance.gate import RequestContext
 from glasshouse.governance.policy import Capability
 from glasshouse.services import Services
 
+ON_POSTGRESQL = os.environ.get("GLASSHOUSE_TEST_DATABASE", "sqlite").strip().lower() in (
+    "postgresql",
+    "postgres",
+    "pg",
+)
 
+
+#: PostgreSQL stores embeddings as vector(128) until the multi-dimension storage of branch packs-store (issue
+#: 15) lands; strict, so the marker must go (lead, at merge) once it does. SQLite passes already.
+@pytest.mark.xfail(
+    ON_POSTGRESQL and not hasattr(Collection, "embedding_dim"),
+    reason="pgvector column is vector(128) without the packs-store storage (issue 15)",
+    strict=True,
+)
 def test_migrate_keeps_ids_and_users_and_switches(
     settings: Settings, shared_data: Path, mobilefacenet_tarball: Path
 ) -> None:
