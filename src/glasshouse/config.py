@@ -21,6 +21,15 @@ class Settings(BaseSettings):
     model_cache_dir: Path | None = Field(
         default=None, description="Converted models are cached here (default <data_dir>/models)."
     )
+    model_packs_dir: Path | None = Field(
+        default=None,
+        description="Installed face model packs (`glasshouse models install`; default <data_dir>/model-packs).",
+    )
+    face_model: str = Field(
+        default="dlib",
+        description="Face model of new collections unless CreateCollection names one (tag "
+        "glasshouse:face-model, REST/CLI --model), and of CompareFaces/DetectFaces: `dlib` or an installed pack.",
+    )
     host: str = Field(default="127.0.0.1", description="Address `glasshouse serve` listens on.")
     port: int = Field(default=8000, ge=1, le=65535, description="Port `glasshouse serve` listens on.")
 
@@ -265,6 +274,11 @@ class Settings(BaseSettings):
     def audit_checkpoint_path(self) -> Path:
         """The checkpoint file: ``audit_checkpoint_file`` or ``<data_dir>/audit-checkpoints.jsonl``."""
         return self.audit_checkpoint_file or self.data_dir / "audit-checkpoints.jsonl"
+
+    @property
+    def model_packs_path(self) -> Path:
+        """Installed model packs: ``model_packs_dir`` or ``<data_dir>/model-packs``."""
+        return self.model_packs_dir or self.data_dir / "model-packs"
 
     @property
     def models_path(self) -> Path:

@@ -5,11 +5,13 @@ GlasshouseError
 │   ├── InvalidImageError        not a JPEG/PNG, truncated, undecodable
 │   │   └── ImageTooLargeError   too many bytes or too many pixels
 │   └── InvalidParameterError    a parameter is out of range or malformed
-│       └── EmbeddingDimensionError  an embedding of another model than its collection's
+│       ├── EmbeddingDimensionError  an embedding of another length than its collection's
+│       └── ModelMismatchError   faces of one face model offered to a collection of another
 ├── NotFoundError                no such resource (or not yours: same answer)
 ├── AlreadyExistsError
 ├── ThrottledError               too much at once: try again shortly
 └── ModelUnavailableError        a bundled model is missing or broken
+    └── ModelNotInstalledError   a collection's (or the chosen) model pack is not installed here
 """
 
 from __future__ import annotations
@@ -46,6 +48,10 @@ class EmbeddingDimensionError(InvalidParameterError):
     face model are never mixed into a collection."""
 
 
+class ModelMismatchError(InvalidParameterError):
+    """Embeddings of another face model would be mixed into a collection (one model per collection)."""
+
+
 class NotFoundError(GlasshouseError):
     code = "NotFound"
 
@@ -62,3 +68,9 @@ class ThrottledError(GlasshouseError):
 
 class ModelUnavailableError(GlasshouseError):
     code = "ModelUnavailable"
+
+
+class ModelNotInstalledError(ModelUnavailableError):
+    """A model pack that must be installed on purpose (``glasshouse models install``) is not."""
+
+    code = "ModelNotInstalled"

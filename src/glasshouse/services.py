@@ -26,7 +26,10 @@ from glasshouse.collections.service import CollectionService, load_vectors
 from glasshouse.collections.users import UserService
 from glasshouse.config import Settings
 from glasshouse.db import utcnow
+from glasshouse.engine.models.registry import ModelRegistry
 from glasshouse.engine.pipeline import FaceEngine
+from glasshouse.faces.models import FaceModels
+from glasshouse.faces.packs import ModelPacks
 from glasshouse.faces.service import FaceAnalyser
 from glasshouse.faces.slots import AnalysisSlots
 from glasshouse.governance.actor import Actor
@@ -74,7 +77,27 @@ class Services:
         self.face_engine = engine or FaceEngine.from_settings(settings)
 
     @cached_property
+    def models(self) -> ModelRegistry:
+        """The face models installed here (dlib built in; packs under ``model_packs_path``)."""
+        return ModelRegistry(self.settings.model_packs_path, self.settings.aligner)
+
+    @cached_property
+    def face_models(self) -> FaceModels:
+        """One analyser per installed face model (detector shared), for collections on each model."""
+        return FaceModels(self.models, self._builtin_analyser, self.settings.face_model)
+
+    @cached_property
+    def model_packs(self) -> ModelPacks:
+        """Installing packs on purpose (licence accepted, audited)."""
+        return ModelPacks(self.models, self.audit, self.settings.models_path / "pack-sources")
+
+    @property
     def analyser(self) -> FaceAnalyser:
+        """The default model's analyser (CompareFaces, DetectFaces; GLASSHOUSE_FACE_MODEL)."""
+        return self.face_models.default
+
+    @cached_property
+    def _builtin_analyser(self) -> FaceAnalyser:
         return FaceAnalyser(
             self.face_engine,
             max_image_bytes=self.settings.max_image_bytes,
@@ -116,7 +139,7 @@ class Services:
     def collections(self) -> CollectionService:
         return CollectionService(
             self.sessions,
-            self.analyser,
+            self.face_models,
             self.search_index,
             default_region=self.settings.default_region,
             box=self.secret_box,

@@ -36,6 +36,8 @@ BIOMETRIC_COMMANDS = {
     # Independent testing (SB 6280): aggregate figures on the tester's own pairs, which a crafted pair list
     # could turn into a face comparison, so the policy decides it (testing.run) like the others.
     "testing run",
+    # Re-enrols a collection's people from their source images on another model (face.index).
+    "collection migrate",
 }  # fmt: skip
 NOT_BIOMETRIC_COMMANDS = {
     "serve", "version", "collection create", "collection list", "collection delete",
@@ -53,6 +55,9 @@ NOT_BIOMETRIC_COMMANDS = {
     "notify add", "notify list", "notify remove",
     # Runs background jobs that a gated surface accepted (the gate decided at submission, and audited).
     "worker",
+    # Face model packs: cards, installs (terms accepted, audited), anchors measured on the operator's own
+    # labelled set (like evaluate calibrate).
+    "models list", "models show", "models install", "models calibrate",
 }  # fmt: skip
 #: REST routes that touch no biometric data (all others must declare x-glasshouse-capability).
 NOT_BIOMETRIC_ROUTES = {
@@ -284,6 +289,7 @@ def test_every_cli_command_is_classified_and_biometric_ones_refused(
         "video detect": ["video", "detect", photo],
         "video search": ["video", "search", "c", photo],
         "testing run": ["testing", "run", str(pairs)],
+        "collection migrate": ["collection", "migrate", "c", "--model", "dlib", "--from", photo],
         "redact": ["redact", photo, "--out", str(denied_world["data"] / "redacted.jpg")],
         "media redact": ["media", "redact", "v.mp4"],
     }

@@ -169,3 +169,20 @@ def test_consent_and_other_organisations(site: Site) -> None:
         "/ui/collections/theirs/delete", data={"csrf_token": csrf(admin), "confirm": "theirs"}
     )
     assert stolen.status_code == 404 and svc.collections.get_all(police.id)
+
+
+def test_the_form_chooses_an_installed_face_model(site: Site) -> None:
+    admin, svc = site.admin, site.svc
+    page = admin.get("/ui/collections/").text
+    assert '<option value="dlib" selected>' in page and "mobilefacenet" not in page  # not installed
+    refused = admin.post(
+        "/ui/collections/",
+        data={"csrf_token": csrf(admin, "/ui/collections/"), "name": "m", "model": "mobilefacenet"},
+    )
+    assert refused.status_code == 400 and "glasshouse models install mobilefacenet" in refused.text
+    made = admin.post(
+        "/ui/collections/", data={"csrf_token": csrf(admin, "/ui/collections/"), "name": "d", "model": "dlib"}
+    )
+    assert made.status_code == 200
+    collection = svc.collections.get(svc.organisations.get("acme").id, "d")
+    assert collection.face_model_version == "glasshouse-centerface1-lm5-dlibresnet1"

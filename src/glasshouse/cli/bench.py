@@ -70,10 +70,16 @@ def engine_cmd(
         help="Also run the engine as configured before its speed tuning (every core spin-waiting, no "
         "batching, detection at full resolution) on the same images, for the speed-up over it.",
     ),
+    model: str = typer.Option(
+        "dlib",
+        "--model",
+        help="Face model: dlib or an installed pack (measured beside dlib in the same run).",
+    ),
 ) -> None:
     """Faces per second end to end (decode → detect → align → embed), Glasshouse vs face_recognition:
     one request at a time (with stage times), then ``--clients`` requests at once; with ``--before``
-    also the untuned configuration of the same engine."""
+    also the untuned configuration of the same engine. With ``--model PACK`` the pack's engine is
+    measured, and dlib's on the same images one request at a time beside it."""
     from glasshouse.bench.engine import (
         bench_face_recognition,
         bench_glasshouse,
@@ -84,28 +90,41 @@ def engine_cmd(
     )
     from glasshouse.config import Settings
     from glasshouse.engine.hardware import cpu_info, usable_cores
+    from glasshouse.engine.models.registry import ModelRegistry
     from glasshouse.engine.pipeline import FaceEngine
+    from glasshouse.errors import GlasshouseError
     from glasshouse.evaluation.runner import machine_info, now_iso
 
     if not lfw.is_dir():
         console.print(f"[red]error:[/red] LFW images not found at {lfw} (see ../shared/data/README.md)")
         raise typer.Exit(2)
     settings = Settings() if model_cache is None else Settings(model_cache_dir=model_cache)
-    engine = FaceEngine.from_settings(settings)
+    dlib_engine = FaceEngine.from_settings(settings)
+    registry = ModelRegistry(settings.model_packs_path, settings.aligner)
+    try:
+        engine = dlib_engine.with_model(registry.require(model), registry.model_file(model))
+    except GlasshouseError as exc:
+        console.print(f"[red]error:[/red] {exc.message}")
+        raise typer.Exit(2) from exc
     paths = select_images(lfw, images, seed)
     n_base = len(paths) if baseline_images is None else min(baseline_images, len(paths))
     words = ["glasshouse", "bench", "engine", "--images", str(images), "--lfw", str(lfw), "--seed", str(seed)]
     if baseline_images is not None:
         words += ["--baseline-images", str(baseline_images)]
     words += ["--clients", str(clients)] + ([] if before else ["--no-before"])
+    words += ["--model", model] if model != "dlib" else []
     command = " ".join(shlex.quote(w) for w in words)
     machine = machine_info()
     console.print(f"{cpu_info().describe()}; load average {os.getloadavg()[0]:.2f}")
     console.print(f"{len(paths)} LFW images (seed {seed})")
     columns = (TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     with Progress(*columns, TimeRemainingColumn(), console=console) as bar:
-        t1 = bar.add_task("glasshouse", total=len(paths))
+        t1 = bar.add_task(f"glasshouse ({engine.model.name})", total=len(paths))
         ours = bench_glasshouse(engine, paths, lambda k: bar.advance(t1, k))
+        dlib_same_run = None
+        if engine is not dlib_engine:
+            t0 = bar.add_task("glasshouse (dlib, same images)", total=len(paths))
+            dlib_same_run = bench_glasshouse(dlib_engine, paths, lambda k: bar.advance(t0, k))
         t2 = bar.add_task(f"glasshouse, {clients} at once", total=len(paths))
         batches_before = engine.batcher.batches, engine.batcher.batched_requests
         ours_c = concurrent_throughput(
@@ -161,6 +180,8 @@ def engine_cmd(
             **ours.to_json(),
             "concurrent": ours_c.to_json(),
             "config": {
+                "model": engine.model.name,
+                "face_model_version": engine.model_version,
                 "aligner": settings.aligner,
                 "embed_flip": settings.embed_flip,
                 "detection_max_side": settings.detection_max_side,
@@ -181,6 +202,14 @@ def engine_cmd(
         c_old = old_c.to_json()["faces_per_s"]
         result["speedup_vs_untuned_concurrent_faces_per_s"] = (
             round(ours_c.to_json()["faces_per_s"] / c_old, 2) if c_old else None
+        )
+    if dlib_same_run is not None:
+        result["dlib_same_run"] = dlib_same_run.to_json()
+        mine, dlib = ours.to_json()["ms_per_face"], result["dlib_same_run"]["ms_per_face"]
+        result["model_vs_dlib_ms_per_face"] = round(mine / dlib, 2) if dlib else None
+        console.print(
+            f"{engine.model.name}: {mine:.1f} ms/face; dlib on the same images in the same run: {dlib:.1f} "
+            f"ms/face ({result['model_vs_dlib_ms_per_face']}x)"
         )
     if base is not None and base_c is not None:
         result["face_recognition"] = {

@@ -33,8 +33,11 @@ def create(
             help="Keep each enrolled face's crop, encrypted, for reviewers; REASON says why (audited).",
         ),
     ] = None,
+    model: Annotated[
+        str | None, typer.Option(help="Face model (glasshouse models list) [default: GLASSHOUSE_FACE_MODEL].")
+    ] = None,
 ) -> None:
-    """Create collection NAME."""
+    """Create collection NAME; its faces are all embedded with one face model, chosen now."""
     with services() as svc:
         actor = svc.cli_actor()
         collection = svc.collections.create(
@@ -44,9 +47,15 @@ def create(
             consent_required=consent_required,
             face_crops_reason=keep_face_crops,
             by=actor,
+            model=model,
         )
     print_json(
-        {"collection": collection.name, "id": collection.id, "face_crops_kept": collection.keeps_face_crops}
+        {
+            "collection": collection.name,
+            "id": collection.id,
+            "face_model_version": collection.face_model_version,
+            "face_crops_kept": collection.keeps_face_crops,
+        }
     )
 
 
@@ -63,6 +72,46 @@ def list_() -> None:
             for c in svc.collections.get_all(svc.cli_actor().org_id)
         ]
     print_json(rows)
+
+
+@collection_app.command("migrate")
+def migrate_cmd(
+    name: str,
+    model: Annotated[str, typer.Option(help="The face model to move to (glasshouse models list).")],
+    source: Annotated[
+        list[Path],
+        typer.Option("--from", exists=True, help="Folders/files holding the collection's source images."),
+    ],
+    workers: Annotated[int, typer.Option(min=1, help="Analysis processes.")] = 2,
+    switch: Annotated[bool, typer.Option(help="Switch once every image is re-enrolled.")] = True,
+    purpose: Purpose = None,
+    case: Case = None,
+) -> None:
+    """Move collection NAME to another face model: re-enrol from the source images into NAME.to-MODEL
+    (ExternalImageIds, consent references and users carried over), then switch names; rerun to resume.
+    The old collection is untouched until the switch and kept afterwards as NAME.before-MODEL-…"""
+    from dataclasses import asdict
+
+    from glasshouse.collections.migrate import migrate
+
+    files = discover(source)
+    with services() as svc, gated(svc, Capability.FACE_INDEX, purpose, case) as grant:
+        with progress_bar() as bar:
+            task = bar.add_task(f"re-enrolling {name} on {model}", total=len(files))
+            report = migrate(
+                svc.collections,
+                svc.settings,
+                svc.audit,
+                grant.actor,
+                name,
+                model,
+                files,
+                workers=workers,
+                switch=switch,
+                progress=lambda n: bar.advance(task, n),
+            )
+        grant.note(migrate=name, model=model, images=report.images_enrolled)
+    print_json({k: v for k, v in asdict(report).items() if k != "errors"} | {"errors": len(report.errors)})
 
 
 @collection_app.command("delete")

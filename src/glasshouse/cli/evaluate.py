@@ -40,6 +40,11 @@ JitterOpt = typer.Option(
 )
 WorkersOpt = typer.Option(0, "--workers", min=0, help="Processes embedding images [default: min(2, cores)].")
 CacheOpt = typer.Option(None, "--model-cache", help="Model cache folder [default: the settings' one].")
+ModelOpt = typer.Option(
+    None,
+    "--model",
+    help="Face model: dlib or an installed pack (glasshouse models list) [default: the settings'].",
+)
 FaceChoiceOpt = typer.Option(
     "centre",
     "--face-choice",
@@ -49,12 +54,24 @@ FaceChoiceOpt = typer.Option(
 
 
 def _config(
-    aligner: str | None, no_flip: bool, jitter: int, model_cache: Path | None, face_choice: str = "centre"
+    aligner: str | None,
+    no_flip: bool,
+    jitter: int,
+    model_cache: Path | None,
+    face_choice: str = "centre",
+    model: str | None = None,
 ) -> Any:
     from glasshouse.config import Settings
+    from glasshouse.engine.models.registry import ModelRegistry
     from glasshouse.evaluation.embedding import ALIGNERS, FACE_CHOICES, PipelineConfig
 
     settings = Settings()
+    registry = ModelRegistry(settings.model_packs_path, settings.aligner)
+    name = model or settings.face_model
+    try:
+        card = registry.require(name)
+    except GlasshouseError as exc:
+        raise _fail(exc) from exc
     aligner = aligner or settings.aligner
     if aligner not in ALIGNERS:
         raise typer.BadParameter(f"--aligner must be one of {', '.join(ALIGNERS)}")
@@ -71,6 +88,8 @@ def _config(
         detector_precision=settings.detector_precision,  # GLASSHOUSE_*_PRECISION: evaluate int8 too
         embedder_precision=settings.embedder_precision,
         detection_min_face=settings.detection_min_face,  # GLASSHOUSE_DETECTION_MIN_FACE: its trade-off
+        model=card,
+        model_file=registry.model_file(name),
     )
 
 
@@ -164,12 +183,13 @@ def lfw(
     workers: int = WorkersOpt,
     model_cache: Path | None = CacheOpt,
     face_choice: str = FaceChoiceOpt,
+    model: str | None = ModelOpt,
 ) -> None:
     """The standard LFW View-2 protocol: 10 folds, threshold chosen on 9, tested on the 10th."""
     from glasshouse.evaluation.pairs import read_lfw_pairs
     from glasshouse.evaluation.runner import DEFAULT_OUTDIR, evaluate_pairs
 
-    cfg = _config(aligner, no_flip, jitter, model_cache, face_choice)
+    cfg = _config(aligner, no_flip, jitter, model_cache, face_choice, model)
     try:
         pair_list = read_lfw_pairs(pairs, directory)
     except GlasshouseError as exc:
@@ -188,6 +208,7 @@ def lfw(
         *(["--jitter", jitter] if jitter else []),
         *(["--limit-folds", limit_folds] if limit_folds else []),
         *(["--face-choice", face_choice] if face_choice != "centre" else []),
+        *(["--model", cfg.model.name] if cfg.model.name != "dlib" else []),
     )
     n_images = len({p.a for p in pair_list} | {p.b for p in pair_list})
     console.print(f"LFW View 2: {len(pair_list)} pairs, {n_images} images; {cfg.label()}")
@@ -210,7 +231,8 @@ def lfw(
 
 
 def _run_name(prefix: str, cfg: Any) -> str:
-    name = f"{prefix}-{cfg.aligner}-{'flip' if cfg.flip else 'noflip'}"
+    model = "" if cfg.model.name == "dlib" else f"{cfg.model.name}-"
+    name = f"{prefix}-{model}{cfg.aligner}-{'flip' if cfg.flip else 'noflip'}"
     name = f"{name}-jitter{cfg.jitter}" if cfg.jitter else name
     return f"{name}-{cfg.face_choice}" if cfg.face_choice != "centre" else name
 
@@ -258,6 +280,7 @@ def pairs_cmd(
         cfg.aligner,
         *(["--jitter", jitter] if jitter else []),
         *(["--face-choice", face_choice] if face_choice != "centre" else []),
+        *(["--model", cfg.model.name] if cfg.model.name != "dlib" else []),
     )
     n_images = len({p.a for p in pair_list} | {p.b for p in pair_list})
     console.print(f"{csv_file.name}: {len(pair_list)} pairs, {n_images} images; {cfg.label()}")
@@ -309,13 +332,14 @@ def calibrate_cmd(
     jitter: int = JitterOpt,
     workers: int = WorkersOpt,
     model_cache: Path | None = CacheOpt,
+    model: str | None = ModelOpt,
 ) -> None:
     """Anchor similarity 50/80/90/95/99 at FMR 1e-1/1e-3/1e-4/1e-5/1e-6 as an upper bound over four
     conditions (frontal, cross-pose, low resolution, close-up), with per-condition FMR/FNMR and 95% CIs."""
     from glasshouse.evaluation.pairs import list_identity_images
     from glasshouse.evaluation.runner import DEFAULT_OUTDIR, calibration_sample, run_calibration
 
-    cfg = _config(aligner, no_flip, jitter, model_cache)
+    cfg = _config(aligner, no_flip, jitter, model_cache, model=model)
     try:
         all_paths, all_ids = list_identity_images(directory)
     except GlasshouseError as exc:
@@ -335,6 +359,7 @@ def calibrate_cmd(
         "--aligner",
         cfg.aligner,
         *(["--jitter", jitter] if jitter else []),
+        *(["--model", cfg.model.name] if cfg.model.name != "dlib" else []),
     )
     console.print(
         f"calibration on {n} of {len(all_paths)} images ({n_transformed} also low-resolution and "

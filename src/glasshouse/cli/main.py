@@ -18,6 +18,7 @@ from glasshouse.cli.evaluate import evaluate_app
 from glasshouse.cli.governance import org_app, policy_app, retention_app
 from glasshouse.cli.keys import keys_app
 from glasshouse.cli.media import media_app
+from glasshouse.cli.models import models_app
 from glasshouse.cli.notify import notify_app
 from glasshouse.cli.people import people_app
 from glasshouse.cli.redact import redact
@@ -123,4 +124,5 @@ app.command("worker")(worker)
 app.command("redact")(redact)
 app.add_typer(video_app, name="video")
 app.add_typer(evaluate_app, name="evaluate")
+app.add_typer(models_app, name="models")
 app.add_typer(bench_app, name="bench")

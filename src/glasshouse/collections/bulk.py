@@ -83,16 +83,21 @@ def _exit_with_parent(parent: int) -> None:
     os._exit(1)
 
 
-def _init_worker(settings_json: str, parent: int) -> None:
+def _init_worker(settings_json: str, parent: int, model: str) -> None:
     global _worker_analyser
     threading.Thread(target=_exit_with_parent, args=(parent,), daemon=True).start()
+    from glasshouse.engine.models.registry import ModelRegistry
     from glasshouse.engine.pipeline import FaceEngine
     from glasshouse.faces.service import FaceAnalyser
 
     settings = Settings.model_validate_json(settings_json)
     settings = settings.model_copy(update={"onnx_threads": 1})
+    registry = ModelRegistry(settings.model_packs_path, settings.aligner)
+    engine = FaceEngine.from_settings(settings).with_model(
+        registry.require(model), registry.model_file(model)
+    )
     _worker_analyser = FaceAnalyser(
-        FaceEngine.from_settings(settings),
+        engine,
         max_image_bytes=settings.max_image_bytes,
         max_image_pixels=settings.max_image_pixels,
         enforce_gate=False,  # the parent process runs the whole bulk enrolment inside one grant
@@ -141,6 +146,7 @@ def bulk_index(
 ) -> BulkReport:
     """Enrol the largest face (``max_faces``) of each file. ``progress(n)`` is called as files complete."""
     report = BulkReport(files=len(files))
+    engine = service.analyser_for(collection).engine  # the collection's face model, in every worker
     done = service.indexed_digests(collection)
     pending: list[Analysed] = []
 
@@ -162,7 +168,12 @@ def bulk_index(
             crops.append([item.crops[i] for i in chosen] if item.crops is not None else [])
             report.images_indexed += 1
             report.faces_indexed += len(chosen)
-        service.add_images(collection, batch, crops=crops if collection.keeps_face_crops else None)
+        service.add_images(
+            collection,
+            batch,
+            crops=crops if collection.keeps_face_crops else None,
+            model_version=engine.model_version,
+        )
         pending.clear()
 
     def collect(item: Analysed) -> None:
@@ -181,7 +192,7 @@ def bulk_index(
         max_workers=workers,
         mp_context=context,
         initializer=_init_worker,
-        initargs=(settings.model_dump_json(), os.getpid()),
+        initargs=(settings.model_dump_json(), os.getpid(), engine.model.name),
     ) as pool:
         inflight: set[Future[Analysed]] = set()
         for path, sha in _digests(files, report, progress):

@@ -20,20 +20,22 @@ from glasshouse.collections.search_index import Vectors
 from glasshouse.collections.vector_type import DEFAULT_EMBEDDING_DIM
 from glasshouse.db import after_commit, new_id, serialise, transaction
 from glasshouse.engine.quality import QualityFilter, quality_refusal
-from glasshouse.engine.similarity import cosine_for_similarity, similarity_from_cosine
+from glasshouse.engine.similarity import Calibration
 from glasshouse.engine.types import Box, Detection, Pose, Quality
 from glasshouse.engine.types import Face as AnalysedFace
 from glasshouse.errors import (
     AlreadyExistsError,
     EmbeddingDimensionError,
     InvalidParameterError,
+    ModelMismatchError,
     NotFoundError,
 )
 from glasshouse.faces.crops import MAX_CROP_BYTES, crop_jpeg
+from glasshouse.faces.models import MODEL_TAG, FaceModels
 from glasshouse.faces.service import AnalysedImage, FaceAnalyser
 from glasshouse.governance.actor import Actor
 from glasshouse.governance.audit_events import change_event
-from glasshouse.governance.gate import PolicyDenied
+from glasshouse.governance.gate import PolicyDenied, current_grant
 from glasshouse.keys.crypto import SecretBox
 from glasshouse.tags.service import TagService
 
@@ -119,7 +121,7 @@ class CollectionService:
     def __init__(
         self,
         sessions: sessionmaker[Session],
-        analyser: FaceAnalyser,
+        models: FaceModels,
         index: SearchIndex,
         *,
         default_region: str = "us-east-1",
@@ -127,7 +129,8 @@ class CollectionService:
         audit: AuditLog | None = None,
     ) -> None:
         self.sessions = sessions
-        self.analyser = analyser
+        #: Each collection embeds with the face model it was created with (one analyser per model).
+        self.models = models
         self.index = index
         #: Seals enrolled faces' crops (collections that opted in); without it no collection may opt in.
         self.box = box
@@ -149,11 +152,14 @@ class CollectionService:
         region: str | None = None,
         face_crops_reason: str | None = None,
         by: Actor | None = None,
+        model: str | None = None,
     ) -> Collection:
         """A new collection. ``retention_days`` deletes faces that long after enrolment (the sweeper);
         ``consent_required`` makes every enrolment name a consent reference. ``face_crops_reason`` opts in
         to keeping each enrolled face's crop for reviewers (encrypted, deleted with the face); the opt-in
-        is audited as ``collection.face_crops`` under ``by``, with the reason."""
+        is audited as ``collection.face_crops`` under ``by``, with the reason. ``model`` (else the tag
+        ``glasshouse:face-model``, else the server's default) is the face model every face of it is
+        embedded with, for good: ModelNotInstalledError unless installed here."""
         if retention_days is not None and not 1 <= retention_days <= 36500:
             raise InvalidParameterError("retention must be between 1 and 36500 days")
         if face_crops_reason is not None:
@@ -169,6 +175,8 @@ class CollectionService:
                 f"collection id {name!r} must match [a-zA-Z0-9_.\\-]+ (1–255 characters)"
             )
         region = region or self.default_region
+        model = model or (tags or {}).get(MODEL_TAG) or self.models.default_name
+        engine = self.models.analyser(model).engine
         with transaction(self.sessions) as session:
             serialise(session, f"collection:{org_id}:{region}:{name}")  # PostgreSQL: no twin create between
             if self._find(session, org_id, name, region) is not None:
@@ -177,7 +185,8 @@ class CollectionService:
                 org_id=org_id,
                 region=region,
                 name=name,
-                face_model_version=self.analyser.engine.model_version,
+                face_model_version=engine.model_version,
+                embedding_dim=engine.embedding_dim,
                 retention_days=retention_days,
                 consent_required=consent_required,
                 face_crops_reason=face_crops_reason,
@@ -196,6 +205,22 @@ class CollectionService:
                 self.audit.append(session, change_event(by, "collection.face_crops", details))
         self.index.prepare(collection.embedding_dim)  # PostgreSQL: a new dimension's HNSW index
         return collection
+
+    def analyser_for(self, collection: Collection) -> FaceAnalyser:
+        """The analyser of the collection's face model (ModelNotInstalledError if it is not installed)."""
+        return self.models.for_version(collection.face_model_version)
+
+    def check_model_policy(self, collection: Collection) -> None:
+        """The gate's model obligation for a search of ``collection`` (its model's card against the
+        policy's ``min_model_tar_at_fmr_1e_6``): PolicyDenied, audited, when the model falls short."""
+        grant = current_grant()
+        if grant is not None:
+            card = self.analyser_for(collection).engine.model
+            grant.require_model(card.name, collection.face_model_version, card.accuracy.tar_at_fmr_1e_6)
+
+    def calibration_for(self, collection: Collection) -> Calibration:
+        """The similarity scale of the collection's face model."""
+        return self.analyser_for(collection).engine.calibration
 
     def get(self, org_id: str, name: str, *, region: str | None = None) -> Collection:
         with self.sessions() as session:
@@ -252,7 +277,8 @@ class CollectionService:
                 f"collection {name!r} requires consent: name the data subject's consent record "
                 "(X-Glasshouse-Consent header, or --consent on the CLI)"
             )
-        image = self.analyser.analyse(data)
+        analyser = self.analyser_for(collection)
+        image = analyser.analyse(data)
         keep: list[AnalysedFace] = []
         unindexed: list[Unindexed] = []
         for face in image.faces:
@@ -277,6 +303,7 @@ class CollectionService:
                 external_image_id=external_image_id,
                 consent_reference=consent_reference,
                 crops=crops,
+                model_version=analyser.engine.model_version,
             )
         return IndexOutcome(collection, image, list(zip(rows, keep, strict=True)), unindexed)
 
@@ -310,6 +337,7 @@ class CollectionService:
         external_image_id: str | None = None,
         consent_reference: str | None = None,
         crops: Sequence[bytes] | None = None,
+        model_version: str,
     ) -> list[FaceRecord]:
         """Store already-analysed faces of one image in one transaction."""
         meta = (
@@ -321,6 +349,7 @@ class CollectionService:
             images,
             consent_reference=consent_reference,
             crops=None if crops is None else [crops],
+            model_version=model_version,
         )[0]
 
     def add_images(
@@ -330,9 +359,14 @@ class CollectionService:
         *,
         consent_reference: str | None = None,
         crops: Sequence[Sequence[bytes]] | None = None,
+        model_version: str,
     ) -> list[list[FaceRecord]]:
         """Store the faces of several images in one transaction (bulk enrolment), then update the index.
-        In a collection that keeps crops, ``crops`` holds each face's JPEG (:func:`face_crop`), sealed here."""
+        In a collection that keeps crops, ``crops`` holds each face's JPEG (:func:`face_crop`), sealed here.
+        ``model_version`` names the model that embedded the faces: ModelMismatchError (nothing stored)
+        unless it is the collection's, so faces of two models are never mixed in one collection."""
+        dim = self.analyser_for(collection).engine.embedding_dim
+        check_model(collection, model_version, dim, [f for _, faces, _ in images for f in faces])
         per_image: list[list[Face]] = []
         for meta, faces, external_image_id in images:
             image_id = new_id()
@@ -461,7 +495,7 @@ class CollectionService:
         region: str | None = None,
     ) -> ImageSearch:
         collection = self.get(org_id, name, region=region)
-        image = self.analyser.analyse(data)
+        image = self.analyser_for(collection).analyse(data)
         probe = image.faces[0] if image.faces else None
         if probe is None or probe.embedding is None:
             return ImageSearch(image, None, [])
@@ -497,8 +531,16 @@ class CollectionService:
     def _search(
         self, collection: Collection, query: Vectors, threshold: float, max_faces: int
     ) -> list[Match]:
+        self.check_model_policy(collection)
+        engine = self.analyser_for(collection).engine
+        if len(query) != engine.embedding_dim:
+            raise ModelMismatchError(
+                f"a {len(query)}-d probe cannot search collection {collection.name!r} "
+                f"({collection.face_model_version}, {engine.embedding_dim}-d)"
+            )
         check_dimension(collection, np.asarray(query).shape[-1])
-        hits = self.index.search(collection.id, query, max_faces, cosine_for_similarity(threshold))
+        calibration = engine.calibration
+        hits = self.index.search(collection.id, query, max_faces, calibration.cosine(threshold))
         if not hits:
             return []
         with self.sessions() as session:
@@ -506,7 +548,7 @@ class CollectionService:
             rows = {r.id: r for r in _records(session.scalars(found))}
         out: list[Match] = []
         for fid, cosine in hits:
-            similarity = similarity_from_cosine(cosine)
+            similarity = calibration.similarity(cosine)
             if fid in rows and similarity >= threshold:
                 out.append(Match(rows[fid], round(similarity, 4)))
         return out
@@ -530,6 +572,22 @@ class CollectionService:
         if collection is None:
             raise NotFoundError(collection_not_found(name))
         return collection
+
+
+def check_model(collection: Collection, model_version: str, dim: int, faces: Sequence[AnalysedFace]) -> None:
+    """Refuse (ModelMismatchError) faces embedded by another model than the collection's."""
+    if model_version != collection.face_model_version:
+        raise ModelMismatchError(
+            f"collection {collection.name!r} holds faces of face model {collection.face_model_version}; "
+            f"faces embedded by {model_version} cannot be mixed into it (one model per collection: "
+            "create a collection on that model, or glasshouse collection migrate)"
+        )
+    for face in faces:
+        if face.embedding is not None and len(face.embedding) != dim:
+            raise ModelMismatchError(
+                f"collection {collection.name!r} takes {dim}-d embeddings "
+                f"({collection.face_model_version}), not {len(face.embedding)}-d"
+            )
 
 
 def collection_not_found(name: str) -> str:

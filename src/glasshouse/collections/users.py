@@ -18,7 +18,6 @@ from glasshouse.collections.models import Collection, Face, FaceUser
 from glasshouse.collections.search_index import Vectors
 from glasshouse.collections.service import CollectionService, check_dimension, face_users_lock
 from glasshouse.db import serialise, transaction
-from glasshouse.engine.similarity import cosine_for_similarity, similarity_from_cosine
 from glasshouse.errors import AlreadyExistsError, GlasshouseError, NotFoundError
 
 #: Rekognition's limit on faces associated with one user.
@@ -123,6 +122,7 @@ class UserService:
             }
             current = list(session.scalars(select(Face).where(Face.face_user_id == user.id)))
             reference = np.stack([f.vector for f in current]) if current else None
+            calibration = self.collections.calibration_for(collection)
             associated: list[str] = []
             unsuccessful: list[tuple[str, str, float | None, str | None]] = []
             total = len(current)
@@ -141,7 +141,7 @@ class UserService:
                     )
                     continue
                 if reference is not None:
-                    similarity = float(similarity_from_cosine(float(np.max(reference @ face.vector))))
+                    similarity = calibration.similarity(float(np.max(reference @ face.vector)))
                     if similarity < threshold:
                         unsuccessful.append((fid, "LOW_MATCH_CONFIDENCE", round(similarity, 4), None))
                         continue
@@ -196,8 +196,10 @@ class UserService:
         exclude: str | None = None,
     ) -> list[UserMatch]:
         """Users ranked by their best face's similarity to ``query`` (at least ``threshold``)."""
+        self.collections.check_model_policy(collection)
         check_dimension(collection, np.asarray(query).shape[-1])
-        cosine = cosine_for_similarity(threshold)
+        calibration = self.collections.calibration_for(collection)
+        cosine = calibration.cosine(threshold)
         limit = max(64, max_users * MAX_FACES_PER_USER)
         hits = self.index.search(collection.id, query, limit, cosine)
         if not hits:
@@ -217,7 +219,7 @@ class UserService:
                 best[uid] = cos  # hits are best first
         ranked = sorted(best.items(), key=lambda kv: kv[1], reverse=True)[:max_users]
         return [
-            UserMatch(UserView(uid, "ACTIVE"), round(similarity_from_cosine(cos), 4)) for uid, cos in ranked
+            UserMatch(UserView(uid, "ACTIVE"), round(calibration.similarity(cos), 4)) for uid, cos in ranked
         ]
 
     def user_vectors(

@@ -1,4 +1,5 @@
-"""Aligners: cut one 150x150 RGB chip per detection, in the geometry dlib's face descriptor was trained on."""
+"""Aligners: cut one RGB chip per detection, in the geometry the face model was trained on: dlib's 150x150
+chip (padding 0.25) or the standard five-point 112x112 ArcFace template."""
 
 from __future__ import annotations
 
@@ -33,8 +34,21 @@ DLIB_CHIP_TEMPLATE: npt.NDArray[np.float64] = np.array(
 )
 
 
-def _empty() -> Chips:
-    return np.zeros((0, CHIP_SIZE, CHIP_SIZE, 3), dtype=np.uint8)
+#: The standard five-point template of 112x112 ArcFace/InsightFace chips (same landmark order).
+ARCFACE_112_TEMPLATE: npt.NDArray[np.float64] = np.array(
+    [
+        [38.2946, 51.6963],
+        [73.5318, 51.5014],
+        [56.0252, 71.7366],
+        [41.5493, 92.3655],
+        [70.7299, 92.2041],
+    ]
+)
+ARCFACE_CHIP_SIZE = 112
+
+
+def _empty(size: int = CHIP_SIZE) -> Chips:
+    return np.zeros((0, size, size, 3), dtype=np.uint8)
 
 
 def _as_image(image: RGBImage) -> RGBImage:
@@ -137,21 +151,26 @@ def warp_chip(image: RGBImage, m: npt.NDArray[np.float64], size: int = CHIP_SIZE
 
 
 class LandmarkAligner:
-    """Aligns from the detector's own five landmarks onto :data:`DLIB_CHIP_TEMPLATE` (no dlib model).
+    """Aligns from the detector's own five landmarks onto ``template`` in ``size`` x ``size`` chips: by
+    default :data:`DLIB_CHIP_TEMPLATE` (150), or :data:`ARCFACE_112_TEMPLATE` (112) for five-point packs.
 
     Cheaper than :class:`DlibAligner` (no shape predictor). Raises :class:`InvalidParameterError` for a
     detection whose landmarks are missing (non-finite or collapsed eyes), e.g. from a box-only detector;
     :meth:`FaceEngine.detect <glasshouse.engine.pipeline.FaceEngine.detect>` never passes it such a one.
     """
 
+    def __init__(self, template: npt.NDArray[np.float64] = DLIB_CHIP_TEMPLATE, size: int = CHIP_SIZE) -> None:
+        self.template = np.asarray(template, dtype=np.float64)
+        self.size = size
+
     def align(self, image: RGBImage, detections: list[Detection]) -> Chips:
         if not detections:
-            return _empty()
+            return _empty(self.size)
         img = _as_image(image)
         chips = []
         for d in detections:
             if not landmarks_usable(d.landmarks):
                 raise InvalidParameterError("LandmarkAligner needs five finite detector landmarks per face")
             pts = np.asarray(d.landmarks, dtype=np.float64).reshape(5, 2)
-            chips.append(warp_chip(img, similarity_transform(pts, DLIB_CHIP_TEMPLATE)))
+            chips.append(warp_chip(img, similarity_transform(pts, self.template), self.size))
         return np.stack(chips)

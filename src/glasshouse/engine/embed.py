@@ -1,4 +1,5 @@
-"""Face embedders: dlib's ResNet run by onnxruntime (production) and by dlib itself (reference)."""
+"""Face embedders: dlib's ResNet run by onnxruntime (production) and by dlib itself (reference), and any
+installed five-point ONNX pack (:class:`FivePointOnnxEmbedder`)."""
 
 from __future__ import annotations
 
@@ -12,19 +13,20 @@ import numpy.typing as npt
 
 from glasshouse.engine import model_files
 from glasshouse.engine.dlib_resnet import CACHE_STEM, CHIP_SIZE, DESCRIPTOR_DIM, ensure_onnx
+from glasshouse.engine.models.card import ModelCard
 from glasshouse.engine.quantize import ensure_int8, resolve
 from glasshouse.engine.runtime import Lazy, ThreadPlan, tuned_session
 from glasshouse.engine.types import Chips, Embeddings
-from glasshouse.errors import InvalidParameterError
+from glasshouse.errors import InvalidParameterError, ModelUnavailableError
 
 F32 = npt.NDArray[np.float32]
 
 
-def _check_chips(chips: Chips) -> Chips:
+def _check_chips(chips: Chips, size: int = CHIP_SIZE) -> Chips:
     arr = np.asarray(chips)
-    if arr.ndim != 4 or arr.shape[1:] != (CHIP_SIZE, CHIP_SIZE, 3) or arr.dtype != np.uint8:
+    if arr.ndim != 4 or arr.shape[1:] != (size, size, 3) or arr.dtype != np.uint8:
         raise InvalidParameterError(
-            f"chips must be uint8 (n, {CHIP_SIZE}, {CHIP_SIZE}, 3); got {arr.dtype} {arr.shape}"
+            f"chips must be uint8 (n, {size}, {size}, 3); got {arr.dtype} {arr.shape}"
         )
     return np.ascontiguousarray(arr)
 
@@ -35,12 +37,14 @@ def l2_normalise(vectors: F32) -> Embeddings:
     return out
 
 
-def _embed(raw: Callable[[Chips], F32], chips: Chips, flip: bool) -> Embeddings:
+def _embed(
+    raw: Callable[[Chips], F32], chips: Chips, flip: bool, size: int = CHIP_SIZE, dim: int = DESCRIPTOR_DIM
+) -> Embeddings:
     """L2-normalised rows; with ``flip`` the raw descriptors of a chip and its mirror are averaged first."""
-    chips = _check_chips(chips)
+    chips = _check_chips(chips, size)
     n = len(chips)
     if n == 0:
-        return np.zeros((0, DESCRIPTOR_DIM), dtype=np.float32)
+        return np.zeros((0, dim), dtype=np.float32)
     if not flip:
         return l2_normalise(raw(chips))
     both = raw(np.concatenate([chips, chips[:, :, ::-1]]))
@@ -135,3 +139,70 @@ class DlibResNetEmbedder:
 
     def embed(self, chips: Chips) -> Embeddings:
         return _embed(self.embed_raw, chips, self.flip)
+
+
+class FivePointOnnxEmbedder:
+    """An installed five-point pack's ONNX network (e.g. MobileFaceNet), fed as its card says: chips of the
+    card's size, channel order and ``(x - mean) / scale`` normalisation, NCHW or NHWC. Same combination rule
+    as :class:`OnnxResNetEmbedder` (``flip`` averages the raw outputs of a chip and its mirror)."""
+
+    def __init__(
+        self,
+        model_file: Path,
+        card: ModelCard,
+        cache_dir: Path,
+        threads: int = 0,
+        flip: bool = True,
+        batch_size: int = 16,
+    ) -> None:
+        self.model_file = model_file
+        self.card = card
+        self.cache_dir = cache_dir
+        self.threads = threads
+        self.flip = flip
+        self.batch_size = max(1, batch_size)
+        self.precision = "float"
+        self._loaded: Lazy[tuple[Any, ThreadPlan]] = Lazy(self._load)
+
+    def _load(self) -> tuple[Any, ThreadPlan]:
+        try:
+            model = self.model_file.read_bytes()
+        except OSError as exc:
+            raise ModelUnavailableError(
+                f"model pack {self.card.name!r} is missing its network: {exc}"
+            ) from exc
+        size = self.card.input.size
+        probe = self._feed(np.zeros((2, size, size, 3), dtype=np.uint8))
+        return tuned_session(
+            model, f"{self.card.name}-{self.card.version}", self.cache_dir, [probe], self.threads
+        )
+
+    @property
+    def plan(self) -> ThreadPlan:
+        return self._loaded.get()[1]
+
+    def _feed(self, chips: Chips) -> npt.NDArray[Any]:
+        spec = self.card.input
+        x: npt.NDArray[Any] = chips[..., ::-1] if spec.channels == "BGR" else chips
+        if spec.layout == "uint8-nhwc":
+            return np.ascontiguousarray(x)
+        x = (x.astype(np.float32) - np.float32(spec.mean)) / np.float32(spec.scale)
+        if spec.layout == "float-nchw":
+            x = x.transpose(0, 3, 1, 2)
+        return np.ascontiguousarray(x, dtype=np.float32)
+
+    def embed_raw(self, chips: Chips) -> F32:
+        size, dim = self.card.input.size, self.card.embedding_dim
+        chips = _check_chips(chips, size)
+        out = np.zeros((len(chips), dim), dtype=np.float32)
+        if len(chips) == 0:
+            return out
+        session = self._loaded.get()[0]
+        name = session.get_inputs()[0].name
+        for start in range(0, len(chips), self.batch_size):
+            batch = chips[start : start + self.batch_size]
+            out[start : start + len(batch)] = session.run(None, {name: self._feed(batch)})[0]
+        return out
+
+    def embed(self, chips: Chips) -> Embeddings:
+        return _embed(self.embed_raw, chips, self.flip, self.card.input.size, self.card.embedding_dim)

@@ -15,17 +15,22 @@ import numpy as np
 from glasshouse.engine.batching import EmbedBatcher
 from glasshouse.engine.centerface import DEFAULT_MIN_FACE
 from glasshouse.engine.hardware import usable_cores
+from glasshouse.engine.models.builtin import DLIB
+from glasshouse.engine.models.card import ARCFACE_112, DETECTOR_ID, ModelCard
 from glasshouse.engine.protocols import Aligner, Detector, Embedder
 from glasshouse.engine.quality import estimate_pose, estimate_quality
 from glasshouse.engine.runtime import Lazy, ThreadPlan
+from glasshouse.engine.similarity import Calibration
 from glasshouse.engine.types import Chips, Detection, Embeddings, Face, RGBImage, landmarks_usable
+from glasshouse.errors import ModelUnavailableError
 
-EMBEDDING_DIM = 128
+#: The default (dlib) model's dimension; an engine's own is :attr:`FaceEngine.embedding_dim`.
+EMBEDDING_DIM = DLIB.embedding_dim
 #: Identifiers of the default runtimes, joined into :attr:`FaceEngine.model_version`. Bump one when its
 #: model or preprocessing changes the embeddings, so collections can tell which engine indexed them.
-DETECTOR_ID = "centerface1"
+#: A model's own part comes from its card (:meth:`ModelCard.model_version`).
 ALIGNER_IDS = {"landmarks": "lm5", "dlib": "dlib5"}
-EMBEDDER_ID = "dlibresnet1"
+EMBEDDER_ID = DLIB.model_id
 
 
 #: The detector's score cut when recall matters more than precision (see :attr:`FaceEngine.exhaustive`).
@@ -50,6 +55,9 @@ class EngineOptions:
     embedder_precision: str = "float"
     batch_wait_ms: float = 2.0
     batch_max: int = 32
+    #: The face model (its card: chip size, template, dimension, calibration) and, for a pack, its network.
+    model: ModelCard = DLIB
+    model_file: Path | None = None
 
 
 class FaceEngine:
@@ -69,6 +77,33 @@ class FaceEngine:
         self._aligner: Lazy[Aligner] = Lazy(lambda: aligner or self._default_aligner())
         self._embedder: Lazy[Embedder] = Lazy(lambda: embedder or self._default_embedder())
         self._batcher: Lazy[EmbedBatcher] = Lazy(self._make_batcher)
+
+    @property
+    def model(self) -> ModelCard:
+        return self.options.model
+
+    @property
+    def embedding_dim(self) -> int:
+        return self.options.model.embedding_dim
+
+    @property
+    def chip_size(self) -> int:
+        return self.options.model.input.size
+
+    @property
+    def calibration(self) -> Calibration:
+        """This model's similarity scale (cosine ↔ 0–100 similarity)."""
+        return self.options.model.calibration
+
+    def with_model(self, model: ModelCard, model_file: Path | None) -> FaceEngine:
+        """An engine for another face model sharing this one's detector (loaded once for all models)."""
+        if model == self.options.model and model_file == self.options.model_file:
+            return self
+        other = FaceEngine(
+            replace(self.options, model=model, model_file=model_file), detector=self._injected[0]
+        )
+        other._detector = self._detector
+        return other
 
     @classmethod
     def from_settings(cls, settings: object) -> FaceEngine:
@@ -98,7 +133,8 @@ class FaceEngine:
         (``glasshouse-centerface1-lm5-dlibresnet1`` by default). Embeddings of engines with different
         identifiers are not comparable: each collection stores the identifier it was created with.
         An injected part names itself by a ``model_id`` attribute (else its class name)."""
-        defaults = (DETECTOR_ID, ALIGNER_IDS.get(self.options.aligner, self.options.aligner), EMBEDDER_ID)
+        model = self.options.model
+        defaults = (DETECTOR_ID, model.aligner_id(self.options.aligner), model.model_id)
         parts = (
             default if part is None else str(getattr(part, "model_id", type(part).__name__.lower()))
             for part, default in zip(self._injected, defaults, strict=True)
@@ -140,14 +176,23 @@ class FaceEngine:
         )
 
     def _default_aligner(self) -> Aligner:
-        from glasshouse.engine.align import DlibAligner, LandmarkAligner
+        from glasshouse.engine.align import ARCFACE_112_TEMPLATE, DlibAligner, LandmarkAligner
 
+        model = self.options.model
+        if model.alignment == ARCFACE_112:
+            return LandmarkAligner(ARCFACE_112_TEMPLATE, model.input.size)
         return LandmarkAligner() if self.options.aligner == "landmarks" else DlibAligner()
 
     def _default_embedder(self) -> Embedder:
-        from glasshouse.engine.embed import OnnxResNetEmbedder
+        from glasshouse.engine.embed import FivePointOnnxEmbedder, OnnxResNetEmbedder
 
         o = self.options
+        if o.model.kind == "five-point-onnx":
+            if o.model_file is None:
+                raise ModelUnavailableError(f"model pack {o.model.name!r} has no network file")
+            return FivePointOnnxEmbedder(
+                o.model_file, o.model, o.model_cache_dir, threads=o.threads, flip=o.embed_flip
+            )
         return OnnxResNetEmbedder(
             o.model_cache_dir, threads=o.threads, flip=o.embed_flip, precision=o.embedder_precision
         )
@@ -208,13 +253,13 @@ class FaceEngine:
 
     def align(self, image: RGBImage, detections: Sequence[Detection]) -> Chips:
         if not detections:
-            return np.zeros((0, 150, 150, 3), dtype=np.uint8)
+            return np.zeros((0, self.chip_size, self.chip_size, 3), dtype=np.uint8)
         return self._aligner.get().align(image, list(detections))
 
     def embed_chips(self, chips: Chips) -> Embeddings:
         """Embeddings of aligned chips; batched with concurrent callers' chips (see :mod:`.batching`)."""
         if len(chips) == 0:
-            return np.zeros((0, EMBEDDING_DIM), dtype=np.float32)
+            return np.zeros((0, self.embedding_dim), dtype=np.float32)
         if self.options.batch_max <= 1:
             return self._embedder.get().embed(chips)
         return self._batcher.get().embed(chips)

@@ -14,12 +14,12 @@ class Detector(Protocol):
 
 
 class Aligner(Protocol):
-    """Cuts one aligned 150x150 chip per detection, in the same order."""
+    """Cuts one aligned chip per detection (the model's size and template), in the same order."""
 
     def align(self, image: RGBImage, detections: list[Detection]) -> Chips: ...
 
 
 class Embedder(Protocol):
-    """Maps aligned chips to L2-normalised 128-d float32 embeddings, one row per chip."""
+    """Maps aligned chips to L2-normalised float32 embeddings (the model's dimension), one row per chip."""
 
     def embed(self, chips: Chips) -> Embeddings: ...

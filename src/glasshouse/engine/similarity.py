@@ -26,17 +26,49 @@ import numpy.typing as npt
 ANCHORS_FILE = Path(__file__).with_name("calibration.json")
 
 
-def load_calibration(path: Path = ANCHORS_FILE) -> tuple[tuple[float, float, float], ...]:
+Rows = tuple[tuple[float, float, float], ...]
+
+
+def check_table(rows: Rows, origin: object = "calibration") -> Rows:
+    """``rows`` if they map cosine [-1, 1] increasingly onto similarity [0, 100]; ValueError otherwise."""
+    cos, sim = [r[0] for r in rows], [r[1] for r in rows]
+    increasing = all(b > a for xs in (cos, sim) for a, b in itertools.pairwise(xs))
+    if len(rows) < 2 or not increasing or (cos[0], sim[0], cos[-1], sim[-1]) != (-1.0, 0.0, 1.0, 100.0):
+        raise ValueError(f"{origin}: the calibration table must map cosine -1..1 increasingly onto 0..100")
+    return rows
+
+
+def load_calibration(path: Path = ANCHORS_FILE) -> Rows:
     """The (cosine, similarity, FMR bound) rows of an anchors file, checked to be a monotone map of [-1, 1]
     onto [0, 100]."""
     rows = tuple(
         (float(c), float(s), float(f)) for c, s, f in json.loads(path.read_text())["calibration_table"]
     )
-    cos, sim = [r[0] for r in rows], [r[1] for r in rows]
-    increasing = all(b > a for xs in (cos, sim) for a, b in itertools.pairwise(xs))
-    if not increasing or (cos[0], sim[0], cos[-1], sim[-1]) != (-1.0, 0.0, 1.0, 100.0):
-        raise ValueError(f"{path}: the calibration table must map cosine -1..1 increasingly onto 0..100")
-    return rows
+    return check_table(rows, path)
+
+
+class Calibration:
+    """One model's similarity scale (its anchors); the module functions below are the default model's."""
+
+    def __init__(self, rows: Rows) -> None:
+        self.rows = check_table(tuple((float(c), float(s), float(f)) for c, s, f in rows))
+        self._cos = np.array([r[0] for r in self.rows], dtype=np.float64)
+        self._sim = np.array([r[1] for r in self.rows], dtype=np.float64)
+
+    @overload
+    def similarity(self, cosine: float) -> float: ...
+    @overload
+    def similarity(self, cosine: npt.NDArray[np.floating]) -> npt.NDArray[np.float64]: ...
+    def similarity(self, cosine: float | npt.NDArray[np.floating]) -> float | npt.NDArray[np.float64]:
+        """Map cosine similarity in [-1, 1] to a 0–100 similarity (monotone)."""
+        mapped = np.interp(np.asarray(cosine, dtype=np.float64), self._cos, self._sim)
+        if np.ndim(mapped) == 0:
+            return float(mapped)
+        return np.asarray(mapped, dtype=np.float64)
+
+    def cosine(self, similarity: float) -> float:
+        """The smallest cosine whose similarity is at least ``similarity`` (inverse of the mapping)."""
+        return float(np.interp(similarity, self._sim, self._cos))
 
 
 #: (cosine, similarity, FMR bound across the calibrated conditions at that cosine).

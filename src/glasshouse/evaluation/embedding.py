@@ -27,6 +27,8 @@ import numpy as np
 import numpy.typing as npt
 
 from glasshouse.engine.centerface import DEFAULT_MIN_FACE
+from glasshouse.engine.models.builtin import DLIB
+from glasshouse.engine.models.card import DLIB_150, ModelCard
 from glasshouse.engine.types import Box, Detection, RGBImage
 
 if TYPE_CHECKING:
@@ -70,9 +72,15 @@ class PipelineConfig:
     detector_precision: str = "float"
     embedder_precision: str = "float"
     detection_min_face: int = DEFAULT_MIN_FACE
+    #: The face model evaluated (its card) and, for a pack, its installed network.
+    model: ModelCard = DLIB
+    model_file: Path | None = None
 
     def label(self) -> str:
-        parts = [f"aligner={self.aligner}", f"flip={'on' if self.flip else 'off'}"]
+        parts = [] if self.model == DLIB else [f"model={self.model.name}"]
+        if self.model.alignment == DLIB_150:
+            parts.append(f"aligner={self.aligner}")
+        parts.append(f"flip={'on' if self.flip else 'off'}")
         for part, precision in (("detector", self.detector_precision), ("embedder", self.embedder_precision)):
             if precision != "float":
                 parts.append(f"{part}={precision}")
@@ -95,7 +103,14 @@ def build_engine(cfg: PipelineConfig) -> FaceEngine:
         detector_precision=cfg.detector_precision,
         embedder_precision=cfg.embedder_precision,
         detection_min_face=cfg.detection_min_face,
+        aligner=cfg.aligner,
+        model=cfg.model,
+        model_file=cfg.model_file,
     )
+    if cfg.model.alignment != DLIB_150:  # a five-point pack: its own template, from the engine
+        if cfg.jitter:
+            raise ValueError("jitter is implemented for the dlib model only")
+        return FaceEngine(options)
     if cfg.aligner == "dlib":
         from glasshouse.engine.align import DlibAligner
 
@@ -292,7 +307,8 @@ def map_images(
             if progress is not None:
                 progress(1)
         return results
-    build_engine(cfg).embed_chips(np.zeros((1, 150, 150, 3), np.uint8))  # convert/cache models once
+    warm = build_engine(cfg)
+    warm.embed_chips(np.zeros((1, warm.chip_size, warm.chip_size, 3), np.uint8))  # convert/cache models once
     items = [(i, str(p)) for i, p in enumerate(paths)]
     batches = [items[k : k + batch] for k in range(0, len(items), batch)]
     with ProcessPoolExecutor(

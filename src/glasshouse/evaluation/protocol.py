@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from glasshouse.engine.similarity import cosine_for_similarity
+from glasshouse.engine.similarity import Calibration, cosine_for_similarity
 from glasshouse.evaluation.metrics import (
     KFoldResult,
     Labels,
@@ -77,17 +77,23 @@ class VerificationReport:
         return out
 
 
-def operating_points(scores: Scores, labels: Labels) -> tuple[OperatingPoint, ...]:
+def operating_points(
+    scores: Scores, labels: Labels, calibration: Calibration | None = None
+) -> tuple[OperatingPoint, ...]:
+    """Error rates at the similarity thresholds, on ``calibration``'s scale (default: the built-in model's)."""
     points = []
     for sim in OPERATING_SIMILARITIES:
-        cos = cosine_for_similarity(sim)
+        cos = calibration.cosine(sim) if calibration is not None else cosine_for_similarity(sim)
         fmr, fnmr = error_rates(scores, labels, cos)
         points.append(OperatingPoint(sim, cos, accuracy_at(scores, labels, cos), fmr, fnmr))
     return tuple(points)
 
 
 def verification_report(
-    scores: Scores | Sequence[float], labels: Labels | Sequence[bool], folds: Sequence[int] | None = None
+    scores: Scores | Sequence[float],
+    labels: Labels | Sequence[bool],
+    folds: Sequence[int] | None = None,
+    calibration: Calibration | None = None,
 ) -> VerificationReport:
     """Everything for one pair set. ``folds=None`` skips the k-fold protocol (too few pairs, or unwanted)."""
     s, y = as_arrays(scores, labels)
@@ -96,7 +102,7 @@ def verification_report(
     several = folds is not None and len(set(folds)) >= 2  # one fold leaves nothing to choose a threshold on
     kfold = kfold_accuracy(s, y, folds) if folds is not None and enough and several else None
     tar = {far: tar_at_far(s, y, far) for far in REPORTED_FARS} if 0 < n_same < s.size else {}
-    return VerificationReport(int(s.size), n_same, kfold, tar, operating_points(s, y))
+    return VerificationReport(int(s.size), n_same, kfold, tar, operating_points(s, y, calibration))
 
 
 def subgroup_reports(

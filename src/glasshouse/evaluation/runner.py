@@ -147,7 +147,7 @@ def evaluate_pairs(
     outcome = embed_paths(images, cfg, workers=workers, progress=progress)
     scores = pair_scores(outcome, pairs, images)
     labels = np.array([p.same for p in pairs], dtype=np.bool_)
-    report = verification_report(scores, labels, folds)
+    report = verification_report(scores, labels, folds, cfg.model.calibration)
     curves: dict[str, DetCurve] = {"all pairs": det_curve(scores, labels)}
     summary: dict[str, Any] = {
         "name": name,
@@ -155,6 +155,8 @@ def evaluate_pairs(
         "date": now_iso(),
         "machine": machine_info(),
         "config": {
+            "model": cfg.model.name,
+            "face_model_version": cfg.model.model_version(cfg.aligner),
             "aligner": cfg.aligner,
             "flip": cfg.flip,
             "jitter": cfg.jitter,
@@ -165,7 +167,9 @@ def evaluate_pairs(
     }
     if outcome.centre is not None:  # the api choice also reports the centre choice on the same pass
         centre_scores = pair_scores(outcome.as_centre(), pairs, images)
-        summary["results_centre_choice"] = verification_report(centre_scores, labels, folds).to_json()
+        summary["results_centre_choice"] = verification_report(
+            centre_scores, labels, folds, cfg.model.calibration
+        ).to_json()
     groups = [p.subgroup for p in pairs]
     if any(g is not None for g in groups):
         subs = subgroup_reports(scores, labels, groups, folds)

@@ -14,7 +14,6 @@ from glasshouse.engine.compare import match_cosines, source_face, target_faces
 from glasshouse.engine.decode import decode_image
 from glasshouse.engine.pipeline import FaceEngine
 from glasshouse.engine.quality import QualityFilter, quality_refusal
-from glasshouse.engine.similarity import similarity_from_cosine
 from glasshouse.engine.types import Face, RGBImage
 from glasshouse.faces.slots import AnalysisSlots
 from glasshouse.governance.gate import require_grant
@@ -69,6 +68,17 @@ class FaceAnalyser:
         #: Off only in bulk-enrolment workers, whose parent process holds the grant for the whole run.
         self.enforce_gate = enforce_gate
 
+    def with_engine(self, engine: FaceEngine) -> FaceAnalyser:
+        """The same limits and analysis slots around another engine (another face model)."""
+        return FaceAnalyser(
+            engine,
+            max_image_bytes=self.max_image_bytes,
+            max_image_pixels=self.max_image_pixels,
+            max_side=self.max_side,
+            slots=self.slots,
+            enforce_gate=self.enforce_gate,
+        )
+
     def decode(self, data: bytes) -> RGBImage:
         """The image at working resolution, decoded in one of the server's slots."""
         with self._slot():
@@ -122,7 +132,7 @@ class FaceAnalyser:
         unmatched: list[Face] = []
         if candidates:
             matrix = np.stack([f.embedding for f in candidates if f.embedding is not None])
-            sims = similarity_from_cosine(match_cosines(embedding, matrix))
+            sims = self.engine.calibration.similarity(match_cosines(embedding, matrix))
             for face, sim in zip(candidates, sims, strict=True):
                 if sim >= similarity_threshold:
                     matches.append(FaceMatch(face, float(sim)))

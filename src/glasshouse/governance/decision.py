@@ -212,4 +212,8 @@ def obligations_in_words(o: Obligations) -> list[str]:
         needs.append(f"at most {o.max_candidates} candidates")
     if o.reviewers:
         needs.append(f"{o.reviewers} human reviewer{'s' if o.reviewers > 1 else ''} before a match is used")
+    if o.min_model_tar_at_fmr_1e_6 is not None:
+        needs.append(
+            f"a face model measured at {o.min_model_tar_at_fmr_1e_6:.0%} or more true matches at FMR 1e-6"
+        )
     return needs

@@ -66,6 +66,11 @@ class RequestContext:
 _active: ContextVar[Grant | None] = ContextVar("glasshouse_grant", default=None)
 
 
+def current_grant() -> Grant | None:
+    """The grant of the gated operation in progress, if any."""
+    return _active.get()
+
+
 def require_grant() -> Grant:
     """The grant of the gated operation in progress; raises if a biometric service is called ungated."""
     grant = _active.get()
@@ -112,6 +117,24 @@ class Grant:
         """The candidate count to return: the caller's, capped by the policy."""
         cap = self.decision.obligations.max_candidates
         return min(requested, cap) if cap is not None else requested
+
+    def require_model(self, name: str, version: str, tar_at_fmr_1e_6: float | None) -> None:
+        """Refuse (PolicyDenied, audited as a denial) a face model whose card shows a true-accept rate at
+        FMR 1e-6 below the policy's ``min_model_tar_at_fmr_1e_6`` (or none at all)."""
+        floor = self.decision.obligations.min_model_tar_at_fmr_1e_6
+        if floor is None or (tar_at_fmr_1e_6 is not None and tar_at_fmr_1e_6 >= floor):
+            return
+        d = self.decision
+        rule = d.obligation_rules[0] if d.obligation_rules else d.rule_id
+        shown = "no measurement" if tar_at_fmr_1e_6 is None else f"{tar_at_fmr_1e_6:.1%}"
+        message = (
+            f"{self.capability} requires a face model whose card shows at least {floor:.0%} true matches at "
+            f"FMR 1e-6; this collection's model {name} ({version}) shows {shown} "
+            f"(policy '{d.policy_name}' v{d.policy_version}, rule '{rule}')"
+        )
+        self.recorded = True  # the denial is this call's audit entry
+        self.request.inputs.update(self.details, model=name, model_version=version)
+        self.gate._deny(self.actor, d, self.request, message, rule=rule)
 
     def note(self, **details: Any) -> None:
         """Counts and digests for the audit entry (never images or embeddings)."""

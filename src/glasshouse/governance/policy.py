@@ -165,6 +165,10 @@ class Obligations(BaseModel):
     reviewers: StrictInt = Field(default=0, ge=0, le=2)
     warrant_required: StrictBool = False
     purposes: list[StrictStr] | None = None
+    #: Only a face model whose card shows at least this true-accept rate at a false-match rate of 1e-6
+    #: (fraction, 0–1) may be used: e.g. 0.75 keeps police search off models for which the 99 floor is a
+    #: silent "never matches" (dlib's card: 0.283). Checked against the searched collection's model.
+    min_model_tar_at_fmr_1e_6: StrictFloat | None = Field(default=None, ge=0, le=1)
 
     @field_validator("purposes")
     @classmethod
@@ -190,6 +194,9 @@ class Obligations(BaseModel):
             reviewers=max(self.reviewers, other.reviewers),
             warrant_required=self.warrant_required or other.warrant_required,
             purposes=None if purposes is None else list(purposes),
+            min_model_tar_at_fmr_1e_6=_max_opt(
+                self.min_model_tar_at_fmr_1e_6, other.min_model_tar_at_fmr_1e_6
+            ),
         )
 
 

@@ -592,7 +592,7 @@ def search_users(ctx: Context, p: Params) -> Response:
 def search_users_by_image(ctx: Context, p: Params) -> Response:
     svc = ctx.services
     collection = _collection(ctx, p["CollectionId"])
-    image = svc.analyser.analyse(image_bytes(ctx, p["Image"]))
+    image = svc.collections.analyser_for(collection).analyse(image_bytes(ctx, p["Image"]))
     if not image.faces:
         raise InvalidParameterError("There are no faces in the image. Should be at least 1.")
     quality = _quality(p, QualityFilter.NONE)

@@ -12,9 +12,11 @@ from typing import Any
 
 from sqlalchemy import select
 
-from glasshouse.collections.models import Face, FaceUser
+from glasshouse.collections.models import Collection, Face, FaceUser
 from glasshouse.collections.service import load_vectors
 from glasshouse.db import transaction
+from glasshouse.engine.pipeline import FaceEngine
+from glasshouse.errors import NotFoundError
 from glasshouse.governance.actor import Actor
 from glasshouse.jobs.models import Job  # noqa: F401  (registers the table before handlers run)
 from glasshouse.jobs.runner import JobContext
@@ -30,9 +32,9 @@ def _box(box: NormBox) -> dict[str, float]:
     return {"Width": box.width, "Height": box.height, "Left": box.left, "Top": box.top}
 
 
-def _analyse(ctx: JobContext, job: JobView, until: int) -> VideoAnalysis:
-    """Copy the stored video to a temporary file (bounded memory for any store) and analyse it, reporting
-    progress from 5% to ``until``% as the video is read."""
+def _analyse(ctx: JobContext, job: JobView, until: int, engine: FaceEngine | None = None) -> VideoAnalysis:
+    """Copy the stored video to a temporary file (bounded memory for any store) and analyse it with
+    ``engine`` (default: the server's), reporting progress from 5% to ``until``% as the video is read."""
     svc = ctx.services
     s3 = job.params.get("s3_object") or {}
     if s3.get("Bucket") in svc.media.shared_buckets:  # shared footage: is it still shared with us, now?
@@ -51,7 +53,7 @@ def _analyse(ctx: JobContext, job: JobView, until: int) -> VideoAnalysis:
                 5 + fraction * (until - 5), f"decoding and tracking faces: {fraction:.0%} of the video"
             )
 
-        analysis = analyse_video(svc.face_engine, path, on_progress=reading)
+        analysis = analyse_video(engine or svc.face_engine, path, on_progress=reading)
     ctx.summary["VideoMetadata"] = analysis.metadata.to_rekognition()
     ctx.summary["tracks"] = len(analysis.tracks)
     return analysis
@@ -73,7 +75,12 @@ def face_search(ctx: JobContext, job: JobView) -> Iterator[Mapping[str, Any]]:
     collection's faces it matches (``FaceMatches: []`` for a person matching nobody, as AWS lists them)."""
     svc, params = ctx.services, job.params
     collection_id = str(params["collection_id"])
-    analysis = _analyse(ctx, job, until=80)
+    with svc.sessions() as session:
+        collection = session.get(Collection, collection_id)
+        if collection is None:
+            raise NotFoundError("the collection searched by this job was deleted")
+    engine = svc.collections.analyser_for(collection).engine  # the collection's face model
+    analysis = _analyse(ctx, job, until=80, engine=engine)
     ctx.progress(80, "searching the collection")
     ids, vectors = load_vectors(svc.sessions, collection_id)
     matches = search_tracks(
@@ -83,6 +90,7 @@ def face_search(ctx: JobContext, job: JobView) -> Iterator[Mapping[str, Any]]:
         float(params["threshold"]),
         max_faces=int(params["max_faces"]),
         include_unmatched=True,
+        calibration=engine.calibration,
     )
     matched_ids = {m.face_id for p in matches for m in p.matches}
     faces = _faces(ctx, collection_id, matched_ids)

@@ -33,7 +33,7 @@ import numpy as np
 import numpy.typing as npt
 
 from glasshouse.engine.pipeline import FaceEngine
-from glasshouse.engine.similarity import cosine_for_similarity, similarity_from_cosine
+from glasshouse.engine.similarity import CALIBRATION, Calibration
 from glasshouse.engine.types import Box, Detection, RGBImage
 from glasshouse.video.decode import Frame, VideoMetadata, VideoReader, VideoSource
 from glasshouse.video.track import NormBox, Sighting, Track, Tracker
@@ -217,7 +217,7 @@ def analyse_video(
     t = time.perf_counter()
     done.extend(_embed_tracks(engine, tracker.finish(), stats))
     stats.add("embed", time.perf_counter() - t)
-    tracks = _finalise(done, merge_similarity, merge_quality)
+    tracks = _finalise(done, merge_similarity, merge_quality, engine.calibration)
     return VideoAnalysis(metadata=reader.metadata, tracks=tracks, stats=stats, cuts_ms=cuts)
 
 
@@ -296,10 +296,12 @@ def normalise(v: npt.NDArray[np.floating]) -> Vector:
     return np.asarray(v / max(float(np.linalg.norm(v)), 1e-12), dtype=np.float32)
 
 
-def _finalise(done: list[_Done], merge_similarity: float | None, merge_quality: float) -> list[VideoTrack]:
+def _finalise(
+    done: list[_Done], merge_similarity: float | None, merge_quality: float, calibration: Calibration
+) -> list[VideoTrack]:
     """Merge tracks of one person (never overlapping in time, similar enough, each with a face good enough to
     trust its embedding), then index them by first appearance."""
-    min_cos = cosine_for_similarity(merge_similarity) if merge_similarity is not None else None
+    min_cos = calibration.cosine(merge_similarity) if merge_similarity is not None else None
     groups: list[list[_Done]] = []
     for item in sorted(done, key=lambda d: d.track.first_ms):
         best, best_cos = -1, -2.0
@@ -334,6 +336,9 @@ def _overlaps(group: list[_Done], track: Track) -> bool:
     return any(d.track.first_ms <= track.last_ms and track.first_ms <= d.track.last_ms for d in group)
 
 
+DEFAULT_CALIBRATION = Calibration(CALIBRATION)
+
+
 def search_tracks(
     tracks: Sequence[VideoTrack],
     vectors: npt.NDArray[np.float32],
@@ -342,12 +347,14 @@ def search_tracks(
     *,
     max_faces: int = 100,
     include_unmatched: bool = False,
+    calibration: Calibration | None = None,
 ) -> list[PersonMatch]:
     """Match each track against a collection's ``vectors`` (rows of L2-normalised embeddings named ``ids``).
 
     A track matches the faces whose similarity to its embedding is at least ``threshold`` (best first, at most
     ``max_faces``); the result has one :class:`PersonMatch` for every timestamp at which a matched track is
-    visible (Rekognition's ``GetFaceSearch`` ``Persons``), sorted by timestamp then index.
+    visible (Rekognition's ``GetFaceSearch`` ``Persons``), sorted by timestamp then index. ``calibration``
+    is the collection's model's similarity scale (default: the built-in model's).
     """
     matrix = np.asarray(vectors, dtype=np.float32)
     if matrix.size == 0:
@@ -358,7 +365,7 @@ def search_tracks(
     for track in tracks:
         matches: list[FaceMatch] = []
         if track.embedding is not None and len(matrix):
-            sims = similarity_from_cosine(matrix @ track.embedding)
+            sims = (calibration or DEFAULT_CALIBRATION).similarity(matrix @ track.embedding)
             order = np.argsort(-sims, kind="stable")[:max_faces]
             matches = [FaceMatch(ids[i], round(float(sims[i]), 4)) for i in order if sims[i] >= threshold]
         if not matches and not include_unmatched:

@@ -88,13 +88,22 @@ def _list_page(
         }
         for c in svc.collections.get_all(user.org_id)
     ]
-    context = {"rows": rows, "notice": notice, "error": error, "values": values or {}}
+    models = [(c.name, c.summary) for c in svc.models.installed()]
+    context = {
+        "rows": rows,
+        "notice": notice,
+        "error": error,
+        "values": values or {},
+        "models": models,
+        "default_model": svc.settings.face_model,
+    }
     return render(request, "collections/index.html", context, status_code=status_code)
 
 
 @router.post("/", response_class=HTMLResponse)
 def create_collection(request: Request, user: Manager, form: CsrfForm, svc: Svc) -> Response:
-    values = {k: field(form, k) for k in ("name", "retention_days", "keep_face_crops", "face_crops_reason")}
+    fields = ("name", "retention_days", "keep_face_crops", "face_crops_reason", "model")
+    values = {k: field(form, k) for k in fields}
     try:
         retention = values["retention_days"]
         if retention and not retention.isdigit():
@@ -109,6 +118,7 @@ def create_collection(request: Request, user: Manager, form: CsrfForm, svc: Svc)
             consent_required=field(form, "consent_required") == "on",
             face_crops_reason=values["face_crops_reason"] if keep_crops else None,
             by=user.actor,
+            model=values["model"] or None,
         )
     except GlasshouseError as exc:
         return _list_page(request, svc, user, error=exc.message, values=values, status_code=status_of(exc))
