@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from botocore.exceptions import ClientError
 
@@ -22,6 +23,9 @@ from glasshouse.services import Services
 
 pytestmark = pytest.mark.slow
 
+#: The live server's URL and the organisation's Bearer credentials, for the native REST API.
+REST: dict[str, str] = {}
+
 
 @pytest.fixture(scope="module")
 def world(
@@ -33,6 +37,7 @@ def world(
     key = svc.keys.create(svc.org_id("acme"))
     svc.close()
     with live_server(data, model_cache_dir, throttle_rate="0") as srv:
+        REST.update(url=srv.url, auth=f"Bearer {key.access_key_id}:{key.secret}")
         yield make_client(srv.url, key.access_key_id, key.secret), data
 
 
@@ -105,3 +110,20 @@ def test_faces_of_another_model_are_refused(
     finally:
         svc.close()
     assert rek.list_faces(CollectionId="mix")["Faces"] == []
+
+
+def test_the_rest_api_creates_a_collection_on_a_chosen_model(world: tuple[Any, Path]) -> None:
+    headers = {"Authorization": REST["auth"]}
+    made = httpx.post(
+        REST["url"] + "/v1/collections", json={"name": "rest-mfn", "model": "mobilefacenet"}, headers=headers
+    )
+    assert made.status_code == 201, made.text
+    assert made.json()["face_model_version"] == MOBILEFACENET.model_version()
+    default = httpx.post(REST["url"] + "/v1/collections", json={"name": "rest-default"}, headers=headers)
+    assert default.json()["face_model_version"] == DLIB.model_version()
+    missing = httpx.post(
+        REST["url"] + "/v1/collections", json={"name": "rest-x", "model": "nope"}, headers=headers
+    )
+    assert 400 <= missing.status_code < 500 and "nope" in missing.text
+    again = httpx.post(REST["url"] + "/v1/collections", json={"name": "rest-x"}, headers=headers)
+    assert again.status_code == 201  # the refused create left nothing behind

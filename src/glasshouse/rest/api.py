@@ -276,6 +276,8 @@ class CollectionIn(BaseModel):
     consent_required: bool = False
     #: Opt in to keeping each enrolled face's crop (encrypted) for reviewers: why (required to opt in).
     face_crops_reason: str | None = Field(default=None, max_length=2000)
+    #: The face model every face of the collection is embedded with (an installed pack; default: the server's).
+    model: str | None = Field(default=None, max_length=64)
 
 
 @router.post("/collections", status_code=201, tags=["collections"])
@@ -288,6 +290,7 @@ def create_collection(body: CollectionIn, svc: Svc, actor: CurrentActor) -> dict
         consent_required=body.consent_required,
         face_crops_reason=body.face_crops_reason,
         by=actor,
+        model=body.model,
     )
     return {
         "collection": collection.name,
