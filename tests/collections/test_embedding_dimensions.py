@@ -72,7 +72,8 @@ def _store(svc: Services, collection: Collection, vectors: np.ndarray, tag: str)
         (ImageMeta(100, 100, f"{tag}{i}".ljust(64, "0")), [_face(v)], f"{tag}-{i}")
         for i, v in enumerate(vectors)
     ]
-    return [group[0].id for group in svc.collections.add_images(collection, images)]
+    stored = svc.collections.add_images(collection, images, model_version=collection.face_model_version)
+    return [group[0].id for group in stored]
 
 
 def _enrol_real(svc: Services, org: str, name: str, paths: list[Path]) -> list[str]:
@@ -203,9 +204,16 @@ def test_an_embedding_of_another_dimension_is_refused_and_changes_nothing(settin
         one_good = [_face(_units(3, 1, 128)[0]), _face(_units(5, 1, DIM2)[0])]
         for bad in ([_face(_units(4, 1, DIM2)[0])], one_good):
             with pytest.raises(EmbeddingDimensionError, match="192"):
-                svc.collections.add_faces(narrow, ImageMeta(100, 100, "b" * 64), bad)
+                svc.collections.add_faces(
+                    narrow, ImageMeta(100, 100, "b" * 64), bad, model_version=narrow.face_model_version
+                )
         with pytest.raises(EmbeddingDimensionError, match="128"):
-            svc.collections.add_faces(wide, ImageMeta(100, 100, "c" * 64), [_face(_units(6, 1, 128)[0])])
+            svc.collections.add_faces(
+                wide,
+                ImageMeta(100, 100, "c" * 64),
+                [_face(_units(6, 1, 128)[0])],
+                model_version=wide.face_model_version,
+            )
         with svc.sessions() as session:
             stored = session.scalars(
                 select(Face.id).where(Face.collection_id.in_([narrow.id, wide.id]))

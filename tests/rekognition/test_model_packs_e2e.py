@@ -17,7 +17,7 @@ from glasshouse.bench.live_server import live_server
 from glasshouse.collections.service import ImageMeta
 from glasshouse.config import Settings
 from glasshouse.engine.models import DLIB, MOBILEFACENET
-from glasshouse.errors import ModelMismatchError
+from glasshouse.errors import EmbeddingDimensionError, ModelMismatchError
 from glasshouse.faces.service import FaceAnalyser
 from glasshouse.services import Services
 
@@ -103,7 +103,7 @@ def test_faces_of_another_model_are_refused(
             svc.collections.add_images(
                 collection, [(meta, image.faces[:1], "x")], model_version=dlib.engine.model_version
             )
-        with pytest.raises(ModelMismatchError, match="192-d"):  # a mislabelled batch: caught by its width
+        with pytest.raises(EmbeddingDimensionError, match="192"):  # a mislabelled batch: caught by its width
             svc.collections.add_images(
                 collection, [(meta, image.faces[:1], "x")], model_version=collection.face_model_version
             )

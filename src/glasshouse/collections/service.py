@@ -365,8 +365,7 @@ class CollectionService:
         In a collection that keeps crops, ``crops`` holds each face's JPEG (:func:`face_crop`), sealed here.
         ``model_version`` names the model that embedded the faces: ModelMismatchError (nothing stored)
         unless it is the collection's, so faces of two models are never mixed in one collection."""
-        dim = self.analyser_for(collection).engine.embedding_dim
-        check_model(collection, model_version, dim, [f for _, faces, _ in images for f in faces])
+        check_model(collection, model_version)
         per_image: list[list[Face]] = []
         for meta, faces, external_image_id in images:
             image_id = new_id()
@@ -532,14 +531,8 @@ class CollectionService:
         self, collection: Collection, query: Vectors, threshold: float, max_faces: int
     ) -> list[Match]:
         self.check_model_policy(collection)
-        engine = self.analyser_for(collection).engine
-        if len(query) != engine.embedding_dim:
-            raise ModelMismatchError(
-                f"a {len(query)}-d probe cannot search collection {collection.name!r} "
-                f"({collection.face_model_version}, {engine.embedding_dim}-d)"
-            )
         check_dimension(collection, np.asarray(query).shape[-1])
-        calibration = engine.calibration
+        calibration = self.calibration_for(collection)
         hits = self.index.search(collection.id, query, max_faces, calibration.cosine(threshold))
         if not hits:
             return []
@@ -574,20 +567,15 @@ class CollectionService:
         return collection
 
 
-def check_model(collection: Collection, model_version: str, dim: int, faces: Sequence[AnalysedFace]) -> None:
-    """Refuse (ModelMismatchError) faces embedded by another model than the collection's."""
+def check_model(collection: Collection, model_version: str) -> None:
+    """Refuse (ModelMismatchError) faces embedded by another model than the collection's; their length is
+    checked against the collection's ``embedding_dim`` where they are stored (:func:`check_dimension`)."""
     if model_version != collection.face_model_version:
         raise ModelMismatchError(
             f"collection {collection.name!r} holds faces of face model {collection.face_model_version}; "
             f"faces embedded by {model_version} cannot be mixed into it (one model per collection: "
             "create a collection on that model, or glasshouse collection migrate)"
         )
-    for face in faces:
-        if face.embedding is not None and len(face.embedding) != dim:
-            raise ModelMismatchError(
-                f"collection {collection.name!r} takes {dim}-d embeddings "
-                f"({collection.face_model_version}), not {len(face.embedding)}-d"
-            )
 
 
 def collection_not_found(name: str) -> str:
