@@ -67,8 +67,15 @@ def test_migrations_match_the_models(engine: Engine) -> None:
     from glasshouse.schema import metadata  # every model, as the migration environment sees them
 
     assert "access_keys" in metadata.tables
+
+    def declared(obj: object, name: str | None, kind: str, reflected: bool, compare_to: object) -> bool:
+        # PostgreSQL's per-dimension HNSW indexes are made by migration 0014 and, for a new dimension, when
+        # its first collection is created (collections.vector_type): the ORM cannot declare them.
+        return not (kind == "index" and (name or "").startswith("ix_faces_embedding_hnsw_"))
+
     with engine.connect() as conn:
-        diff = compare_metadata(MigrationContext.configure(conn), metadata)
+        context = MigrationContext.configure(conn, opts={"include_object": declared})
+        diff = compare_metadata(context, metadata)
     assert diff == []
 
 
