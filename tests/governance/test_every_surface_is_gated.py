@@ -23,12 +23,14 @@ from glasshouse.bench.live_server import live_server
 from glasshouse.cli.main import app as cli_app
 from glasshouse.config import Settings
 from glasshouse.governance import policy as pol
-from glasshouse.governance.actor import Actor
 from glasshouse.governance.gate import UngatedAccessError
 from glasshouse.http.app import create_app
+from glasshouse.organisations.models import Organisation
 from glasshouse.rekognition.operations import CAPABILITIES, NOT_BIOMETRIC, OPERATIONS
 from glasshouse.s3api.app import OPERATIONS as S3_OPERATIONS
 from glasshouse.services import Services
+from policy_support import add_rule
+from web_support import SETUP
 
 #: CLI commands that process biometric data; every other command is listed as not biometric.
 BIOMETRIC_COMMANDS = {
@@ -125,15 +127,10 @@ def _cli_commands(group: Any, prefix: str = "") -> Iterator[str]:
             yield full
 
 
-@pytest.fixture(scope="module")
-def denied_world(tmp_path_factory: pytest.TempPathFactory, model_cache_dir: Path) -> Iterator[dict[str, Any]]:
-    """A server whose policy denies everything to organisations flagged ``blocked``."""
-    data = tmp_path_factory.mktemp("gated") / "var"
-    svc = Services(Settings(data_dir=data, model_cache_dir=model_cache_dir))
-    setup = Actor(org_id="", org_name="test-setup", surface="cli")
-    blocked = svc.organisations.create(setup, "blocked", sector="commercial", flags=["blocked"])
-    key = svc.keys.create(blocked.id)
-    _, document = svc.policies.active()
+def _blocked_organisation(svc: Services) -> Organisation:
+    """Organisation ``blocked`` (commercial) with collection ``c``, under a policy rule that denies it every
+    capability (``deny-blocked``)."""
+    blocked = svc.organisations.create(SETUP, "blocked", sector="commercial", flags=["blocked"])
     deny_all = pol.Rule(
         id="deny-blocked",
         description="test: deny every capability to blocked organisations",
@@ -143,8 +140,17 @@ def denied_world(tmp_path_factory: pytest.TempPathFactory, model_cache_dir: Path
         require_flags=["blocked"],
         reason="blocked for this test",
     )
-    svc.policies.change(setup, document.model_copy(update={"rules": [*document.rules, deny_all]}), "test")
+    add_rule(svc, SETUP, deny_all)
     svc.collections.create(blocked.id, "c")
+    return blocked
+
+
+@pytest.fixture(scope="module")
+def denied_world(tmp_path_factory: pytest.TempPathFactory, model_cache_dir: Path) -> Iterator[dict[str, Any]]:
+    """A server whose policy denies everything to organisations flagged ``blocked``."""
+    data = tmp_path_factory.mktemp("gated") / "var"
+    svc = Services(Settings(data_dir=data, model_cache_dir=model_cache_dir))
+    key = svc.keys.create(_blocked_organisation(svc).id)
     svc.close()
     with live_server(data, model_cache_dir, throttle_rate="0") as server:
         yield {"server": server, "key": key, "data": data}
@@ -376,23 +382,10 @@ def test_every_ui_form_is_classified_and_biometric_ones_refused(
     app = create_app(settings)
     assert _ui_forms(app) == BIOMETRIC_UI_FORMS | NOT_BIOMETRIC_UI_FORMS
     svc: Services = app.state.services
-    setup = Actor(org_id="", org_name="test-setup", surface="cli")
-    blocked = svc.organisations.create(setup, "blocked", sector="commercial", flags=["blocked"])
-    _, document = svc.policies.active()
-    deny_all = pol.Rule(
-        id="deny-blocked",
-        description="test: deny every capability to blocked organisations",
-        effect="deny",
-        capabilities=["*"],
-        sectors=["*"],
-        require_flags=["blocked"],
-        reason="blocked for this test",
-    )
-    svc.policies.change(setup, document.model_copy(update={"rules": [*document.rules, deny_all]}), "test")
+    blocked = _blocked_organisation(svc)
     person = svc.people.create(
-        setup, blocked.id, "inv@blocked.test", "Inv", PASSWORD, ["investigator", "org-admin"]
+        SETUP, blocked.id, "inv@blocked.test", "Inv", PASSWORD, ["investigator", "org-admin"]
     )
-    svc.collections.create(blocked.id, "c")
     with TestClient(app):
         client: TestClient = signed_in(app, person.email)
         token = csrf_of(client.get("/ui/console/").text)
@@ -443,7 +436,7 @@ def test_every_ui_route_serving_enrolled_faces_is_gated(
 
     from glasshouse.review.service import NO_CROP
     from glasshouse.web import auditor, auth_pages, collections, console, operator, portal, review, video
-    from web_support import PASSWORD, SETUP, cheap_hashes, signed_in
+    from web_support import PASSWORD, cheap_hashes, signed_in
 
     cheap_hashes(monkeypatch)
     app = create_app(settings)

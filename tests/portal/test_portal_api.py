@@ -12,6 +12,7 @@ import pytest
 from glasshouse.governance import policy as pol
 from glasshouse.governance.actor import Actor
 from glasshouse.portal.models import Clip
+from policy_support import add_rule
 from portal.conftest import HOME, PortalWorld
 
 LAT, LON = HOME
@@ -118,7 +119,6 @@ def test_only_verified_law_enforcement_may_request(world: PortalWorld) -> None:
 
 def test_agency_under_a_policy_denial_is_refused(world: PortalWorld) -> None:
     setup = Actor(org_id="", org_name="test-setup", surface="cli", is_operator=True)
-    _, document = world.svc.policies.active()
     deny = pol.Rule(
         id="suspend-footage-requests",
         description="test: the council suspended footage requests",
@@ -127,9 +127,7 @@ def test_agency_under_a_policy_denial_is_refused(world: PortalWorld) -> None:
         sectors=["law_enforcement"],
         reason="suspended by the city council pending review",
     )
-    world.svc.policies.change(
-        setup, document.model_copy(update={"rules": [*document.rules, deny]}), "council vote"
-    )
+    add_rule(world.svc, setup, deny, "council vote")
     error = _error(world.file(), 403, "AccessDenied")
     assert "suspend-footage-requests" in error["message"]
     [entry] = world.audit("footage.request")

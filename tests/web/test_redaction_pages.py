@@ -20,6 +20,7 @@ from glasshouse.governance.actor import Actor
 from glasshouse.http.app import create_app
 from glasshouse.jobs.runner import InProcessRunner, JobExecutor
 from glasshouse.services import Services
+from policy_support import add_rule
 from web_support import PASSWORD, SETUP, signed_in
 from web_support import csrf as session_csrf
 
@@ -52,7 +53,6 @@ def world(settings: Settings, short_clip: bytes) -> Iterator[World]:
     svc.people.create(SETUP, banned.id, "adm@banned.test", "Adm", PASSWORD, ["org-admin"])
     for org in (city, banned):
         svc.media.upload(Actor(org.id, org.name, "cli"), "door.mp4", iter([short_clip]), "video/mp4")
-    _, document = svc.policies.active()
     deny = pol.Rule(
         id="deny-blocked-redact",
         description="test: no redaction for blocked organisations",
@@ -62,7 +62,7 @@ def world(settings: Settings, short_clip: bytes) -> Iterator[World]:
         require_flags=["blocked"],
         reason="blocked for this test",
     )
-    svc.policies.change(SETUP, document.model_copy(update={"rules": [*document.rules, deny]}), "test")
+    add_rule(svc, SETUP, deny)
     yield World(app, svc, short_clip)
     svc.close()
 
