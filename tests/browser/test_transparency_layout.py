@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from clock import ManualClock
 from glasshouse.bench.live_server import LiveServer, live_server
 from glasshouse.config import Settings
 from glasshouse.governance.actor import Actor
@@ -25,21 +26,12 @@ from web_support import SETUP
 VIEWPORTS = {"desktop": (1280, 800), "phone": (390, 844)}
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = datetime(2026, 1, 10, tzinfo=UTC)
-
-    def __call__(self) -> datetime:
-        self.now += timedelta(seconds=1)
-        return self.now
-
-
 @pytest.fixture(scope="module")
 def site(tmp_path_factory: pytest.TempPathFactory, model_cache_dir: Path) -> Iterator[LiveServer]:
     """Three organisations with long names over two months: allowed calls of several capabilities, the
     moratorium's and the safeguards' denials, and a footage request the portal refused under its rules."""
     data = tmp_path_factory.mktemp("transparency-layout") / "var"
-    clock = Clock()
+    clock = ManualClock(datetime(2026, 1, 10, tzinfo=UTC), tick=timedelta(seconds=1))
     svc = Services(Settings(data_dir=data, model_cache_dir=model_cache_dir), clock=clock)
     orgs = {
         name: svc.organisations.create(SETUP, name, sector=sector, flags=flags)

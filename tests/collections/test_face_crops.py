@@ -16,6 +16,7 @@ import pytest
 from PIL import Image
 from sqlalchemy import func, select
 
+from clock import ManualClock
 from glasshouse.audit.service import AuditFilter
 from glasshouse.collections.models import FaceCrop
 from glasshouse.config import Settings
@@ -31,21 +32,13 @@ REASON = "Reviewers must compare faces before a lead goes to the case team (DPIA
 JPEG_MAGIC = b"\xff\xd8\xff"
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = datetime.now(UTC)
-
-    def __call__(self) -> datetime:
-        return self.now
+@pytest.fixture
+def clock() -> ManualClock:
+    return ManualClock()
 
 
 @pytest.fixture
-def clock() -> Clock:
-    return Clock()
-
-
-@pytest.fixture
-def svc(settings: Settings, clock: Clock) -> Iterator[Services]:
+def svc(settings: Settings, clock: ManualClock) -> Iterator[Services]:
     services = Services(settings, clock=clock)
     yield services
     services.close()
@@ -155,7 +148,7 @@ def test_crops_go_with_their_faces_collection_and_person(svc: Services, photos: 
 
 
 def test_the_retention_sweep_deletes_crops_and_certifies_them(
-    svc: Services, clock: Clock, photos: Path
+    svc: Services, clock: ManualClock, photos: Path
 ) -> None:
     actor = _actor(svc)
     svc.collections.create(actor.org_id, "visitors", retention_days=30, face_crops_reason=REASON, by=actor)

@@ -4,13 +4,14 @@ a collection says so, expiry sweeps with deletion certificates, deletion on a pe
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, timedelta
 from pathlib import Path
 
 import pytest
 from botocore.exceptions import ClientError
 
 from aws_clients import make_client
+from clock import ManualClock
 from glasshouse.audit.service import AuditFilter
 from glasshouse.bench.live_server import live_server
 from glasshouse.collections.service import ConsentRequired
@@ -21,21 +22,13 @@ from glasshouse.governance.policy import Capability
 from glasshouse.services import Services
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = datetime.now(UTC)
-
-    def __call__(self) -> datetime:
-        return self.now
+@pytest.fixture
+def clock() -> ManualClock:
+    return ManualClock()
 
 
 @pytest.fixture
-def clock() -> Clock:
-    return Clock()
-
-
-@pytest.fixture
-def svc(settings: Settings, clock: Clock) -> Iterator[Services]:
+def svc(settings: Settings, clock: ManualClock) -> Iterator[Services]:
     services = Services(settings, clock=clock)
     yield services
     services.close()
@@ -83,7 +76,7 @@ def test_consent_required_collections_refuse_enrolment_without_a_reference(
 
 
 def test_retention_sweep_deletes_expired_faces_with_a_certificate(
-    svc: Services, clock: Clock, shared_data: Path
+    svc: Services, clock: ManualClock, shared_data: Path
 ) -> None:
     actor = _actor(svc)
     photos = shared_data / "face_recognition/examples"

@@ -13,6 +13,7 @@ from alembic.migration import MigrationContext
 from sqlalchemy import Engine, delete, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from clock import ManualClock
 from glasshouse import db
 from glasshouse.errors import InvalidParameterError, NotFoundError
 from glasshouse.keys.crypto import SecretBox
@@ -20,14 +21,6 @@ from glasshouse.keys.models import AccessKey
 from glasshouse.keys.service import ACCESS_KEY_ID_PATTERN, SECRET_LENGTH, KeyService
 from glasshouse.organisations import service as organisations
 from glasshouse.organisations.models import Organisation
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
-
-    def __call__(self) -> datetime:
-        return self.now
 
 
 @pytest.fixture
@@ -49,8 +42,8 @@ def orgs(sessions: sessionmaker[Session]) -> tuple[str, str]:
 
 
 @pytest.fixture
-def clock() -> Clock:
-    return Clock()
+def clock() -> ManualClock:
+    return ManualClock(datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC))
 
 
 @pytest.fixture
@@ -59,7 +52,7 @@ def box() -> SecretBox:
 
 
 @pytest.fixture
-def keys(sessions: sessionmaker[Session], box: SecretBox, clock: Clock) -> KeyService:
+def keys(sessions: sessionmaker[Session], box: SecretBox, clock: ManualClock) -> KeyService:
     return KeyService(sessions, box, clock=clock)
 
 
@@ -111,7 +104,7 @@ def test_create_checks_org_and_label(keys: KeyService, orgs: tuple[str, str]) ->
 
 
 def test_list_is_per_org_and_never_shows_secrets(
-    keys: KeyService, orgs: tuple[str, str], clock: Clock
+    keys: KeyService, orgs: tuple[str, str], clock: ManualClock
 ) -> None:
     a1, s1 = keys.create(orgs[0], label="one")
     clock.now += timedelta(seconds=1)
@@ -125,7 +118,7 @@ def test_list_is_per_org_and_never_shows_secrets(
     assert [k.access_key_id for k in keys.list(orgs[1])] == [b1]
 
 
-def test_revoke_and_tenancy(keys: KeyService, orgs: tuple[str, str], clock: Clock) -> None:
+def test_revoke_and_tenancy(keys: KeyService, orgs: tuple[str, str], clock: ManualClock) -> None:
     mine, _ = keys.create(orgs[0])
     theirs, _ = keys.create(orgs[1])
     with pytest.raises(NotFoundError) as foreign:
@@ -154,7 +147,7 @@ def test_touch_writes_at_most_once_a_minute(
     keys: KeyService,
     sessions: sessionmaker[Session],
     box: SecretBox,
-    clock: Clock,
+    clock: ManualClock,
     orgs: tuple[str, str],
 ) -> None:
     key_id, _ = keys.create(orgs[0])

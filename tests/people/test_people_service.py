@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 import pytest
 from argon2 import PasswordHasher
 from sqlalchemy import select, update
 
+from clock import ManualClock
 from glasshouse.audit.service import AuditFilter
 from glasshouse.config import Settings
 from glasshouse.errors import AlreadyExistsError, InvalidParameterError, NotFoundError
@@ -24,17 +25,6 @@ SETUP = Actor(org_id="", org_name="test-setup", surface="cli", is_operator=True)
 PASSWORD = "correct horse battery staple"
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = datetime(2030, 1, 1, 9, 0, tzinfo=UTC)
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, **kwargs: float) -> None:
-        self.now += timedelta(**kwargs)
-
-
 @pytest.fixture
 def fast_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
     """Cheap argon2id parameters: the tests are about the logic, not the cost."""
@@ -42,12 +32,12 @@ def fast_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture
-def clock() -> Clock:
-    return Clock()
+def clock() -> ManualClock:
+    return ManualClock(datetime(2030, 1, 1, 9, 0, tzinfo=UTC))
 
 
 @pytest.fixture
-def svc(settings: Settings, clock: Clock, fast_hashing: None) -> Iterator[Services]:
+def svc(settings: Settings, clock: ManualClock, fast_hashing: None) -> Iterator[Services]:
     services = Services(settings, clock=clock)
     yield services
     services.close()
@@ -143,7 +133,7 @@ def test_unknown_email_and_wrong_password_fail_alike_and_unknown_costs_a_hash_ch
 
 
 def test_five_failures_lock_for_fifteen_minutes_then_unlock(
-    svc: Services, orgs: tuple[str, str], clock: Clock
+    svc: Services, orgs: tuple[str, str], clock: ManualClock
 ) -> None:
     svc.people.create(SETUP, "acme", "l@example.org", "L", PASSWORD)
     for _ in range(4):
@@ -176,7 +166,7 @@ def test_disabled_people_cannot_sign_in_and_lose_their_sessions(svc: Services, o
 
 
 def test_sessions_store_only_a_hash_rotate_and_expire(
-    svc: Services, orgs: tuple[str, str], clock: Clock
+    svc: Services, orgs: tuple[str, str], clock: ManualClock
 ) -> None:
     person = svc.people.create(SETUP, "acme", "s@example.org", "S", PASSWORD, ["reviewer"])
     first = svc.people.start_session(person.id)

@@ -10,6 +10,7 @@ import pytest
 from argon2 import PasswordHasher
 from fastapi.testclient import TestClient
 
+from clock import ManualClock
 from glasshouse.audit.service import AuditFilter
 from glasshouse.config import Settings
 from glasshouse.governance.actor import Actor
@@ -22,26 +23,18 @@ SETUP = Actor(org_id="", org_name="test-setup", surface="cli", is_operator=True)
 PASSWORD = "correct horse battery staple"
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = datetime(2030, 1, 1, 9, 0, tzinfo=UTC)
-
-    def __call__(self) -> datetime:
-        return self.now
-
-
 @pytest.fixture(autouse=True)
 def fast_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(passwords, "_hasher", PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
 
 
 @pytest.fixture
-def clock() -> Clock:
-    return Clock()
+def clock() -> ManualClock:
+    return ManualClock(datetime(2030, 1, 1, 9, 0, tzinfo=UTC))
 
 
 @pytest.fixture
-def svc(settings: Settings, clock: Clock) -> Iterator[Services]:
+def svc(settings: Settings, clock: ManualClock) -> Iterator[Services]:
     services = Services(settings, clock=clock)
     acme = services.organisations.create(SETUP, "acme", sector="commercial")
     services.people.create(SETUP, acme, "rev@example.org", "Rita Reviewer", PASSWORD, ["reviewer"])
@@ -108,7 +101,7 @@ def test_wrong_password_and_unknown_email_get_the_same_answer(client: TestClient
 
 
 def test_lockout_after_five_failures_and_unlock_after_fifteen_minutes(
-    client: TestClient, clock: Clock
+    client: TestClient, clock: ManualClock
 ) -> None:
     for _ in range(5):
         assert sign_in(client, "rev@example.org", "not the password!").status_code == 401
