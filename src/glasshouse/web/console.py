@@ -26,7 +26,7 @@ from glasshouse.review.leads import search_collection
 from glasshouse.services import Services
 from glasshouse.web import annotate, areas
 from glasshouse.web.annotate import MATCH_COLOUR, OTHER_COLOUR, PROBE_COLOUR, Mark
-from glasshouse.web.deps import CsrfForm, Svc, WebUser, render, require_roles
+from glasshouse.web.deps import CsrfForm, Svc, WebUser, form_values, render, require_roles
 
 router = APIRouter(prefix="/ui/console", include_in_schema=False)
 
@@ -119,14 +119,9 @@ def _context(form: FormData, **inputs: Any) -> RequestContext:
     )
 
 
-def _values(form: FormData) -> dict[str, str]:
-    """The form's text fields, to fill the form again (never the csrf token or files)."""
-    return {k: v for k, v in form.items() if isinstance(v, str) and k != "csrf_token"}
-
-
 def _run(request: Request, svc: Services, user: WebUser, form: FormData, kind: str) -> Response:
     """Run one console operation, rendering denials (403) and bad input (400) in the console page."""
-    values = _values(form)
+    values = form_values(form)
     try:
         result = _OPERATIONS[kind](svc, user, form)
     except PolicyDenied as exc:

@@ -16,17 +16,19 @@ import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Protocol
 
 from fastapi import Depends, Request, Response
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.templating import Jinja2Templates
 from jinja2 import pass_context
 from jinja2.runtime import Context
 from markupsafe import Markup, escape
 from starlette.datastructures import FormData
 
+from glasshouse.errors import InvalidInputError, NotFoundError
 from glasshouse.governance.actor import Actor
+from glasshouse.governance.gate import PolicyDenied
 from glasshouse.people.service import SESSION_ABSOLUTE, PersonInfo, SessionInfo
 from glasshouse.rest.errors import Forbidden
 from glasshouse.services import Services
@@ -196,6 +198,34 @@ def field(form: FormData, name: str, default: str = "") -> str:
     """A text field of a posted form, stripped ("" when absent or a file)."""
     value = form.get(name)
     return value.strip() if isinstance(value, str) else default
+
+
+def form_values(form: FormData) -> dict[str, str]:
+    """The form's text fields, to fill the form again (never the CSRF token or files)."""
+    return {k: v for k, v in form.items() if isinstance(v, str) and k != "csrf_token"}
+
+
+class FormPage(Protocol):
+    """Renders a form's page again, with what went wrong and what the user had typed."""
+
+    def __call__(
+        self, *, status_code: int, denial: str | None = None, error: str | None = None, values: dict[str, str]
+    ) -> Response: ...
+
+
+def start_job(form: FormData, start: Callable[[], str], page: FormPage) -> Response:
+    """Start a background job from a posted form: on success a redirect (303) to the page ``start`` returns;
+    a policy denial (403), bad input (400) or an unknown source (404) renders the form again, filled in."""
+    values = form_values(form)
+    try:
+        location = start()
+    except PolicyDenied as exc:
+        return page(status_code=403, denial=exc.message, values=values)
+    except InvalidInputError as exc:
+        return page(status_code=400, error=exc.message, values=values)
+    except NotFoundError as exc:
+        return page(status_code=404, error=exc.message, values=values)
+    return RedirectResponse(location, status_code=303)
 
 
 def cookie_secure(request: Request) -> bool:

@@ -8,15 +8,16 @@ function); the record page and the download pass it again, so each is audited.
 from __future__ import annotations
 
 import re
+from functools import partial
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
+from fastapi.responses import HTMLResponse, Response, StreamingResponse
 from starlette.datastructures import FormData
 
-from glasshouse.errors import InvalidInputError, InvalidParameterError, NotFoundError
+from glasshouse.errors import InvalidParameterError, NotFoundError
 from glasshouse.governance.decision import obligations_in_words
-from glasshouse.governance.gate import PolicyDenied, RequestContext
+from glasshouse.governance.gate import RequestContext
 from glasshouse.governance.policy import PURPOSES, Capability
 from glasshouse.jobs.models import JobStatus
 from glasshouse.jobs.service import JobView
@@ -25,7 +26,7 @@ from glasshouse.rest.redaction import download_headers
 from glasshouse.rest.streaming import read_chunks
 from glasshouse.services import Services
 from glasshouse.web import areas
-from glasshouse.web.deps import CsrfForm, Svc, WebUser, render, require_roles
+from glasshouse.web.deps import CsrfForm, Svc, WebUser, render, require_roles, start_job
 from glasshouse.web.deps import field as form_field
 
 router = APIRouter(prefix="/ui/redaction", include_in_schema=False)
@@ -96,16 +97,11 @@ def submit(svc: Services, user: WebUser, form: FormData) -> JobView:
 
 @router.post("/exports", response_class=HTMLResponse)
 def start(request: Request, svc: Svc, user: Clerk, form: CsrfForm) -> Response:
-    values = {k: v for k, v in form.items() if isinstance(v, str) and k != "csrf_token"}
-    try:
-        job = submit(svc, user, form)
-    except PolicyDenied as exc:
-        return _index(request, svc, user, status_code=403, denial=exc.message, values=values)
-    except InvalidInputError as exc:
-        return _index(request, svc, user, status_code=400, error=exc.message, values=values)
-    except NotFoundError as exc:
-        return _index(request, svc, user, status_code=404, error=exc.message, values=values)
-    return RedirectResponse(f"/ui/redaction/jobs/{job.id}", status_code=303)
+    return start_job(
+        form,
+        lambda: f"/ui/redaction/jobs/{submit(svc, user, form).id}",
+        partial(_index, request, svc, user),
+    )
 
 
 @router.get("/jobs/{job_id}", response_class=HTMLResponse)

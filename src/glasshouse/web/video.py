@@ -12,6 +12,7 @@ import math
 import mimetypes
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from html import escape
 from typing import Annotated, Any
 from urllib.parse import urlencode
@@ -23,7 +24,7 @@ from starlette.datastructures import FormData, UploadFile
 from glasshouse.engine.types import Box, RGBImage
 from glasshouse.errors import GlasshouseError, InvalidInputError, InvalidParameterError, NotFoundError
 from glasshouse.governance.decision import obligations_in_words
-from glasshouse.governance.gate import PolicyDenied, RequestContext
+from glasshouse.governance.gate import RequestContext
 from glasshouse.governance.policy import PURPOSES, Capability
 from glasshouse.http.body_limit import FORM_SLACK, body_limit
 from glasshouse.jobs.models import JobStatus
@@ -35,7 +36,7 @@ from glasshouse.video.decode import VideoReader
 from glasshouse.video.jobs import FACE_DETECTION, FACE_SEARCH
 from glasshouse.video.submit import submit_video_job
 from glasshouse.web import annotate, areas
-from glasshouse.web.deps import CsrfForm, Svc, WebUser, csrf_header, render, require_roles
+from glasshouse.web.deps import CsrfForm, Svc, WebUser, csrf_header, render, require_roles, start_job
 from glasshouse.web.deps import field as form_field
 
 router = APIRouter(prefix="/ui/video", include_in_schema=False)
@@ -387,16 +388,11 @@ def form_upload(request: Request, svc: Svc, user: Investigator, form: CsrfForm) 
 
 
 def _start(request: Request, svc: Services, user: WebUser, form: FormData, kind: str) -> Response:
-    values = {k: v for k, v in form.items() if isinstance(v, str) and k != "csrf_token"}
-    try:
-        job = submit(svc, user, kind, form)
-    except PolicyDenied as exc:
-        return _index(request, svc, user, status_code=403, denial=exc.message, values=values)
-    except InvalidInputError as exc:
-        return _index(request, svc, user, status_code=400, error=exc.message, values=values)
-    except NotFoundError as exc:
-        return _index(request, svc, user, status_code=404, error=exc.message, values=values)
-    return RedirectResponse(f"/ui/video/jobs/{job.id}", status_code=303)
+    return start_job(
+        form,
+        lambda: f"/ui/video/jobs/{submit(svc, user, kind, form).id}",
+        partial(_index, request, svc, user),
+    )
 
 
 @router.post("/search", response_class=HTMLResponse)
