@@ -26,7 +26,7 @@ from glasshouse.governance import policy as pol
 from glasshouse.governance.gate import UngatedAccessError
 from glasshouse.http.app import create_app
 from glasshouse.organisations.models import Organisation
-from glasshouse.rekognition.operations import CAPABILITIES, NOT_BIOMETRIC, OPERATIONS
+from glasshouse.rekognition.registry import CAPABILITIES, NOT_BIOMETRIC, OPERATIONS
 from glasshouse.s3api.app import OPERATIONS as S3_OPERATIONS
 from glasshouse.services import Services
 from policy_support import add_rule

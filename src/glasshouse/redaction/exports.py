@@ -14,21 +14,18 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Final
+from typing import Any, Final, Protocol
 
 from glasshouse.errors import InvalidParameterError
 from glasshouse.governance.actor import Actor
 from glasshouse.governance.gate import Grant, RequestContext
 from glasshouse.governance.policy import Capability
 from glasshouse.jobs.runner import JobContext
-from glasshouse.jobs.service import JobView, register
-from glasshouse.media.service import MediaInfo, check_name
-from glasshouse.redaction.copies import CopyView
+from glasshouse.jobs.service import JobService, JobView, register
+from glasshouse.media.service import MediaInfo, MediaService, check_name
+from glasshouse.redaction.copies import CopyView, RedactedCopies
 from glasshouse.redaction.cover import Method
 from glasshouse.redaction.record import RedactionSettings
-
-if TYPE_CHECKING:
-    from glasshouse.services import Services
 
 EXPORT: Final = "redaction.export"
 PURPOSE: Final = "release"
@@ -38,6 +35,17 @@ MAX_KEPT: Final = 100  # indexes left visible in one export
 MAX_INDEX: Final = 100_000
 MAX_REASON: Final = 2000
 MAX_PADDING: Final = 2.0
+
+
+class Services(Protocol):
+    """The services an export uses (the composition root's ``Services`` has them)."""
+
+    @property
+    def media(self) -> MediaService: ...
+    @property
+    def jobs(self) -> JobService: ...
+    @property
+    def redacted_copies(self) -> RedactedCopies: ...
 
 
 @dataclass(frozen=True, slots=True)

@@ -27,8 +27,12 @@ from glasshouse.http.throttle import TokenBuckets
 from glasshouse.keys.service import KeyService
 from glasshouse.organisations.service import OrganisationService
 from glasshouse.rekognition import model, sigv4
+
+# Importing the handler modules registers their operations in OPERATIONS.
+from glasshouse.rekognition import operations as _image_operations  # noqa: F401
+from glasshouse.rekognition import video_operations as _video_operations  # noqa: F401
 from glasshouse.rekognition.errors import aws_error, error_body
-from glasshouse.rekognition.operations import CAPABILITIES, OPERATIONS, Caller, Context, Handler
+from glasshouse.rekognition.registry import CAPABILITIES, OPERATIONS, Caller, Context, Handler
 from glasshouse.rekognition.validation import MAX_BODY_BYTES, SerializationError, parse_request
 from glasshouse.services import Services
 

@@ -10,7 +10,7 @@ from typing import Any
 from glasshouse.errors import InvalidParameterError
 from glasshouse.jobs.service import JobView
 from glasshouse.rekognition import pagination
-from glasshouse.rekognition.operations import Context, Params, Response, operation, stored_object
+from glasshouse.rekognition.registry import Context, Params, Response, operation, stored_object
 from glasshouse.video.jobs import FACE_DETECTION, FACE_SEARCH
 from glasshouse.video.submit import submit_video_job
 

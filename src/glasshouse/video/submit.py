@@ -5,20 +5,29 @@ in the same shape, and the worker applies exactly what the gate decided."""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
+from glasshouse.collections.service import CollectionService
 from glasshouse.errors import InvalidParameterError
 from glasshouse.governance.gate import Grant
-from glasshouse.jobs.service import JobView
-from glasshouse.media.service import MediaInfo
+from glasshouse.jobs.service import JobService, JobView
+from glasshouse.media.service import MediaInfo, MediaService
 from glasshouse.video.jobs import FACE_DETECTION, FACE_SEARCH
-
-if TYPE_CHECKING:
-    from glasshouse.services import Services
 
 #: Most FaceMatches per person returned by a video search (before the policy's own cap).
 MAX_VIDEO_MATCHES = 100
 VIDEO_KINDS = frozenset({FACE_DETECTION, FACE_SEARCH})
+
+
+class Services(Protocol):
+    """The services a video job's submission uses (the composition root's ``Services`` has them)."""
+
+    @property
+    def media(self) -> MediaService: ...
+    @property
+    def collections(self) -> CollectionService: ...
+    @property
+    def jobs(self) -> JobService: ...
 
 
 def obligations(grant: Grant) -> dict[str, Any]:
