@@ -21,6 +21,7 @@ less than 60° was refused), MEDIUM and HIGH follow Rekognition's camera advice 
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -107,9 +108,7 @@ _COARSE_ANGLES = np.stack(np.meshgrid(np.arange(-90.0, 90.1, 5.0), np.arange(-75
 _COARSE_PROJ = _projections(np.radians(_COARSE_ANGLES[:, 0]), np.radians(_COARSE_ANGLES[:, 1]))
 _COARSE_NORM = np.maximum((_COARSE_PROJ**2).sum((1, 2)), 1e-12)  # the grid's squared norms, computed once
 _YAW_LIMIT, _PITCH_LIMIT = 90.0, 80.0
-_LIMITS_DEG = np.array([_YAW_LIMIT, _PITCH_LIMIT])
 _STEP = 0.05  # degrees: the finite difference of the Gauss-Newton Jacobian
-_PROBES = np.vstack([np.zeros(2), _STEP * np.eye(2)])  # x, x + step in yaw, x + step in pitch
 
 
 def _procrustes(
@@ -129,25 +128,49 @@ def _procrustes(
     return np.arctan2(cross, dot), np.sqrt(dot**2 + cross**2) / norm, error
 
 
-def _residuals(angles: npt.NDArray[np.float64], target: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
-    """Fit residuals ``(n, 10)`` for candidate (yaw, pitch) rows in degrees."""
-    proj = _projections(np.radians(angles[:, 0]), np.radians(angles[:, 1]))
-    roll, scale, _ = _procrustes(proj, target)
-    c, s = np.cos(roll)[:, None], np.sin(roll)[:, None]
-    fitted = np.stack([c * proj[:, :, 0] - s * proj[:, :, 1], s * proj[:, :, 0] + c * proj[:, :, 1]], -1)
-    return np.asarray((scale[:, None, None] * fitted - target).reshape(len(angles), 10))
+_FACE_POINTS = [tuple(point) for point in MEAN_FACE_3D.tolist()]
 
 
-def _least_squares(jac: npt.NDArray[np.float64], rhs: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
-    """The least-squares ``delta`` of ``jac @ delta = rhs`` for a ``(10, 2)`` Jacobian, by the normal
-    equations in closed form (what ``np.linalg.lstsq`` returns, without its per-call cost); ``lstsq`` only
-    when the Jacobian is (nearly) rank-deficient."""
-    a, b, d = float(jac[:, 0] @ jac[:, 0]), float(jac[:, 0] @ jac[:, 1]), float(jac[:, 1] @ jac[:, 1])
+def _fit(yaw: float, pitch: float, target: Sequence[float]) -> tuple[list[float], float]:
+    """The residuals (10) of the best in-image rotation, scale and shift of the mean face turned by
+    (``yaw``, ``pitch``) degrees onto ``target`` (centred, ``x0..x4, y0..y4``), and that rotation (radians).
+
+    Plain floats, not arrays: five points are too few for numpy's per-call cost (this is the inner loop of
+    :func:`estimate_pose`, run for every face)."""
+    cy, sy = math.cos(math.radians(yaw)), math.sin(math.radians(yaw))
+    cp, sp = math.cos(math.radians(pitch)), math.sin(math.radians(pitch))
+    px = [cy * x + sy * z for x, _, z in _FACE_POINTS]
+    py = [cp * y - sp * (cy * z - sy * x) for x, y, z in _FACE_POINTS]
+    mx, my = sum(px) / 5.0, sum(py) / 5.0
+    px = [v - mx for v in px]
+    py = [v - my for v in py]
+    tx, ty = target[:5], target[5:]
+    dot = sum(a * b for a, b in zip(px, tx, strict=True)) + sum(a * b for a, b in zip(py, ty, strict=True))
+    cross = sum(a * b for a, b in zip(px, ty, strict=True)) - sum(a * b for a, b in zip(py, tx, strict=True))
+    norm = max(sum(v * v for v in px) + sum(v * v for v in py), 1e-12)
+    c, s = dot / norm, cross / norm  # scale · (cos, sin) of the rotation
+    residuals = [c * x - s * y - t for x, y, t in zip(px, py, tx, strict=True)]
+    residuals += [s * x + c * y - t for x, y, t in zip(px, py, ty, strict=True)]
+    return residuals, math.atan2(cross, dot)
+
+
+def _gauss_newton_step(r0: list[float], r_yaw: list[float], r_pitch: list[float]) -> tuple[float, float]:
+    """The least-squares step ``delta`` of ``J @ delta = -r0``, ``J``'s columns the finite differences
+    ``(r_yaw - r0) / step`` and ``(r_pitch - r0) / step``, by the normal equations in closed form (what
+    ``np.linalg.lstsq`` returns, without its per-call cost); ``lstsq`` only when ``J`` is (nearly)
+    rank-deficient."""
+    j0 = [(a - b) / _STEP for a, b in zip(r_yaw, r0, strict=True)]
+    j1 = [(a - b) / _STEP for a, b in zip(r_pitch, r0, strict=True)]
+    a = sum(v * v for v in j0)
+    b = sum(u * v for u, v in zip(j0, j1, strict=True))
+    d = sum(v * v for v in j1)
     det = a * d - b * b
     if det <= 1e-9 * (a + d) ** 2:
-        return np.asarray(np.linalg.lstsq(jac, rhs, rcond=None)[0])
-    g0, g1 = float(jac[:, 0] @ rhs), float(jac[:, 1] @ rhs)
-    return np.array([(d * g0 - b * g1) / det, (a * g1 - b * g0) / det])
+        step = np.linalg.lstsq(np.array([j0, j1]).T, -np.array(r0), rcond=None)[0]
+        return float(step[0]), float(step[1])
+    g0 = -sum(u * v for u, v in zip(j0, r0, strict=True))
+    g1 = -sum(u * v for u, v in zip(j1, r0, strict=True))
+    return (d * g0 - b * g1) / det, (a * g1 - b * g0) / det
 
 
 def estimate_pose(landmarks: npt.NDArray[np.float32]) -> Pose:
@@ -165,16 +188,20 @@ def estimate_pose(landmarks: npt.NDArray[np.float32]) -> Pose:
     if not np.isfinite(centred).all() or float((centred**2).sum()) < 1e-9:
         return Pose(roll=0.0, yaw=0.0, pitch=0.0)
     centred /= math.sqrt(float((centred**2).sum()))
-    x = _COARSE_ANGLES[int(np.argmin(_procrustes(_COARSE_PROJ, centred, _COARSE_NORM)[2]))].copy()
+    yaw, pitch = _COARSE_ANGLES[int(np.argmin(_procrustes(_COARSE_PROJ, centred, _COARSE_NORM)[2]))].tolist()
+    target = centred.T.reshape(10).tolist()
     for _ in range(10):
-        res = _residuals(x + _PROBES, centred)
-        jac = (res[1:] - res[0]).T / _STEP
-        delta = np.clip(_least_squares(jac, -res[0]), -5.0, 5.0)
-        x = np.clip(x + delta, -_LIMITS_DEG, _LIMITS_DEG)
-        if float(np.abs(delta).max()) < 0.01:
+        r0, _ = _fit(yaw, pitch, target)
+        d_yaw, d_pitch = _gauss_newton_step(
+            r0, _fit(yaw + _STEP, pitch, target)[0], _fit(yaw, pitch + _STEP, target)[0]
+        )
+        d_yaw, d_pitch = min(max(d_yaw, -5.0), 5.0), min(max(d_pitch, -5.0), 5.0)
+        yaw = min(max(yaw + d_yaw, -_YAW_LIMIT), _YAW_LIMIT)
+        pitch = min(max(pitch + d_pitch, -_PITCH_LIMIT), _PITCH_LIMIT)
+        if max(abs(d_yaw), abs(d_pitch)) < 0.01:
             break
-    roll = math.degrees(float(_procrustes(_projections(np.radians(x[:1]), np.radians(x[1:])), centred)[0][0]))
-    return Pose(roll=round(roll, 3), yaw=round(float(x[0]), 3), pitch=round(float(x[1]), 3))
+    roll = math.degrees(_fit(yaw, pitch, target)[1])
+    return Pose(roll=round(roll, 3), yaw=round(yaw, 3), pitch=round(pitch, 3))
 
 
 def quality_refusal(
