@@ -107,6 +107,10 @@ def test_bench_command_runs_on_a_tiny_input(
         assert untuned["config"]["batching"] == "off" and untuned["config"]["detection_min_face"] == 0
         assert report["speedup_vs_untuned_concurrent_faces_per_s"] is not None
         assert "over the untuned engine" in result.output
+        ceiling = report["ceiling"]  # how near the networks run to one core's dense-convolution rate
+        assert ceiling["reference"]["gflops"] > 0 and "of the ceiling" in result.output
+        assert {n["gmacs_per_run"] for n in ceiling["networks"].values()} == {0.5416, 0.395}
+        assert all(n["share_of_ceiling"] > 0 for n in ceiling["networks"].values())
     if name == "api":  # enrolled and searched through the gate, one client and two at once
         assert report["in_process"]["requests"] == report["api"]["requests"] == 2
         assert report["api_concurrent"]["clients"] == 2 and report["api_concurrent"]["requests"] == 2

@@ -224,8 +224,23 @@ def engine_cmd(
         result["speedup_concurrent_faces_per_s"] = (
             round(c_ours["faces_per_s"] / c_base["faces_per_s"], 2) if c_base["faces_per_s"] else None
         )
+    result["ceiling"] = _ceiling(settings.models_path)
     _print(result)
     _save(out, "engine", result)
+
+
+def _ceiling(model_cache: Path) -> dict[str, Any]:
+    """The default engine's float networks against the dense-convolution rate of one core, same run."""
+    from glasshouse.bench.ceiling import default_networks, dense_conv_ceiling
+
+    reference = dense_conv_ceiling()
+    networks = default_networks(model_cache, detector_side=256)  # LFW's 250x250, padded to 32-px multiples
+    return {
+        "reference": {"name": reference.name, **reference.to_json()},
+        "networks": {n.name: n.to_json(reference.gflops) for n in networks},
+        "note": "one core, one thread each, fastest of 20 runs; GFLOP/s = 2 x multiply-adds counted from "
+        "the ONNX graph per second",
+    }
 
 
 def _print(r: dict[str, Any]) -> None:
@@ -266,6 +281,17 @@ def _print(r: dict[str, Any]) -> None:
         console.print(
             f"speed-up over the untuned engine: {r['speedup_vs_untuned_faces_per_s']}x faces/s one at a time, "
             f"{r['speedup_vs_untuned_concurrent_faces_per_s']}x with {clients} at once (target ≥ 2x)"
+        )
+    ceiling = r["ceiling"]
+    reference = ceiling["reference"]
+    console.print(
+        f"one core's ceiling ({reference['name']}, onnxruntime): {reference['gflops']} GFLOP/s; "
+        "the default networks there:"
+    )
+    for name, n in ceiling["networks"].items():
+        console.print(
+            f"  {name}: {n['gmacs_per_run']} GMAC in {n['ms_per_run']} ms = {n['gflops']} GFLOP/s, "
+            f"{100 * n['share_of_ceiling']:.0f}% of the ceiling"
         )
     console.print(f"load average at the end: {r['load_average_1m_at_end']}")
 
