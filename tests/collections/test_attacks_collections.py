@@ -254,3 +254,28 @@ def test_a_stray_folder_in_the_model_packs_folder_does_not_break_the_model_menu(
     (packs / ("x" * 200)).mkdir()
     page = site.admin.get("/ui/collections/")
     assert page.status_code == 200 and '<option value="dlib" selected>' in page.text
+
+
+def test_malformed_and_oversized_enrolment_forms_get_typed_errors(site: Site) -> None:
+    admin = site.admin
+    token = csrf(admin, "/ui/collections/")
+    admin.post("/ui/collections/", data={"csrf_token": token, "name": "staff"})
+    url = "/ui/collections/staff/faces"
+    png_header_only = b"\x89PNG\r\n\x1a\n" + b"\x00" * 100
+    for files in (
+        [("images", ("x.jpg", b"not an image", "image/jpeg"))],
+        [("images", ("x.png", png_header_only, "image/png"))],
+        [("images", (f"{i}.jpg", b"x", "image/jpeg")) for i in range(51)],  # over 50 a form
+    ):
+        got = admin.post(url, data={"csrf_token": token}, files=files)
+        assert got.status_code == 400, got.text[-500:]
+    for body, kind in (
+        (b"--xx\r\nbroken", "multipart/form-data; boundary=xx"),
+        (b"junk", "multipart/form-data"),
+    ):
+        got = admin.post(url, content=body, headers={"content-type": kind})
+        assert got.status_code in (400, 403), got.status_code  # unreadable: no CSRF token either
+    huge = b"\xff\xd8" + b"\x00" * (site.svc.settings.max_image_bytes + 10)
+    got = admin.post(url, data={"csrf_token": token}, files=[("images", ("big.jpg", huge, "image/jpeg"))])
+    assert got.status_code in (400, 413)
+    assert site.faces("acme", "staff") == 0
