@@ -127,3 +127,43 @@ def test_no_page_or_form_of_the_new_areas_opens_to_a_role_without_them(app: Fast
         assert put.status_code == 403
         svc: Services = app.state.services
         assert all(svc.media.list(org.id) == [] for org in svc.organisations.get_all())
+
+
+def _ui_writes(app: FastAPI) -> list[tuple[str, str]]:
+    """Every (method, path) under /ui that writes, from the app's own routers."""
+    found = []
+    for included in app.router.routes:
+        for route in getattr(getattr(included, "original_router", None), "routes", [included]):
+            if isinstance(route, APIRoute) and route.path.startswith("/ui"):
+                found += [(m, route.path) for m in sorted(route.methods - {"GET", "HEAD"})]
+    return found
+
+
+def test_every_form_refuses_a_missing_wrong_or_borrowed_csrf_token(app: FastAPI) -> None:
+    """Every write under /ui (the collections, video, redaction and portal forms included), posted by each
+    role and signed out, with no token, a wrong one or another session's real one: 403, and the person the
+    form is for is told about the security token. Nothing is stored."""
+    clients = {role: signed_in(app, f"{role}@example.org") for role in ROLES}
+    borrowed = csrf(signed_in(app, "operator@example.org"))  # a real token of another session
+    anonymous = TestClient(app)
+    writes = _ui_writes(app)
+    assert len(writes) > 40
+    for method, path in writes:
+        url = re.sub(r"\{[a-z_]+(:path)?\}", "x", path).replace("/x/x", "/x/accept")
+        told = False
+        public = path in ("/ui/login", "/ui/logout", "/ui/portal/signup")  # signed out: tested elsewhere
+        for client in [*clients.values(), *([] if public else [anonymous])]:
+            for token in (None, "wrong", borrowed):
+                form = {} if token is None else {"csrf_token": token}
+                headers = {} if token is None else {"x-csrf-token": token}
+                got = client.request(method, url, data=form, headers=headers, follow_redirects=False)
+                if client is anonymous:  # to the sign-in page, nothing done
+                    refused = got.status_code == 303 and "/ui/login" in got.headers["location"]
+                else:
+                    refused = got.status_code == 403
+                assert refused, (method, path, token, got.status_code)
+                told = told or "security token" in got.text
+        assert told, (method, path)
+    svc: Services = app.state.services
+    assert all(svc.media.list(org.id) == [] for org in svc.organisations.get_all())
+    assert all(svc.collections.get_all(org.id) == [] for org in svc.organisations.get_all())
