@@ -22,7 +22,7 @@ from glasshouse.http.app import create_app
 from glasshouse.redaction import RedactionSettings
 from glasshouse.redaction.copies import CopyView
 from glasshouse.services import Services
-from web_support import SETUP
+from web_support import PASSWORD, SETUP, cheap_hashes, csrf_of, signed_in
 
 NOBODY = "00000000-0000-0000-0000-000000000000"
 
@@ -123,3 +123,42 @@ def test_an_export_cannot_take_over_an_existing_objects_name(world: dict[str, An
     assert len(svc.redacted_copies.list_for_org(world["actors"]["city"].org_id)) == 1
     assert _downloaded(world, world["copy"])
     assert len(svc.jobs.list(world["actors"]["city"].org_id)) <= before + 1
+
+
+def test_the_redaction_pages_answer_another_organisations_ids_like_missing_ones(
+    world: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cheap_hashes(monkeypatch)
+    svc, client, copy = world["svc"], world["client"], world["copy"]
+    started = client.post(
+        "/v1/redaction/exports", json={"source": {"name": "cams/door.mp4"}}, headers=world["headers"]["city"]
+    )
+    assert started.status_code == 202, started.text
+    job_id = started.json()["job_id"]
+    other = world["actors"]["other"]
+    svc.people.create(
+        SETUP,
+        svc.organisations.get_by_id(other.org_id),
+        "eve@other.example",
+        "Eve",
+        PASSWORD,
+        ["investigator"],
+    )
+    eve = signed_in(client.app, "eve@other.example")  # type: ignore[arg-type]
+    for path, real in (
+        ("/ui/redaction/copies/{}", copy.id),
+        ("/ui/redaction/copies/{}/download", copy.id),
+        ("/ui/redaction/jobs/{}", job_id),
+    ):
+        theirs, missing = eve.get(path.format(real)), eve.get(path.format(NOBODY))
+        assert theirs.status_code == missing.status_code == 404, path
+        assert theirs.text.replace(real, NOBODY) == missing.text, path
+    index = eve.get("/ui/redaction/").text
+    assert copy.id not in index and job_id not in index and "cams/door.mp4" not in index
+    # Exporting city's clip by name from the page: like a clip that does not exist, and nothing queued.
+    token = csrf_of(index)
+    jobs_before = len(svc.jobs.list(other.org_id))
+    tried = eve.post(
+        "/ui/redaction/exports", data={"csrf_token": token, "video": "cams/door.mp4", "method": "blur"}
+    )
+    assert tried.status_code == 404 and len(svc.jobs.list(other.org_id)) == jobs_before
