@@ -7,6 +7,10 @@ copies that are not their own previews; nobody but the clip's owner answers an u
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -203,3 +207,80 @@ def test_only_the_clips_owner_answers_an_unredaction_request(world: PortalWorld,
     assert twice.status_code == 400 and twice.json()["error"]["code"] == "RequestClosed"
     got = world.client.get(f"/v1/portal/requests/{rid}/clips/{clip}/download", headers=world.agency_headers)
     assert sha(got.content) == sha(door_clip)  # now, and only now, the original
+
+
+def _at_once(calls: list[Callable[[], Any]]) -> list[Any]:
+    """Run ``calls`` on threads released together; each outcome is its result or the exception it raised."""
+    barrier = threading.Barrier(len(calls))
+
+    def run(call: Callable[[], Any]) -> Any:
+        barrier.wait()
+        try:
+            return call()
+        except Exception as exc:  # the outcome under test
+            return exc
+
+    with ThreadPoolExecutor(len(calls)) as pool:
+        return list(pool.map(run, calls))
+
+
+def test_one_person_approving_twice_at_once_discloses_once(world: PortalWorld, door_clip: bytes) -> None:
+    """Two approvals of one disclosure racing (a double submit, two keys of the approver): one succeeds, the
+    other is refused, and the agency gets one emergency request. Before, on PostgreSQL both passed the
+    pending check and each created a request, shares and a disclosure entry (counted twice)."""
+    _, clip = owner_with_clip(world, "alice", door_clip)
+    svc = world.svc
+    for attempt in range(3):
+        asked = svc.portal.emergency_request(
+            world.operator_a, "hamilton-police", [clip], "Child abducted at 10:40; the car passed.", "HPS-9"
+        )
+        outcomes = _at_once(
+            [
+                partial(svc.portal.emergency_approve, world.operator_b, asked.id, unredacted_reason=WHY),
+                partial(svc.portal.emergency_approve, world.operator_b, asked.id, unredacted_reason=WHY),
+            ]
+        )
+        approved = [o for o in outcomes if not isinstance(o, Exception)]
+        assert len(approved) == 1, (attempt, outcomes)
+        with svc.sessions() as session:
+            requests = session.scalar(
+                select(func.count(func.distinct(Share.request_id))).where(Share.clip_id == clip)
+            )
+        assert requests == attempt + 1
+    disclosures = [e for e in world.audit("footage.emergency_disclosure") if e.decision == "record"]
+    assert len(disclosures) == 3
+
+
+def test_an_owner_answering_twice_at_once_gives_one_answer(world: PortalWorld, door_clip: bytes) -> None:
+    """Accept and refuse racing (two tabs): one answer stands, and the agency gets the original only if
+    that answer is the acceptance."""
+    alice_headers, rid, clip, _ = redacted_share(world, door_clip)
+    owner = world.svc.people.session_for(alice_headers["Authorization"].split(" ", 1)[1])
+    assert owner is not None
+    body = {"reason": REASON, "case_number": "HPS-2026-0042"}
+    for attempt in range(3):
+        filed = world.client.post(
+            f"/v1/portal/requests/{rid}/clips/{clip}/unredaction", json=body, headers=world.agency_headers
+        )
+        assert filed.status_code == 201, filed.text
+        uid = filed.json()["id"]
+        answer = partial(world.svc.portal.answer_unredaction, owner.person.id, uid)
+        outcomes = _at_once([partial(answer, False), partial(answer, True)])
+        answered = [o for o in outcomes if not isinstance(o, Exception)]
+        assert len(answered) == 1, (attempt, outcomes)
+        with world.svc.sessions() as session:
+            status = session.scalar(select(UnredactionRequest.status).where(UnredactionRequest.id == uid))
+            unredacted = session.scalar(select(Share.unredacted_at).where(Share.clip_id == clip))
+        assert status == answered[0].status
+        if status == "accepted":
+            assert unredacted is not None
+            return
+        assert unredacted is None, "refused, yet the agency was given the original"
+
+
+def test_two_unredaction_requests_at_once_leave_one_pending(world: PortalWorld, door_clip: bytes) -> None:
+    _, rid, clip, _ = redacted_share(world, door_clip)
+    ask = partial(world.svc.portal.request_unredaction, world.agency, rid, clip, REASON, "HPS-2026-0042")
+    outcomes = _at_once([ask, ask])
+    assert sum(not isinstance(o, Exception) for o in outcomes) == 1, outcomes
+    assert _count(world, UnredactionRequest) == 1
