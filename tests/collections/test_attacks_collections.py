@@ -5,6 +5,7 @@ get a typed error and store nothing (PostgreSQL too, where a column's length is 
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -13,6 +14,7 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
+from glasshouse.audit.service import AuditFilter
 from glasshouse.collections.models import Face, FaceUser
 from glasshouse.config import Settings
 from glasshouse.errors import InvalidParameterError
@@ -279,3 +281,29 @@ def test_malformed_and_oversized_enrolment_forms_get_typed_errors(site: Site) ->
     got = admin.post(url, data={"csrf_token": token}, files=[("images", ("big.jpg", huge, "image/jpeg"))])
     assert got.status_code in (400, 413)
     assert site.faces("acme", "staff") == 0
+
+
+def test_refused_images_are_never_echoed_into_pages_or_the_audit_log(site: Site) -> None:
+    """An image the decoder refuses, a typed id it refuses: the page names the problem, never the bytes; the
+    audit log holds digests and counts, never image bytes (nor their base64)."""
+    import base64
+
+    admin, svc = site.admin, site.svc
+    admin.post("/ui/collections/", data={"csrf_token": csrf(admin, "/ui/collections/"), "name": "staff"})
+    marker = b"PRIVATE-PIXELS-0123456789" * 4
+    real = (site.examples / "obama.jpg").read_bytes()
+    for files, typed in (
+        ([("images", ("a.jpg", b"\xff\xd8\xff\xe0" + marker, "image/jpeg"))], ""),
+        ([("images", ("b.jpg", real, "image/jpeg"))], "bad id!"),
+    ):
+        got = admin.post(
+            "/ui/collections/staff/faces",
+            data={"csrf_token": csrf(admin), "external_image_id": typed},
+            files=files,
+        )
+        assert got.status_code == 400
+        assert marker.decode() not in got.text and base64.b64encode(real[:48]).decode() not in got.text
+    entries = svc.audit.search(AuditFilter(org_id=svc.organisations.get("acme").id))
+    dumped = json.dumps([e.details for e in entries], default=str)
+    assert entries and marker.decode() not in dumped
+    assert base64.b64encode(real[100:148]).decode() not in dumped and "\\\\xff\\\\xd8" not in dumped
