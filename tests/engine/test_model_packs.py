@@ -104,3 +104,21 @@ def test_operator_registers_own_onnx_with_own_card(registry: ModelRegistry, tmp_
     assert not target.is_installed("wrong")
     with pytest.raises(InvalidParameterError, match="already used"):
         install_onnx(target, onnx, replace(own, name="again"), accepted_by="test")
+
+
+def test_an_own_card_cannot_pose_as_a_known_pack(registry: ModelRegistry, tmp_path: Path) -> None:
+    """An operator's card named or versioned like a known pack (not installed yet) is refused: otherwise a
+    collection made later on the real pack would embed with the impostor's network, which answers with the
+    same FaceModelVersion."""
+    onnx = tmp_path / "own.onnx"
+    shutil.copy(registry.model_file("mobilefacenet"), onnx)  # type: ignore[arg-type]
+    target = ModelRegistry(tmp_path / "packs")
+    source = replace(MOBILEFACENET.source, kind="file", package=None, member=None)
+    posing = replace(MOBILEFACENET, name="not-mobilefacenet", source=source)  # the known pack's model_id
+    with pytest.raises(InvalidParameterError, match="already used"):
+        install_onnx(target, onnx, posing, accepted_by="test")
+    with pytest.raises(InvalidParameterError, match="known pack"):
+        install_onnx(
+            target, onnx, replace(posing, model_id="other1", name="mobilefacenet"), accepted_by="test"
+        )
+    assert [c.name for c in target.installed()] == ["dlib"]

@@ -459,3 +459,42 @@ def test_every_ui_route_serving_enrolled_faces_is_gated(
             assert signed_in(app, "inv@agency.test").get(url).status_code == 403
             refused = signed_in(app, "rev@agency.test").get(url)
             assert refused.status_code == 404 and NO_CROP in refused.text
+
+
+#: The redaction pages that read a copy (its chain-of-custody record and its bytes) pass the gate as
+#: ``media.redact``, as ``GET /v1/redaction/copies/...`` do; the list and an export's progress show only the
+#: organisation's own (the gate decided, and audited, when the export started).
+GATED_REDACTION_UI_READS = {"/ui/redaction/copies/{copy_id}", "/ui/redaction/copies/{copy_id}/download"}
+REDACTION_UI_LISTINGS = {"/ui/redaction", "/ui/redaction/", "/ui/redaction/jobs/{job_id}"}
+
+
+def test_every_redaction_page_is_classified_and_copy_reads_refused(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from fastapi.routing import APIRoute
+    from fastapi.testclient import TestClient
+
+    from web_support import PASSWORD, cheap_hashes, signed_in
+
+    cheap_hashes(monkeypatch)
+    app = create_app(settings)
+    routes = [
+        route
+        for included in app.router.routes
+        for route in getattr(getattr(included, "original_router", None), "routes", [included])
+    ]
+    reads = {
+        r.path
+        for r in routes
+        if isinstance(r, APIRoute) and r.path.startswith("/ui/redaction") and "GET" in r.methods
+    }
+    assert reads == GATED_REDACTION_UI_READS | REDACTION_UI_LISTINGS
+    svc: Services = app.state.services
+    blocked = _blocked_organisation(svc)
+    svc.people.create(SETUP, blocked.id, "inv@blocked.test", "Inv", PASSWORD, ["investigator"])
+    with TestClient(app):
+        client = signed_in(app, "inv@blocked.test")
+        for path in GATED_REDACTION_UI_READS:
+            page = client.get(path.replace("{copy_id}", str(uuid.uuid4())))
+            assert page.status_code == 403 and "blocked for this test" in page.text, (path, page.status_code)
+        assert "blocked for this test" in client.get("/ui/redaction/").text  # the form says so up front

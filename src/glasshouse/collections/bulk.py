@@ -12,7 +12,6 @@ from __future__ import annotations
 import hashlib
 import multiprocessing
 import os
-import re
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -20,6 +19,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wai
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from glasshouse.collections.ids import safe_external_image_id
 from glasshouse.collections.models import Collection
 from glasshouse.collections.service import CollectionService, ImageMeta, face_crop
 from glasshouse.config import Settings
@@ -28,7 +28,6 @@ from glasshouse.engine.types import Face
 from glasshouse.errors import GlasshouseError
 
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png"})
-_EXTERNAL_ID_UNSAFE = re.compile(r"[^a-zA-Z0-9_.\-:]")
 
 
 def discover(paths: Iterable[Path]) -> list[Path]:
@@ -45,7 +44,7 @@ def discover(paths: Iterable[Path]) -> list[Path]:
 def external_id_for(path: Path, mode: str) -> str:
     """ExternalImageId from a file path: ``stem`` (file name), ``parent`` (folder = identity) or ``name``."""
     raw = {"stem": path.stem, "parent": path.parent.name, "name": path.name}[mode]
-    return _EXTERNAL_ID_UNSAFE.sub("_", raw)[:255] or "_"
+    return safe_external_image_id(raw)
 
 
 @dataclass(frozen=True, slots=True)

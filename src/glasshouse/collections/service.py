@@ -14,6 +14,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
 from glasshouse.audit.service import AuditLog
+from glasshouse.collections.ids import check_consent_reference, check_external_image_id
 from glasshouse.collections.index import SearchIndex
 from glasshouse.collections.models import Collection, Face, FaceCrop, FaceRecord, FaceUser
 from glasshouse.collections.search_index import Vectors
@@ -271,6 +272,8 @@ class CollectionService:
         Idempotent, as on AWS: the same image (by SHA-256) indexed again into the same collection with the
         same ``external_image_id`` stores nothing and returns the faces stored the first time (same face
         ids and image id), also when two such calls run at once."""
+        check_external_image_id(external_image_id)
+        consent_reference = check_consent_reference(consent_reference)
         collection = self.get(org_id, name, region=region)
         if collection.consent_required and not consent_reference:
             raise ConsentRequired(
@@ -366,6 +369,9 @@ class CollectionService:
         ``model_version`` names the model that embedded the faces: ModelMismatchError (nothing stored)
         unless it is the collection's, so faces of two models are never mixed in one collection."""
         check_model(collection, model_version)
+        consent_reference = check_consent_reference(consent_reference)
+        for _, _, external_image_id in images:
+            check_external_image_id(external_image_id)
         per_image: list[list[Face]] = []
         for meta, faces, external_image_id in images:
             image_id = new_id()

@@ -13,6 +13,7 @@ import numpy as np
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
+from glasshouse.collections.ids import check_user_id
 from glasshouse.collections.index import SearchIndex
 from glasshouse.collections.models import Collection, Face, FaceUser
 from glasshouse.collections.search_index import Vectors
@@ -57,6 +58,7 @@ class UserService:
         self.index = index
 
     def create(self, org_id: str, collection_name: str, user_id: str, *, region: str | None = None) -> None:
+        check_user_id(user_id)
         with transaction(self.sessions) as session:
             collection = self.collections.lookup(session, org_id, collection_name, region)
             serialise(session, face_users_lock(collection.id))

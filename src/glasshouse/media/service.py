@@ -199,6 +199,13 @@ class MediaService:
         try:
             with db.transaction(self.sessions) as session:
                 row = self._row(session, by.org_id, name)
+                if row is not None and row.source != "upload":
+                    # A portal clip or a redacted copy is evidence with a recorded SHA-256: swapping its
+                    # bytes under the same name would make its record describe other bytes.
+                    kind = "a redacted copy" if row.source == "redacted" else "footage from the portal"
+                    raise AlreadyExistsError(
+                        f"media object {name!r} is {kind}: its bytes are never replaced (delete it first)"
+                    )
                 replaced = row.storage_key if row is not None else None
                 if row is None:
                     row = MediaObject(org_id=by.org_id, name=name)

@@ -213,6 +213,8 @@ class EmergencyPortal(PortalBase):
             ) as check,
             db.transaction(self.sessions) as session,
         ):
+            # Two approvals racing (a double submit, two keys): the second waits, then finds it approved.
+            db.serialise(session, f"emergency-disclosure:{disclosure_id}")
             row = session.get(EmergencyDisclosure, disclosure_id)
             if row is None:
                 raise NotFoundError(f"emergency disclosure {disclosure_id!r} not found")

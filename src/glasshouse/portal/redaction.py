@@ -128,6 +128,7 @@ class RedactionPortal(OwnerPortal, RequestPortal):
             )
         with db.transaction(self.sessions) as session:
             _, share, _ = self._accessible_share(session, actor.org_id, request_id, clip_id)
+            db.serialise(session, f"unredaction-share:{share.id}")  # one pending request per share
             if share.redacted_copy_id is None or share.unredacted_at is not None:
                 raise InvalidParameterError("this clip was shared unredacted: there is nothing to ask for")
             pending = session.scalar(
@@ -195,6 +196,8 @@ class RedactionPortal(OwnerPortal, RequestPortal):
             else nullcontext(),
             db.transaction(self.sessions) as session,
         ):
+            # An accept and a refuse racing (two tabs): the second waits, then finds the request answered.
+            db.serialise(session, f"unredaction:{unredaction_id}")
             row, share, agency = self._unredaction(session, owner_id, unredaction_id)
             if row.status != PENDING:
                 raise RequestClosedError(f"this request was already {row.status}")

