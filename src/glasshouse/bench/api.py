@@ -42,6 +42,8 @@ class Latencies:
     #: CPU seconds the serving process (in-process: this one) and the clients spent during the run.
     server_cpu_s: float | None = None
     client_cpu_s: float | None = None
+    #: The machine's busy cores during the run (everything: these processes and any neighbour's).
+    machine_cores_busy: float | None = None
 
     def percentile(self, q: float) -> float:
         ordered = sorted(self.seconds)
@@ -66,6 +68,10 @@ class Latencies:
             out["client_cpu_ms_per_request"] = round(1000 * self.client_cpu_s / n, 2)
         if total > 0:
             out["cpu_bound_requests_per_s"] = round(usable_cores() * n / total, 2)
+        if self.machine_cores_busy is not None and self.wall_s:
+            out["other_processes_cores_busy"] = round(
+                max(0.0, self.machine_cores_busy - total / self.wall_s), 2
+            )
         return out
 
     def to_json(self) -> dict[str, Any]:
@@ -94,23 +100,39 @@ def cpu_seconds(pid: int | None = None) -> float | None:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime, stime
 
 
+def machine_jiffies() -> tuple[int, int] | None:
+    """(busy, total) CPU time of the whole machine so far, in clock ticks (/proc/stat; Linux only)."""
+    try:
+        fields = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:9]]
+    except (OSError, ValueError):
+        return None
+    idle = fields[3] + fields[4]  # idle, iowait
+    return sum(fields) - idle, sum(fields)
+
+
 class _CpuMeter:
-    """CPU spent by this process (the clients, or everything in-process) and by a server process."""
+    """CPU spent by this process (the clients, or everything in-process), by a server process, and by the
+    whole machine (so that neighbours' work shows beside a figure)."""
 
     def __init__(self, server_pid: int | None) -> None:
         self.server_pid = server_pid
         self.client0 = cpu_seconds()
         self.server0 = cpu_seconds(server_pid) if server_pid is not None else None
+        self.machine0 = machine_jiffies()
 
-    def result(self) -> tuple[float | None, float | None]:
-        """(server, client) CPU seconds since start; in-process, all of it is the server's."""
+    def result(self) -> dict[str, Any]:
+        """``Latencies`` fields: CPU seconds since start (in-process, all of it is the server's) and the
+        machine's busy cores."""
         client = (cpu_seconds() or 0.0) - (self.client0 or 0.0)
+        machine, busy = machine_jiffies(), None
+        if machine is not None and self.machine0 is not None and machine[1] > self.machine0[1]:
+            total_cores = os.cpu_count() or 1  # /proc/stat counts every online CPU
+            busy = total_cores * (machine[0] - self.machine0[0]) / (machine[1] - self.machine0[1])
         if self.server_pid is None:
-            return client, None
+            return {"server_cpu_s": client, "client_cpu_s": None, "machine_cores_busy": busy}
         now = cpu_seconds(self.server_pid)
-        if now is None or self.server0 is None:
-            return None, client
-        return now - self.server0, client
+        server = None if now is None or self.server0 is None else now - self.server0
+        return {"server_cpu_s": server, "client_cpu_s": client, "machine_cores_busy": busy}
 
 
 def _measure(
@@ -130,8 +152,7 @@ def _measure(
             call(probe)
             seconds.append(time.perf_counter() - started)
     wall = time.perf_counter() - begun
-    server_cpu, client_cpu = meter.result()
-    return Latencies(name, seconds, wall_s=wall, server_cpu_s=server_cpu, client_cpu_s=client_cpu)
+    return Latencies(name, seconds, wall_s=wall, **meter.result())
 
 
 def _measure_concurrent(
@@ -169,10 +190,7 @@ def _measure_concurrent(
         for future in [pool.submit(client, c) for c in calls]:
             future.result()
     wall = time.perf_counter() - started
-    server_cpu, client_cpu = meter.result()
-    return Latencies(
-        name, seconds, clients=clients, wall_s=wall, server_cpu_s=server_cpu, client_cpu_s=client_cpu
-    )
+    return Latencies(name, seconds, clients=clients, wall_s=wall, **meter.result())
 
 
 def key_actor(org_id: str, org_name: str, access_key_id: str) -> Actor:

@@ -326,6 +326,7 @@ def api_cmd(
         "server_cpu_ms_per_request",
         "client_cpu_ms_per_request",
         "server_cores_busy",
+        "other_processes_cores_busy",
         "cpu_bound_requests_per_s",
     )
     for key in (*speed, *cpu):
