@@ -82,3 +82,35 @@ def test_concurrent_first_use_creates_one_organisation(migrated_engine: Callable
         t.join()
     assert errors == [] and len(ids) == 8 and len(set(ids)) == 1
     assert _names(sessions) == ["acme"]
+
+
+def test_reads_do_not_wait_for_a_writer_in_progress(migrated_engine: Callable[[], Engine]) -> None:
+    """A plain (read-only) session reads the last committed state while another thread's write transaction
+    is still open: on SQLite it must not take the write lock (every request's key, organisation, policy
+    and collection lookups would queue behind each other and behind every audit append)."""
+    sessions = db.make_sessionmaker(migrated_engine())
+    with db.transaction(sessions) as session:
+        session.add(Organisation(name="committed"))
+    writing = threading.Event()
+    read_done = threading.Event()
+    seen: list[list[str]] = []
+
+    def read() -> None:
+        writing.wait(30)
+        seen.append(_names(sessions))
+        read_done.set()
+
+    reader = threading.Thread(target=read)
+    reader.start()
+    try:
+        with db.transaction(sessions) as session:
+            session.add(Organisation(name="uncommitted"))
+            session.flush()  # the write lock is held from here until the commit
+            writing.set()
+            read_during_write = read_done.wait(20)
+    finally:
+        writing.set()
+        reader.join(60)
+    assert read_during_write, "the read waited for the writer's commit"
+    assert seen == [["committed"]]
+    assert _names(sessions) == ["committed", "uncommitted"]

@@ -49,8 +49,9 @@ def is_postgresql(url: str) -> bool:
 
 
 def make_engine(url: str) -> Engine:
-    """An engine for ``url``. SQLite gets WAL, foreign keys and ``BEGIN IMMEDIATE`` for every transaction,
-    so concurrent writers queue on the lock instead of failing on upgrade. PostgreSQL runs at READ
+    """An engine for ``url``. SQLite gets WAL, foreign keys and ``BEGIN IMMEDIATE`` for every
+    :func:`transaction`, so concurrent writers queue on the lock instead of failing on upgrade; plain
+    (read-only) sessions begin deferred and read their snapshot without the lock. PostgreSQL runs at READ
     COMMITTED: code that must not interleave with another writer says so (row locks, :func:`serialise`,
     unique constraints, conditional updates)."""
     url = normalise_url(url)
@@ -74,7 +75,11 @@ def make_engine(url: str) -> Engine:
 
         @event.listens_for(engine, "begin")
         def _sqlite_begin(conn: Any) -> None:
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            # Only a unit of work (transaction(), the one way anything is written) takes the write lock at
+            # once. A plain session only reads, and in WAL mode readers neither wait for the writer nor
+            # block it: taking the lock for them queued every request's lookups (key, organisation,
+            # policy, collection) behind each other and behind every audit append.
+            conn.exec_driver_sql("BEGIN IMMEDIATE" if _current.get() is not None else "BEGIN")
 
         return engine
     return create_engine(
@@ -96,8 +101,9 @@ def serialise(session: Session, name: str) -> None:
     (is the name free? what is the next version?) cannot interleave with another writer's.
 
     PostgreSQL: a transaction-scoped advisory lock; statements after it see what the previous holder
-    committed (READ COMMITTED takes a fresh snapshot per statement). SQLite: a no-op, every transaction
-    already holds the database's write lock from its first statement (``BEGIN IMMEDIATE``).
+    committed (READ COMMITTED takes a fresh snapshot per statement). SQLite: a no-op, every
+    :func:`transaction` already holds the database's write lock from its first statement (``BEGIN
+    IMMEDIATE``).
     """
     if session.get_bind().dialect.name == "postgresql":
         key = zlib.crc32(name.encode()) - 2**31  # a stable signed 32-bit key (Python's hash() is salted)

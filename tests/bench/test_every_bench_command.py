@@ -114,3 +114,7 @@ def test_bench_command_runs_on_a_tiny_input(
     if name == "api":  # enrolled and searched through the gate, one client and two at once
         assert report["in_process"]["requests"] == report["api"]["requests"] == 2
         assert report["api_concurrent"]["clients"] == 2 and report["api_concurrent"]["requests"] == 2
+        # What explains the concurrent figure: the server's CPU per request and busy cores, its limit.
+        for part in ("api", "api_concurrent"):
+            assert report[part]["server_cpu_ms_per_request"] > 0 and "server_cores_busy" in report[part]
+        assert report["server"]["analysis_slots"] >= 1 and "batching" in report["server"]["engine"]

@@ -15,6 +15,7 @@ import pytest
 from glasshouse.engine.batching import EmbedBatcher
 from glasshouse.engine.decode import decode_image
 from glasshouse.engine.embed import OnnxResNetEmbedder
+from glasshouse.engine.hardware import usable_cores
 from glasshouse.engine.pipeline import EngineOptions, FaceEngine
 from glasshouse.engine.types import Chips, Embeddings
 
@@ -81,6 +82,70 @@ def test_concurrent_participants_are_embedded_in_one_call_and_get_their_own_rows
     for value, rows in results.items():
         assert rows.shape == (1 + value % 2, 128)
         np.testing.assert_array_equal(rows[:, :3], np.full((len(rows), 3), value, dtype=np.float32))
+
+
+def test_with_a_runner_free_for_each_concurrent_requests_run_side_by_side_not_merged() -> None:
+    """Two requests in flight and two runners (one-thread sessions on two cores): each is embedded in its
+    own call, both calls at once. Merging them into one call on one thread would leave a core idle while
+    the server admits no other analysis (its slots are about one per core)."""
+    both_inside = threading.Barrier(2, timeout=10)
+    inner = Recording()
+
+    def embed(chips: Chips) -> Embeddings:
+        both_inside.wait()  # broken (an error for the caller) unless the two calls overlap
+        return inner(chips)
+
+    batcher = EmbedBatcher(embed, wait_s=30.0, max_concurrent=2)
+    arrived = threading.Barrier(2)
+    results: dict[int, Embeddings] = {}
+
+    def request(value: int) -> Callable[[], None]:
+        def call() -> None:
+            with batcher.participant():
+                arrived.wait()  # both in flight before either submits: the old leader waited to merge
+                results[value] = batcher.embed(chips_of(value))
+
+        return call
+
+    run_at_once([request(1), request(2)])
+    assert sorted(inner.calls) == [1, 1]
+    assert (batcher.batches, batcher.batched_requests) == (2, 2)
+    for value, rows in results.items():
+        np.testing.assert_array_equal(rows[:, :3], np.full((1, 3), value, dtype=np.float32))
+
+
+def test_requests_queued_while_every_runner_is_busy_form_one_batch() -> None:
+    """Batching where it pays: two runners busy, the requests that queue meanwhile share the next free one."""
+    hold = {0: threading.Event(), 1: threading.Event()}
+    inner = Recording()
+
+    def embed(chips: Chips) -> Embeddings:
+        value = int(chips[0, 0, 0, 0])
+        if value in hold:
+            hold[value].wait(30)  # requests 0 and 1 hold both runners until released
+        return inner(chips)
+
+    batcher = EmbedBatcher(embed, wait_s=30.0, max_concurrent=2)
+    threads = [threading.Thread(target=batcher.embed, args=(chips_of(v),)) for v in range(4)]
+    deadline = time.monotonic() + 30
+    for t in threads[:2]:
+        t.start()
+    while batcher.batches < 2 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    for t in threads[2:]:
+        t.start()
+    while batcher._chips_pending() < 2 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    hold[0].set()  # one runner frees up: the two queued requests go through it together
+    threads[0].join(30)
+    for t in threads[2:]:
+        t.join(30)
+    hold[1].set()
+    for t in threads:
+        t.join(30)
+        assert not t.is_alive(), "a caller hung"
+    assert sorted(inner.calls) == [1, 1, 2]
+    assert batcher.batches == 3
 
 
 def test_a_lone_request_does_not_wait_for_the_bound() -> None:
@@ -162,8 +227,10 @@ def test_engine_batches_concurrent_analyses_with_the_same_embeddings(
     photos: list[np.ndarray], model_cache_dir: Path
 ) -> None:
     """Real models: four concurrent analyses give the same faces and embeddings as one at a time."""
-    options = EngineOptions(model_cache_dir=model_cache_dir, threads=1, batch_wait_ms=10_000.0)
-    engine = FaceEngine(options, embedder=OnnxResNetEmbedder(model_cache_dir, threads=1))
+    cores = usable_cores()  # an embedder on every core: one batch at a time, so all four meet in it
+    options = EngineOptions(model_cache_dir=model_cache_dir, threads=cores, batch_wait_ms=10_000.0)
+    engine = FaceEngine(options, embedder=OnnxResNetEmbedder(model_cache_dir, threads=cores))
+    assert engine.batcher.max_concurrent == 1
     alone = [engine.analyse(p) for p in photos]
     before = engine.batcher.batches
     together: dict[int, list] = {}

@@ -310,6 +310,7 @@ def api_cmd(
     from glasshouse.bench import api
     from glasshouse.bench.engine import select_images
     from glasshouse.config import Settings
+    from glasshouse.engine.hardware import usable_cores
     from glasshouse.evaluation.runner import machine_info, now_iso
 
     if not lfw.is_dir():
@@ -320,7 +321,7 @@ def api_cmd(
         f"glasshouse bench api --faces {faces} --probes {probes} --rounds {rounds} --clients {clients} "
         f"--lfw {shlex.quote(str(lfw))}"
     )
-    local, remote, concurrent = api.run(
+    local, remote, concurrent, runtime = api.run(
         paths[:faces],
         paths[faces:],
         rounds=rounds,
@@ -335,6 +336,8 @@ def api_cmd(
         "in_process": local.to_json(),
         "api": remote.to_json(),
         "api_concurrent": concurrent.to_json(),
+        "server": runtime,
+        "load_average_1m_at_end": round(os.getloadavg()[0], 2),
         "overhead_p50_percent": round(100 * (remote.percentile(0.5) / local.percentile(0.5) - 1), 1),
         "concurrent_speedup_requests_per_s": round(concurrent.requests_per_s / remote.requests_per_s, 2)
         if remote.requests_per_s
@@ -344,12 +347,29 @@ def api_cmd(
     table.add_column("measure")
     for name in ("in-process", "API (boto3, loopback)", f"API, {clients} clients at once"):
         table.add_column(name, justify="right")
-    for key in ("requests", "p50_ms", "p99_ms", "mean_ms", "requests_per_s"):
-        table.add_row(key, *(str(result[part][key]) for part in ("in_process", "api", "api_concurrent")))  # type: ignore[index]
+    speed = ("requests", "p50_ms", "p99_ms", "mean_ms", "requests_per_s")
+    cpu = (
+        "server_cpu_ms_per_request",
+        "client_cpu_ms_per_request",
+        "server_cores_busy",
+        "other_processes_cores_busy",
+        "cpu_bound_requests_per_s",
+    )
+    for key in (*speed, *cpu):
+        parts = ("in_process", "api", "api_concurrent")
+        table.add_row(key, *(str(result[part].get(key, "–")) for part in parts))  # type: ignore[attr-defined]
     console.print(table)
+    engine = runtime["engine"]
+    console.print(
+        f"server: {runtime['analysis_slots']} analyses at once; detector {engine['detector']['threads']}; "
+        f"embedder {engine['embedder']['threads']}; batching {engine['batching']} "
+        f"(cpu_bound_requests_per_s: what {usable_cores()} cores allow at this CPU per "
+        "request, server and clients together)"
+    )
     console.print(
         f"protocol overhead at p50: {result['overhead_p50_percent']}% (target ≤ 15%); "
-        f"{clients} clients at once: {result['concurrent_speedup_requests_per_s']}x one client's requests/s"
+        f"{clients} clients at once: {result['concurrent_speedup_requests_per_s']}x one client's requests/s; "
+        f"load average at the end: {result['load_average_1m_at_end']}"
     )
     _save(out, "api", result)
 

@@ -6,6 +6,10 @@ chips to embed it waits at most ``wait_s`` for the chips of participants still d
 so a lone request pays nothing and a request among others pays at most ``wait_s`` before its batch starts.
 Up to ``max_concurrent`` batches run at once (cores / intra-op threads, so that a one-thread session still
 uses every core); requests arriving while all runners are busy queue up and form the next batch.
+Batching trades cores for throughput only when there are none to spare: while other runners are free, a
+request neither waits for others nor takes theirs (two requests merged onto one one-thread run leave a core
+idle, and the server admits only about as many analyses at once as it has cores); only the last free runner
+waits up to ``wait_s`` and takes everything queued.
 There is no background thread: callers run batches themselves, so nothing can hang at shutdown, and an
 error in a batch is raised in every caller whose chips were in it.
 """
@@ -86,7 +90,13 @@ class EmbedBatcher:
             while not request.done:
                 if self._running < self.max_concurrent and self._pending and self._pending[0] is request:
                     remaining = deadline - time.monotonic()
-                    if remaining > 0 and self._coming > 0 and self._chips_pending() < self.max_chips:
+                    last_runner = self._running + 1 >= self.max_concurrent
+                    if (
+                        last_runner
+                        and remaining > 0
+                        and self._coming > 0
+                        and self._chips_pending() < self.max_chips
+                    ):
                         self._cond.wait(remaining)
                         continue
                     batch = self._take_batch()
@@ -110,9 +120,17 @@ class EmbedBatcher:
         return sum(len(r.chips) for r in self._pending)
 
     def _take_batch(self) -> list[_Request]:
+        """The head of the queue: an even share of it when several runners are free (each share runs on
+        its own cores), all of it when this is the last free runner; at most ``max_chips`` chips."""
+        free = self.max_concurrent - self._running
+        share = -(-len(self._pending) // free)  # ceiling: every queued request gets a runner now
         batch: list[_Request] = []
         total = 0
-        while self._pending and (not batch or total + len(self._pending[0].chips) <= self.max_chips):
+        while (
+            self._pending
+            and len(batch) < share
+            and (not batch or total + len(self._pending[0].chips) <= self.max_chips)
+        ):
             request = self._pending.pop(0)
             request.rows = slice(total, total + len(request.chips))
             total += len(request.chips)
