@@ -50,6 +50,7 @@ def orgs(svc: Services) -> tuple[str, str]:
     return ops.id, acme.id
 
 
+@pytest.mark.production_password_hashes
 def test_default_hash_is_argon2id_with_rfc9106_parameters() -> None:
     hashed = passwords.hash_password(PASSWORD)
     assert hashed.startswith("$argon2id$v=19$m=65536,t=3,p=4$")
