@@ -15,7 +15,7 @@ from glasshouse.http.app import create_app
 from glasshouse.people.models import ROLES
 from glasshouse.services import Services
 from glasshouse.web import areas
-from web_support import PASSWORD, SETUP, cheap_hashes, signed_in
+from web_support import PASSWORD, SETUP, signed_in
 
 #: Organisation (name, sector, is_operator) each role's person belongs to.
 HOME_OF = {
@@ -31,8 +31,7 @@ HREF = re.compile(r'href="(/ui/[^"]*)"')
 
 
 @pytest.fixture
-def app(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Iterator[FastAPI]:
-    cheap_hashes(monkeypatch)
+def app(settings: Settings) -> Iterator[FastAPI]:
     svc = Services(settings)
     orgs = {}
     for name, sector, is_operator in set(HOME_OF.values()):
