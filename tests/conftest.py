@@ -7,11 +7,19 @@ database migrated once, and fresh copies of it: one for the session's shared fix
 module (module-scoped worlds), one per test through ``settings``. Each copy's URL is put in
 ``GLASSHOUSE_DATABASE_URL``, so Settings() and live-server subprocesses (``glasshouse serve``) use it; a
 copy outlives servers killed inside its test and is dropped (connections and all) when its scope ends.
+
+On SQLite (the default) the same idea: ``settings`` and ``migrated_engine`` start from a copy of a database
+file migrated once per session (running every migration on a new file costs about a second per test).
+
+Passwords are hashed with cheap Argon2 parameters for the whole session (the tests are about the logic,
+not the cost); a test marked ``production_password_hashes`` gets the product's hasher back.
 """
 
 from __future__ import annotations
 
 import os
+import shutil
+import sqlite3
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -21,6 +29,8 @@ from sqlalchemy import Engine
 
 from glasshouse import db
 from glasshouse.config import Settings
+from glasshouse.people import passwords
+from web_support import cheap_hashes
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO_ROOT.parent / "shared" / "data"
@@ -32,6 +42,8 @@ ON_POSTGRESQL = TEST_DATABASE in ("postgresql", "postgres", "pg")
 #: Tests of the face engine and the evaluation harness never touch the database: run them once.
 ENGINE_ONLY_DIRS = ("engine", "evaluation")
 TEMPLATE_DB = "gh_template"
+#: The product's password hasher, for the tests about its parameters (``production_password_hashes``).
+PRODUCTION_HASHER = passwords._hasher
 
 
 def pytest_report_header(config: pytest.Config) -> str:
@@ -46,6 +58,22 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         parts = Path(str(item.path)).relative_to(REPO_ROOT / "tests").parts
         if (parts and parts[0] in ENGINE_ONLY_DIRS) or item.get_closest_marker("no_database"):
             item.add_marker(skip)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def cheap_password_hashes() -> Iterator[None]:
+    """Every person the tests create is hashed with cheap Argon2 parameters (0.3 s → 1 ms per hash or
+    check on this machine; fixtures create hundreds). Servers started as subprocesses keep the product's."""
+    with pytest.MonkeyPatch.context() as patch:
+        cheap_hashes(patch)
+        yield
+
+
+@pytest.fixture(autouse=True)
+def production_password_hashes(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tests marked ``production_password_hashes`` hash with the product's parameters."""
+    if request.node.get_closest_marker("production_password_hashes"):
+        monkeypatch.setattr(passwords, "_hasher", PRODUCTION_HASHER)
 
 
 @pytest.fixture(scope="session")
@@ -83,6 +111,26 @@ class _Databases:
 
 
 @pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path | None:
+    """A SQLite database file migrated to head once per session (None on PostgreSQL, which has its own)."""
+    if ON_POSTGRESQL:
+        return None
+    path = tmp_path_factory.mktemp("sqlite-template") / "glasshouse.db"
+    db.upgrade(f"sqlite:///{path}")
+    with sqlite3.connect(path) as conn:  # everything in the main file: a plain copy is the whole database
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    conn.close()
+    return path
+
+
+def copy_sqlite_template(template: Path, target: Path) -> Path:
+    """``target``, a new copy of the migrated template (its directory created)."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(template, target)
+    return target
+
+
+@pytest.fixture(scope="session")
 def databases(request: pytest.FixtureRequest) -> _Databases:
     return _Databases(request.getfixturevalue("postgres") if ON_POSTGRESQL else None)
 
@@ -103,15 +151,21 @@ def fresh_database_url(databases: _Databases) -> Iterator[Any]:
 
 
 @pytest.fixture
-def migrated_engine(tmp_path: Path, fresh_database_url: Any) -> Iterator[Callable[[], Engine]]:
+def migrated_engine(
+    tmp_path: Path, fresh_database_url: Any, sqlite_template: Path | None
+) -> Iterator[Callable[[], Engine]]:
     """``make()``: an engine on a new, migrated database of the backend under test (a fresh PostgreSQL
     database, else a new SQLite file under ``tmp_path``), for tests below the Services level. Disposed
     after the test (before its database is dropped)."""
     engines: list[Engine] = []
 
     def make() -> Engine:
-        url = fresh_database_url() or f"sqlite:///{tmp_path / f'db-{len(engines)}.sqlite'}"
-        db.upgrade(url)
+        url = fresh_database_url()
+        if url is None and sqlite_template is not None:
+            path = copy_sqlite_template(sqlite_template, tmp_path / f"db-{len(engines)}.sqlite")
+            url = f"sqlite:///{path}"
+        assert url is not None
+        db.upgrade(url)  # already at head: checks the revision
         engines.append(db.make_engine(url))
         return engines[-1]
 
@@ -168,11 +222,18 @@ def model_cache_dir() -> Path:
 
 @pytest.fixture
 def settings(
-    tmp_path: Path, model_cache_dir: Path, monkeypatch: pytest.MonkeyPatch, databases: _Databases
+    tmp_path: Path,
+    model_cache_dir: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    databases: _Databases,
+    sqlite_template: Path | None,
 ) -> Iterator[Settings]:
-    """Settings on a fresh data directory (and, on PostgreSQL, a fresh database), sharing the
-    converted-model cache. Subprocesses started in the test inherit both through the environment."""
+    """Settings on a fresh data directory with a fresh, migrated database (on SQLite a copy of the session's
+    template in the data directory, on PostgreSQL a copy of its template), sharing the converted-model
+    cache. Subprocesses started in the test inherit both through the environment."""
     monkeypatch.setenv("GLASSHOUSE_DATA_DIR", str(tmp_path / "var"))
+    if sqlite_template is not None:
+        copy_sqlite_template(sqlite_template, tmp_path / "var" / "glasshouse.db")
     monkeypatch.setenv("GLASSHOUSE_MODEL_CACHE_DIR", str(model_cache_dir))  # convert models once per machine
     url = databases.fresh()
     if url is not None:

@@ -6,14 +6,13 @@ from __future__ import annotations
 import re
 import shutil
 from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from glasshouse.bench.live_server import LiveServer
-from web_support import PASSWORD, cheap_hashes
+from web_support import PASSWORD
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
 CHROMIUM_ARGS = [
@@ -65,18 +64,6 @@ def screenshot() -> Any:
         page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
 
     return take
-
-
-@contextmanager
-def cheap_setup_hashes() -> Iterator[None]:
-    """Cheap password hashes while a module-scoped fixture sets up people (``monkeypatch`` is function-scoped);
-    the real ones are restored before any test runs."""
-    fast = pytest.MonkeyPatch()
-    cheap_hashes(fast)
-    try:
-        yield
-    finally:
-        fast.undo()
 
 
 def sign_in(page: Any, site: LiveServer, email: str) -> None:

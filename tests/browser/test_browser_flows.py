@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from browser.conftest import cheap_setup_hashes, sign_in
+from browser.conftest import sign_in
 from glasshouse.bench.live_server import LiveServer, live_server
 from glasshouse.config import Settings
 from glasshouse.governance.actor import Actor
@@ -33,31 +33,28 @@ def site(
 ) -> Iterator[LiveServer]:
     data = tmp_path_factory.mktemp("browser") / "var"
     svc = Services(Settings(data_dir=data, model_cache_dir=model_cache_dir))
-    with cheap_setup_hashes():
-        ops = svc.organisations.create(SETUP, "operators", sector="other_government", is_operator=True)
-        police = svc.organisations.create(SETUP, "metro-police", sector="law_enforcement")
-        icac = svc.organisations.create(
-            SETUP, "icac-unit", sector="law_enforcement", flags=["child_protection"]
+    ops = svc.organisations.create(SETUP, "operators", sector="other_government", is_operator=True)
+    police = svc.organisations.create(SETUP, "metro-police", sector="law_enforcement")
+    icac = svc.organisations.create(SETUP, "icac-unit", sector="law_enforcement", flags=["child_protection"])
+    people = [
+        (ops, "olive@ops.example", "Olive Operator", ["operator"]),
+        (police, "pat@police.example", "Pat Investigator", ["investigator"]),
+        (icac, "ivy@icac.example", "Ivy Investigator", ["investigator", "reviewer"]),
+        (icac, "rex@icac.example", "Rex Reviewer", ["reviewer"]),
+        (icac, "ria@icac.example", "Ria Reviewer", ["reviewer"]),
+    ]
+    for org, email, name, roles in people:
+        svc.people.create(SETUP, org, email, name, PASSWORD, roles)
+    photos = shared_data / "face_recognition/examples"
+    for org in (police, icac):
+        svc.collections.create(org.id, "gallery")
+    icac_actor = Actor(org_id=icac.id, org_name=icac.name, surface="cli")
+    request = RequestContext(purpose="child_exploitation_investigation", case_number="CASE-7")
+    with svc.gate.guard(icac_actor, Capability.FACE_INDEX, request):
+        svc.collections.index_image(
+            icac.id, "gallery", (photos / "obama.jpg").read_bytes(), external_image_id="person-a"
         )
-        people = [
-            (ops, "olive@ops.example", "Olive Operator", ["operator"]),
-            (police, "pat@police.example", "Pat Investigator", ["investigator"]),
-            (icac, "ivy@icac.example", "Ivy Investigator", ["investigator", "reviewer"]),
-            (icac, "rex@icac.example", "Rex Reviewer", ["reviewer"]),
-            (icac, "ria@icac.example", "Ria Reviewer", ["reviewer"]),
-        ]
-        for org, email, name, roles in people:
-            svc.people.create(SETUP, org, email, name, PASSWORD, roles)
-        photos = shared_data / "face_recognition/examples"
-        for org in (police, icac):
-            svc.collections.create(org.id, "gallery")
-        icac_actor = Actor(org_id=icac.id, org_name=icac.name, surface="cli")
-        request = RequestContext(purpose="child_exploitation_investigation", case_number="CASE-7")
-        with svc.gate.guard(icac_actor, Capability.FACE_INDEX, request):
-            svc.collections.index_image(
-                icac.id, "gallery", (photos / "obama.jpg").read_bytes(), external_image_id="person-a"
-            )
-        svc.close()
+    svc.close()
     with live_server(data, model_cache_dir, throttle_rate="0") as server:
         yield server
 

@@ -20,7 +20,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from browser.conftest import cheap_setup_hashes, sign_in
+from browser.conftest import sign_in
 from glasshouse.bench.live_server import LiveServer, live_server
 from glasshouse.config import Settings
 from glasshouse.services import Services
@@ -38,11 +38,10 @@ ZONE = "America/Toronto"
 def portal_site(tmp_path_factory: pytest.TempPathFactory, model_cache_dir: Path) -> Iterator[LiveServer]:
     data = tmp_path_factory.mktemp("portal-browser") / "var"
     svc = Services(Settings(data_dir=data, model_cache_dir=model_cache_dir))
-    with cheap_setup_hashes():
-        police = svc.organisations.create(SETUP, "hamilton-police", sector="law_enforcement")
-        svc.organisations.update(SETUP, police.name, verified=True, reason="checked by the operator (test)")
-        svc.people.create(SETUP, police, "ida@police.example", "Ida Investigator", PASSWORD, ["investigator"])
-        svc.close()
+    police = svc.organisations.create(SETUP, "hamilton-police", sector="law_enforcement")
+    svc.organisations.update(SETUP, police.name, verified=True, reason="checked by the operator (test)")
+    svc.people.create(SETUP, police, "ida@police.example", "Ida Investigator", PASSWORD, ["investigator"])
+    svc.close()
     with live_server(data, model_cache_dir, throttle_rate="0", map_tile_url="") as server:
         yield server
 

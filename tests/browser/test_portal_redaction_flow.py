@@ -20,7 +20,7 @@ from typing import Any
 import httpx
 import pytest
 
-from browser.conftest import cheap_setup_hashes, sign_in
+from browser.conftest import sign_in
 from clip_cuts import cut
 from glasshouse.bench.live_server import LiveServer, live_server
 from glasshouse.config import Settings
@@ -36,12 +36,11 @@ def site(tmp_path_factory: pytest.TempPathFactory, model_cache_dir: Path) -> Ite
     """A live server with a verified police agency (an investigator and an organisation key)."""
     data = tmp_path_factory.mktemp("redaction-browser") / "var"
     svc = Services(Settings(data_dir=data, model_cache_dir=model_cache_dir))
-    with cheap_setup_hashes():
-        police = svc.organisations.create(SETUP, "hamilton-police", sector="law_enforcement")
-        svc.organisations.update(SETUP, police.name, verified=True, reason="checked by the operator (test)")
-        svc.people.create(SETUP, police, "ida@police.example", "Ida Investigator", PASSWORD, ["investigator"])
-        key = svc.keys.create(police.id)
-        svc.close()
+    police = svc.organisations.create(SETUP, "hamilton-police", sector="law_enforcement")
+    svc.organisations.update(SETUP, police.name, verified=True, reason="checked by the operator (test)")
+    svc.people.create(SETUP, police, "ida@police.example", "Ida Investigator", PASSWORD, ["investigator"])
+    key = svc.keys.create(police.id)
+    svc.close()
     with live_server(data, model_cache_dir, throttle_rate="0", map_tile_url="") as server:
         yield server, f"Bearer {key.access_key_id}:{key.secret}"
 

@@ -14,7 +14,7 @@ from typing import Any
 import httpx
 import pytest
 
-from browser.conftest import cheap_setup_hashes, sign_in
+from browser.conftest import sign_in
 from clip_cuts import cut
 from glasshouse.bench.live_server import LiveServer, live_server
 from glasshouse.config import Settings
@@ -26,11 +26,10 @@ from web_support import PASSWORD, SETUP
 def site(tmp_path_factory: pytest.TempPathFactory, model_cache_dir: Path) -> Iterator[tuple[LiveServer, str]]:
     data = tmp_path_factory.mktemp("export-browser") / "var"
     svc = Services(Settings(data_dir=data, model_cache_dir=model_cache_dir))
-    with cheap_setup_hashes():
-        city = svc.organisations.create(SETUP, "city-records", sector="other_government")
-        svc.people.create(SETUP, city, "rui@city.example", "Rui Records", PASSWORD, ["investigator"])
-        key = svc.keys.create(city.id)
-        svc.close()
+    city = svc.organisations.create(SETUP, "city-records", sector="other_government")
+    svc.people.create(SETUP, city, "rui@city.example", "Rui Records", PASSWORD, ["investigator"])
+    key = svc.keys.create(city.id)
+    svc.close()
     with live_server(data, model_cache_dir, throttle_rate="0", map_tile_url="") as server:
         yield server, f"Bearer {key.access_key_id}:{key.secret}"
 

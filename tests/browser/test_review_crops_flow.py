@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from browser.conftest import cheap_setup_hashes, sign_in
+from browser.conftest import sign_in
 from glasshouse.bench.live_server import LiveServer, live_server
 from glasshouse.config import Settings
 from glasshouse.services import Services
@@ -27,20 +27,17 @@ NO_CROPS = "No enrolled image is kept for this collection"
 def site(tmp_path_factory: pytest.TempPathFactory, model_cache_dir: Path) -> Iterator[LiveServer]:
     data = tmp_path_factory.mktemp("review-crops") / "var"
     svc = Services(Settings(data_dir=data, model_cache_dir=model_cache_dir))
-    with cheap_setup_hashes():
-        icac = svc.organisations.create(
-            SETUP, "icac-unit", sector="law_enforcement", flags=["child_protection"]
-        )
-        other = svc.organisations.create(
-            SETUP, "other-unit", sector="law_enforcement", flags=["child_protection"]
-        )
-        for org, email, name, roles in (
-            (icac, "ivy@icac.example", "Ivy Investigator", ["investigator"]),
-            (icac, "rex@icac.example", "Rex Reviewer", ["reviewer"]),
-            (other, "oz@other.example", "Oz Reviewer", ["reviewer", "org-admin"]),
-        ):
-            svc.people.create(SETUP, org, email, name, PASSWORD, roles)
-        svc.close()
+    icac = svc.organisations.create(SETUP, "icac-unit", sector="law_enforcement", flags=["child_protection"])
+    other = svc.organisations.create(
+        SETUP, "other-unit", sector="law_enforcement", flags=["child_protection"]
+    )
+    for org, email, name, roles in (
+        (icac, "ivy@icac.example", "Ivy Investigator", ["investigator"]),
+        (icac, "rex@icac.example", "Rex Reviewer", ["reviewer"]),
+        (other, "oz@other.example", "Oz Reviewer", ["reviewer", "org-admin"]),
+    ):
+        svc.people.create(SETUP, org, email, name, PASSWORD, roles)
+    svc.close()
     with live_server(data, model_cache_dir, throttle_rate="0") as server:
         yield server
 

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from browser.conftest import cheap_setup_hashes, sign_in
+from browser.conftest import sign_in
 from glasshouse.bench.live_server import LiveServer, live_server
 from glasshouse.config import Settings
 from glasshouse.services import Services
@@ -22,12 +22,9 @@ from web_support import PASSWORD, SETUP
 def site(tmp_path_factory: pytest.TempPathFactory, model_cache_dir: Path) -> Iterator[LiveServer]:
     data = tmp_path_factory.mktemp("ui-workflows") / "var"
     svc = Services(Settings(data_dir=data, model_cache_dir=model_cache_dir))
-    with cheap_setup_hashes():
-        studio = svc.organisations.create(SETUP, "studio", sector="commercial")
-        svc.people.create(
-            SETUP, studio, "inv@studio.example", "Ines Investigator", PASSWORD, ["investigator"]
-        )
-        svc.close()
+    studio = svc.organisations.create(SETUP, "studio", sector="commercial")
+    svc.people.create(SETUP, studio, "inv@studio.example", "Ines Investigator", PASSWORD, ["investigator"])
+    svc.close()
     with live_server(data, model_cache_dir, throttle_rate="0") as server:
         yield server
 

@@ -9,6 +9,7 @@ import dlib
 import numpy as np
 import pytest
 
+from dlib_reference import hog_detections
 from glasshouse.engine import model_files
 from glasshouse.engine.align import (
     DLIB_CHIP_TEMPLATE,
@@ -31,12 +32,6 @@ LFW_SAMPLES = (
 
 def load(path: Path) -> RGBImage:
     return decode_image(path.read_bytes())
-
-
-def hog_detections(image: RGBImage) -> list[Detection]:
-    rects = dlib.get_frontal_face_detector()(image, 1)
-    zeros = np.zeros((5, 2), dtype=np.float32)
-    return [Detection(Box(r.left(), r.top(), r.right() + 1, r.bottom() + 1), 1.0, zeros) for r in rects]
 
 
 def reference_chip(image: RGBImage, det: Detection) -> np.ndarray:

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import dlib
 import numpy as np
 import pytest
 
+from dlib_reference import hog_detections
 from glasshouse.engine.align import DlibAligner
 from glasshouse.engine.decode import decode_image
 from glasshouse.engine.embed import DlibResNetEmbedder, OnnxResNetEmbedder, l2_normalise
-from glasshouse.engine.types import Box, Chips, Detection, RGBImage
+from glasshouse.engine.types import Chips, RGBImage
 from glasshouse.errors import InvalidParameterError
 
 #: Every 200th LFW person (sorted), first image: 29 different people.
@@ -29,12 +29,6 @@ IDENTITIES = ("George_W_Bush", "Colin_Powell", "Serena_Williams", "Tony_Blair")
 
 def load(path: Path) -> RGBImage:
     return decode_image(path.read_bytes())
-
-
-def hog_detections(image: RGBImage) -> list[Detection]:
-    rects = dlib.get_frontal_face_detector()(image, 1)
-    zeros = np.zeros((5, 2), dtype=np.float32)
-    return [Detection(Box(r.left(), r.top(), r.right() + 1, r.bottom() + 1), 1.0, zeros) for r in rects]
 
 
 def chips_of(paths: list[Path], aligner: DlibAligner) -> Chips:

@@ -14,7 +14,7 @@ or mid turns misread on the thumbnails (that pass came after the estimator's fir
 from __future__ import annotations
 
 import csv
-from functools import cache
+from collections import defaultdict
 from pathlib import Path
 
 import numpy as np
@@ -39,15 +39,18 @@ def engine(model_cache_dir: Path) -> FaceEngine:
     return FaceEngine(EngineOptions(model_cache_dir=model_cache_dir, threads=2))
 
 
-@cache
-def _frame(path: Path, index: int) -> RGBImage:
+def _frames(path: Path, indices: set[int]) -> dict[int, RGBImage]:
+    """The clip's frames at ``indices``, decoded in one pass."""
     import av
 
+    found: dict[int, RGBImage] = {}
     with av.open(str(path)) as container:
         for i, frame in enumerate(container.decode(video=0)):
-            if i == index:
-                return np.asarray(frame.to_ndarray(format="rgb24"), dtype=np.uint8)
-    raise AssertionError(f"{path} has no frame {index}")
+            if i in indices:
+                found[i] = np.asarray(frame.to_ndarray(format="rgb24"), dtype=np.uint8)
+            if len(found) == len(indices):
+                return found
+    raise AssertionError(f"{path} has no frames {sorted(indices - set(found))}")
 
 
 @pytest.fixture(scope="module")
@@ -57,18 +60,27 @@ def labelled(engine: FaceEngine, shared_data: Path) -> list[tuple[dict[str, str]
 
 def labelled_faces(engine: FaceEngine, shared_data: Path) -> list[tuple[dict[str, str], Face]]:
     rows = list(csv.DictReader(LABELS.open(newline="")))
+    wanted: dict[str, set[int]] = defaultdict(set)
+    for row in rows:
+        if row["frame"]:
+            wanted[row["source"]].add(int(row["frame"]))
+    frames = {
+        (src, i): image for src, ix in wanted.items() for i, image in _frames(shared_data / src, ix).items()
+    }
+    faces_of: dict[tuple[str, str], list[Face]] = {}  # each image analysed once, however many labels it has
     out = []
     for row in rows:
-        path = shared_data / row["source"]
-        if row["frame"]:
-            image = _frame(path, int(row["frame"]))
-        else:
-            image = decode_image(path.read_bytes(), max_bytes=64 * 1024 * 1024)
+        key = (row["source"], row["frame"])
+        if key not in faces_of:
+            if row["frame"]:
+                image = frames[(row["source"], int(row["frame"]))]
+            else:
+                image = decode_image((shared_data / row["source"]).read_bytes(), max_bytes=64 * 1024 * 1024)
+            faces_of[key] = engine.describe(image, engine.detect(image))
         cx, cy = float(row["centre_x"]), float(row["centre_y"])
-        faces = engine.describe(image, engine.detect(image))
         near = [
             f
-            for f in faces
+            for f in faces_of[key]
             if abs((f.detection.box.left + f.detection.box.right) / 2 - cx) < float(row["width"]) / 4
             and abs((f.detection.box.top + f.detection.box.bottom) / 2 - cy) < float(row["height"]) / 4
         ]

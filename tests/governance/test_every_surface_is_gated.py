@@ -20,6 +20,7 @@ from typer.testing import CliRunner
 
 from aws_clients import make_client
 from glasshouse.bench.live_server import live_server
+from glasshouse.cli import common as cli_common
 from glasshouse.cli.main import app as cli_app
 from glasshouse.config import Settings
 from glasshouse.governance import policy as pol
@@ -284,6 +285,8 @@ def test_every_cli_command_is_classified_and_biometric_ones_refused(
     assert commands == classified, f"unclassified or missing: {commands ^ classified}"
     monkeypatch.setenv("GLASSHOUSE_DATA_DIR", str(denied_world["data"]))
     monkeypatch.setenv("GLASSHOUSE_MODEL_CACHE_DIR", str(model_cache_dir))
+    # ``--org blocked`` sets a module global that a later in-process sub-app (people_app) would inherit.
+    monkeypatch.setattr(cli_common, "acting_org", None)
     photo = str(shared_data / "face_recognition/examples/obama.jpg")
     pairs = denied_world["data"] / "pairs.csv"
     pairs.write_text("path_a,path_b,same\n" + f"{photo},{photo},1\n" * 50)
@@ -372,13 +375,12 @@ def _ui_forms(app: Any) -> set[str]:
 
 
 def test_every_ui_form_is_classified_and_biometric_ones_refused(
-    settings: Settings, shared_data: Path, monkeypatch: pytest.MonkeyPatch
+    settings: Settings, shared_data: Path
 ) -> None:
     from fastapi.testclient import TestClient
 
-    from web_support import PASSWORD, cheap_hashes, csrf_of, signed_in
+    from web_support import PASSWORD, csrf_of, signed_in
 
-    cheap_hashes(monkeypatch)
     app = create_app(settings)
     assert _ui_forms(app) == BIOMETRIC_UI_FORMS | NOT_BIOMETRIC_UI_FORMS
     svc: Services = app.state.services
@@ -426,9 +428,7 @@ def test_every_ui_form_is_classified_and_biometric_ones_refused(
     assert svc.collections.face_count(svc.collections.get(blocked.id, "c")) == 0  # nothing was enrolled
 
 
-def test_every_ui_route_serving_enrolled_faces_is_gated(
-    settings: Settings, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_every_ui_route_serving_enrolled_faces_is_gated(settings: Settings) -> None:
     """A UI route whose path names a crop or an image is listed above; each refuses anyone signed out, a
     person without the review role, and answers a reviewer's made-up ids with the same bare 404."""
     from fastapi.routing import APIRoute
@@ -436,9 +436,8 @@ def test_every_ui_route_serving_enrolled_faces_is_gated(
 
     from glasshouse.review.service import NO_CROP
     from glasshouse.web import auditor, auth_pages, collections, console, operator, portal, review, video
-    from web_support import PASSWORD, cheap_hashes, signed_in
+    from web_support import PASSWORD, signed_in
 
-    cheap_hashes(monkeypatch)
     app = create_app(settings)
     pages = (auth_pages, operator, review, console, collections, auditor, video, portal)
     paths = {

@@ -7,7 +7,6 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import pytest
-from argon2 import PasswordHasher
 from sqlalchemy import select, update
 
 from clock import ManualClock
@@ -26,18 +25,12 @@ PASSWORD = "correct horse battery staple"
 
 
 @pytest.fixture
-def fast_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Cheap argon2id parameters: the tests are about the logic, not the cost."""
-    monkeypatch.setattr(passwords, "_hasher", PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
-
-
-@pytest.fixture
 def clock() -> ManualClock:
     return ManualClock(datetime(2030, 1, 1, 9, 0, tzinfo=UTC))
 
 
 @pytest.fixture
-def svc(settings: Settings, clock: ManualClock, fast_hashing: None) -> Iterator[Services]:
+def svc(settings: Settings, clock: ManualClock) -> Iterator[Services]:
     services = Services(settings, clock=clock)
     yield services
     services.close()
@@ -50,6 +43,7 @@ def orgs(svc: Services) -> tuple[str, str]:
     return ops.id, acme.id
 
 
+@pytest.mark.production_password_hashes
 def test_default_hash_is_argon2id_with_rfc9106_parameters() -> None:
     hashed = passwords.hash_password(PASSWORD)
     assert hashed.startswith("$argon2id$v=19$m=65536,t=3,p=4$")

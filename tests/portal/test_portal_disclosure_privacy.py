@@ -15,17 +15,12 @@ from fastapi.testclient import TestClient
 from glasshouse.governance.actor import Actor
 from glasshouse.portal import rules
 from portal.conftest import HOME, PortalWorld, make_video
-from web_support import PASSWORD, SETUP, cheap_hashes, signed_in
+from web_support import PASSWORD, SETUP, signed_in
 
 LAT, LON = HOME
 REASON = "A child reported missing outside 12 Elm Street was seen passing this camera; imminent danger."
 #: A second point about 140 m west-south-west of HOME, inside the same 500 m grid cell.
 NEAR = (43.2545, -79.8727)
-
-
-@pytest.fixture(autouse=True)
-def fast_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
-    cheap_hashes(monkeypatch)
 
 
 def _operators(world: PortalWorld) -> tuple[Actor, Actor]:

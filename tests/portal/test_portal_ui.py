@@ -20,7 +20,7 @@ from glasshouse.http.app import create_app
 from glasshouse.portal.views import FootageRequestInput
 from glasshouse.services import Services
 from portal.conftest import HOME, make_video
-from web_support import PASSWORD, SETUP, cheap_hashes, csrf, csrf_of, signed_in
+from web_support import PASSWORD, SETUP, csrf, csrf_of, signed_in
 
 CASE = "HPS-2026-0777"
 
@@ -69,11 +69,6 @@ class Site:
             **overrides,
         }
         return self.svc.portal.file_request(self.police, FootageRequestInput(**data)).id  # type: ignore[arg-type]
-
-
-@pytest.fixture(autouse=True)
-def fast_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
-    cheap_hashes(monkeypatch)
 
 
 @pytest.fixture

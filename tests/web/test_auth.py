@@ -7,7 +7,6 @@ from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
-from argon2 import PasswordHasher
 from fastapi.testclient import TestClient
 
 from clock import ManualClock
@@ -15,17 +14,11 @@ from glasshouse.audit.service import AuditFilter
 from glasshouse.config import Settings
 from glasshouse.governance.actor import Actor
 from glasshouse.http.app import create_app
-from glasshouse.people import passwords
 from glasshouse.services import Services
 from web_support import csrf_of
 
 SETUP = Actor(org_id="", org_name="test-setup", surface="cli", is_operator=True)
 PASSWORD = "correct horse battery staple"
-
-
-@pytest.fixture(autouse=True)
-def fast_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(passwords, "_hasher", PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
 
 
 @pytest.fixture

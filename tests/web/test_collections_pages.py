@@ -17,7 +17,7 @@ from glasshouse.audit.service import AuditFilter, digest
 from glasshouse.config import Settings
 from glasshouse.http.app import create_app
 from glasshouse.services import Services
-from web_support import PASSWORD, SETUP, cheap_hashes, csrf, signed_in
+from web_support import PASSWORD, SETUP, csrf, signed_in
 
 
 @dataclass
@@ -33,8 +33,7 @@ class Site:
 
 
 @pytest.fixture
-def site(settings: Settings, shared_data: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Site]:
-    cheap_hashes(monkeypatch)
+def site(settings: Settings, shared_data: Path) -> Iterator[Site]:
     svc = Services(settings)
     acme = svc.organisations.create(SETUP, "acme", sector="commercial")
     police = svc.organisations.create(SETUP, "metro-police", sector="law_enforcement")

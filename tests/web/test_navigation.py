@@ -16,7 +16,7 @@ from glasshouse.http.app import create_app
 from glasshouse.people.models import ROLES
 from glasshouse.services import Services
 from glasshouse.web import areas, collections, redaction, video
-from web_support import PASSWORD, SETUP, cheap_hashes, csrf, signed_in
+from web_support import PASSWORD, SETUP, csrf, signed_in
 
 #: Organisation (name, sector, is_operator) each role's person belongs to.
 HOME_OF = {
@@ -32,8 +32,7 @@ HREF = re.compile(r'href="(/ui/[^"]*)"')
 
 
 @pytest.fixture
-def app(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Iterator[FastAPI]:
-    cheap_hashes(monkeypatch)
+def app(settings: Settings) -> Iterator[FastAPI]:
     svc = Services(settings)
     orgs = {}
     for name, sector, is_operator in set(HOME_OF.values()):

@@ -7,7 +7,6 @@ from collections.abc import Iterator, Mapping
 
 import httpx
 import pytest
-from argon2 import PasswordHasher
 from fastapi.testclient import TestClient
 
 from glasshouse.audit.service import AuditFilter
@@ -15,17 +14,11 @@ from glasshouse.config import Settings
 from glasshouse.governance.actor import Actor
 from glasshouse.governance.policy import Capability
 from glasshouse.http.app import create_app
-from glasshouse.people import passwords
 from glasshouse.services import Services
 
 SETUP = Actor(org_id="", org_name="test-setup", surface="cli", is_operator=True)
 PASSWORD = "correct horse battery staple"
 MORATORIUM = "police-moratorium-2020"
-
-
-@pytest.fixture(autouse=True)
-def fast_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(passwords, "_hasher", PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
 
 
 @pytest.fixture

@@ -8,7 +8,6 @@ from pathlib import Path
 
 import httpx
 import pytest
-from argon2 import PasswordHasher
 from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 
@@ -16,7 +15,6 @@ from glasshouse import web
 from glasshouse.config import Settings
 from glasshouse.governance.actor import Actor
 from glasshouse.http.app import create_app
-from glasshouse.people import passwords
 from glasshouse.services import Services
 from glasshouse.web import auth_pages, operator
 from web_support import csrf_of
@@ -45,11 +43,6 @@ OPERATOR_PAGES = [
     "/ui/operator/keys",
     "/ui/operator/policy",
 ]
-
-
-@pytest.fixture(autouse=True)
-def fast_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(passwords, "_hasher", PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
 
 
 @pytest.fixture
