@@ -13,7 +13,7 @@ from onnx import TensorProto, helper, numpy_helper
 from glasshouse.config import Settings
 from glasshouse.engine.hardware import cpu_info
 from glasshouse.engine.pipeline import FaceEngine
-from glasshouse.engine.runtime import PLAN_FILE, tuned_session
+from glasshouse.engine.runtime import PLAN_FILE, ThreadPlan, tuned_session
 
 
 def small_model() -> bytes:
@@ -118,3 +118,12 @@ def test_a_plan_measured_on_a_busy_machine_is_measured_again_when_quiet(
     assert quiet.source == "measured"
     _, later = tuned_session(small_model(), "probe-model", tmp_path, [x])
     assert later.source == "cached"  # measured quiet: kept
+
+
+def test_overlapping_runs_of_a_measured_plan_take_one_thread_each() -> None:
+    """A measured multi-thread plan runs overlapping calls on its one-thread twin, so the embedder's batcher
+    may run one batch per core; a thread count set by hand is used as given, also when runs overlap."""
+    assert ThreadPlan(2, False, "measured").threads_when_overlapping == 1
+    assert ThreadPlan(2, False, "cached").shares_cores
+    assert ThreadPlan(2, True, "setting").threads_when_overlapping == 2
+    assert not ThreadPlan(1, False, "measured").shares_cores

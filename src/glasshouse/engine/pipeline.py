@@ -199,10 +199,12 @@ class FaceEngine:
 
     def _make_batcher(self) -> EmbedBatcher:
         """Batches of concurrent requests' chips; as many batches at once as the embedder's threads leave
-        cores free (one-thread sessions run side by side, an every-core session one batch at a time)."""
+        cores free when runs overlap (one-thread sessions, and measured multi-thread plans, whose overlapping
+        runs take a one-thread twin, run side by side; a thread count set by hand one batch per that many
+        cores)."""
         embedder = self._embedder.get()
         plan = getattr(embedder, "plan", None)
-        threads = plan.threads if isinstance(plan, ThreadPlan) else 1
+        threads = plan.threads_when_overlapping if isinstance(plan, ThreadPlan) else 1
         return EmbedBatcher(
             embedder.embed,
             wait_s=self.options.batch_wait_ms / 1000,

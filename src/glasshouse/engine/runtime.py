@@ -84,10 +84,20 @@ class ThreadPlan:
     source: str  # "setting", "measured" or "cached"
     ms: float | None = None  # the probe's fastest run, when measured
 
+    @property
+    def shares_cores(self) -> bool:
+        """Whether a run that overlaps another uses a one-thread twin (:class:`SharedCoresSession`): a
+        measured multi-thread plan does; a thread count set by hand is used as given, also under load."""
+        return self.threads > 1 and self.source != "setting"
+
+    @property
+    def threads_when_overlapping(self) -> int:
+        return 1 if self.shares_cores else self.threads
+
     def describe(self) -> str:
         spin = "" if self.spin or self.threads == 1 else ", no spin-wait"
         timing = f", {self.ms:.2f} ms per probe run" if self.ms is not None else ""
-        shared = "; 1 each when runs overlap" if self.threads > 1 and self.source != "setting" else ""
+        shared = "; 1 each when runs overlap" if self.shares_cores else ""
         return f"{self.threads} thread{'s' if self.threads > 1 else ''}{spin}{shared} ({self.source}{timing})"
 
 
@@ -184,7 +194,7 @@ class SharedCoresSession:
 
 
 def _shared(model: Path | bytes, session: Any, plan: ThreadPlan, arena: bool) -> Any:
-    if plan.threads <= 1:
+    if not plan.shares_cores:
         return session
     return SharedCoresSession(session, onnx_session(model, 1, arena=arena))
 
