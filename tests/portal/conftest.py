@@ -17,6 +17,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
+from clip_cuts import cut
 from glasshouse.audit.service import AuditFilter
 from glasshouse.config import Settings
 from glasshouse.governance.actor import Actor
@@ -243,3 +244,20 @@ def world(settings: Settings, clock: Clock) -> Iterator[PortalWorld]:
 @pytest.fixture
 def hamilton_clip(shared_data: Path) -> Path:
     return shared_data / "video" / "hamilton" / "short_hamilton_clip.mp4"
+
+
+@pytest.fixture(scope="module")
+def door_clip(shared_data: Path, tmp_path_factory: pytest.TempPathFactory) -> bytes:
+    """The first second of the shared Hamilton clip: a resident's doorbell clip."""
+    source = shared_data / "video" / "hamilton" / "short_hamilton_clip.mp4"
+    return cut(source, tmp_path_factory.mktemp("door") / "door.mp4", 1.0).read_bytes()
+
+
+def emergency_body(clip_id: str) -> dict[str, Any]:
+    """An operator's emergency disclosure request for one clip (POST /v1/portal/emergency)."""
+    return {
+        "agency": "hamilton-police",
+        "clip_ids": [clip_id],
+        "reason": "Child abducted from the street at 10:40; the car passed this camera.",
+        "case_number": "HPS-2026-0999",
+    }

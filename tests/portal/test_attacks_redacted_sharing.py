@@ -11,16 +11,14 @@ import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
-from pathlib import Path
 from typing import Any
 
 import pytest
 from sqlalchemy import func, select
 
-from clip_cuts import cut
 from glasshouse.config import Settings
 from glasshouse.portal.models import EmergencyDisclosure, Share, UnredactionRequest
-from portal.conftest import PortalWorld
+from portal.conftest import PortalWorld, emergency_body
 from portal.test_portal_redaction import (
     REASON,
     copies,
@@ -42,12 +40,6 @@ def settings(settings: Settings) -> Settings:
     return settings.model_copy(update={"job_poll_seconds": 3600.0})
 
 
-@pytest.fixture(scope="module")
-def door_clip(shared_data: Path, tmp_path_factory: pytest.TempPathFactory) -> bytes:
-    source = shared_data / "video" / "hamilton" / "short_hamilton_clip.mp4"
-    return cut(source, tmp_path_factory.mktemp("door") / "door.mp4", 1.0).read_bytes()
-
-
 def _count(world: PortalWorld, model: Any) -> int:
     with world.svc.sessions() as session:
         return int(session.scalar(select(func.count()).select_from(model)) or 0)
@@ -58,12 +50,7 @@ def test_the_asker_cannot_approve_unredacted_through_another_key_or_session_of_t
 ) -> None:
     cheap_hashes(monkeypatch)
     _, clip = owner_with_clip(world, "alice", door_clip)
-    body = {
-        "agency": "hamilton-police",
-        "clip_ids": [clip],
-        "reason": "Child abducted from the street at 10:40; the car passed this camera.",
-        "case_number": "HPS-2026-0999",
-    }
+    body = emergency_body(clip)
     asked = world.client.post("/v1/portal/emergency", json=body, headers=world.operator_a_headers).json()
     url = f"/v1/portal/emergency/{asked['id']}/approve"
     # A second key issued to the same person is the same person.
@@ -148,12 +135,7 @@ def test_owners_cannot_use_watch_or_delete_copies_that_are_not_their_own_preview
     rid = world.file().json()["id"]
     bobs = preview(world, bob, rid, bob_clip)
     # An emergency copy of alice's own clip (made by the approving operator): not her preview either.
-    body = {
-        "agency": "hamilton-police",
-        "clip_ids": [clip],
-        "reason": "Child abducted from the street at 10:40; the car passed this camera.",
-        "case_number": "HPS-2026-0999",
-    }
+    body = emergency_body(clip)
     asked = world.client.post("/v1/portal/emergency", json=body, headers=world.operator_a_headers).json()
     approved = world.client.post(
         f"/v1/portal/emergency/{asked['id']}/approve", headers=world.operator_b_headers

@@ -11,13 +11,11 @@ from __future__ import annotations
 
 import hashlib
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
 from sqlalchemy import func, select
 
-from clip_cuts import cut
 from glasshouse.config import Settings
 from glasshouse.errors import NotFoundError
 from glasshouse.governance import policy as pol
@@ -31,7 +29,7 @@ from glasshouse.services import Services
 from glasshouse.video.jobs import FACE_DETECTION
 from glasshouse.video.submit import submit_video_job
 from policy_support import add_rule
-from portal.conftest import HOME, PortalWorld
+from portal.conftest import HOME, PortalWorld, emergency_body
 from web_support import SETUP
 
 LAT, LON = HOME
@@ -42,12 +40,6 @@ REASON = "The suspect's face is needed to identify him: he is the man at the doo
 def settings(settings: Settings) -> Settings:
     """The app's own job runner waits (hourly): the test runs the jobs it submits on a second node."""
     return settings.model_copy(update={"job_poll_seconds": 3600.0})
-
-
-@pytest.fixture(scope="module")
-def door_clip(shared_data: Path, tmp_path_factory: pytest.TempPathFactory) -> bytes:
-    source = shared_data / "video" / "hamilton" / "short_hamilton_clip.mp4"
-    return cut(source, tmp_path_factory.mktemp("door") / "door.mp4", 1.0).read_bytes()
 
 
 def sha(data: bytes) -> str:
@@ -289,12 +281,7 @@ def test_emergency_disclosure_is_redacted_unless_the_approver_says_why_not(
     world: PortalWorld, door_clip: bytes
 ) -> None:
     _, clip = owner_with_clip(world, "alice", door_clip)
-    body = {
-        "agency": "hamilton-police",
-        "clip_ids": [clip],
-        "reason": "Child abducted from the street at 10:40; the car passed this camera.",
-        "case_number": "HPS-2026-0999",
-    }
+    body = emergency_body(clip)
 
     def disclose(**approve: str) -> tuple[str, Any]:
         asked = world.client.post("/v1/portal/emergency", json=body, headers=world.operator_a_headers).json()

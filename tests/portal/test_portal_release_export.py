@@ -11,7 +11,7 @@ from glasshouse.jobs import InProcessRunner, JobExecutor
 from glasshouse.portal.common import PORTAL_SHARED_BUCKET
 from glasshouse.services import Services
 from portal.conftest import PortalWorld
-from portal.test_portal_redaction import door_clip, redacted_share, settings, sha  # noqa: F401
+from portal.test_portal_redaction import redacted_share, settings, sha  # noqa: F401
 
 
 def export(world: PortalWorld, headers: dict[str, str], name: str) -> Any:
@@ -35,7 +35,7 @@ def done(world: PortalWorld, job_id: str) -> Any:
         node.close()
 
 
-def test_a_redacted_share_exports_from_the_agencys_copy_only(world: PortalWorld, door_clip: bytes) -> None:  # noqa: F811
+def test_a_redacted_share_exports_from_the_agencys_copy_only(world: PortalWorld, door_clip: bytes) -> None:
     _, rid, clip, given = redacted_share(world, door_clip)
     started = export(world, world.agency_headers, f"{rid}/{clip}")
     assert started.status_code == 202, started.text
