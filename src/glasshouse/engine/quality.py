@@ -111,21 +111,13 @@ _YAW_LIMIT, _PITCH_LIMIT = 90.0, 80.0
 _STEP = 0.05  # degrees: the finite difference of the Gauss-Newton Jacobian
 
 
-def _procrustes(
-    proj: npt.NDArray[np.float64],
-    target: npt.NDArray[np.float64],
-    norm: npt.NDArray[np.float64] | None = None,
-) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64], npt.NDArray[np.float64]]:
-    """For each candidate projection ``(n, 5, 2)``, the best in-image rotation (radians, clockwise as
-    seen with y down) and scale onto ``target`` (centred), and the squared error left. ``norm``: the
-    candidates' squared norms, when known."""
-    px, py = proj[:, :, 0], proj[:, :, 1]
+def _grid_errors(target: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+    """For each turn of the coarse grid, the squared error left after the best in-image rotation, scale
+    and shift of its projection onto ``target`` (centred) — the closed form :func:`_fit` uses per turn."""
+    px, py = _COARSE_PROJ[:, :, 0], _COARSE_PROJ[:, :, 1]
     dot = px @ target[:, 0] + py @ target[:, 1]
     cross = px @ target[:, 1] - py @ target[:, 0]
-    if norm is None:
-        norm = np.maximum((proj**2).sum((1, 2)), 1e-12)
-    error = float((target**2).sum()) - (dot**2 + cross**2) / norm
-    return np.arctan2(cross, dot), np.sqrt(dot**2 + cross**2) / norm, error
+    return np.asarray(float((target**2).sum()) - (dot**2 + cross**2) / _COARSE_NORM)
 
 
 _FACE_POINTS = [tuple(point) for point in MEAN_FACE_3D.tolist()]
@@ -188,7 +180,7 @@ def estimate_pose(landmarks: npt.NDArray[np.float32]) -> Pose:
     if not np.isfinite(centred).all() or float((centred**2).sum()) < 1e-9:
         return Pose(roll=0.0, yaw=0.0, pitch=0.0)
     centred /= math.sqrt(float((centred**2).sum()))
-    yaw, pitch = _COARSE_ANGLES[int(np.argmin(_procrustes(_COARSE_PROJ, centred, _COARSE_NORM)[2]))].tolist()
+    yaw, pitch = _COARSE_ANGLES[int(np.argmin(_grid_errors(centred)))].tolist()
     target = centred.T.reshape(10).tolist()
     for _ in range(10):
         r0, _ = _fit(yaw, pitch, target)
